@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The one test command (README "Test"): installs what the tests need — npm packages and the
+# Debian packages for PostgreSQL, Keystone and the OpenStack CLIs — then type-checks, lints and
+# runs every test once, against SQLite and a real PostgreSQL started here.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+started=$(date +%s)
+step() { printf '\n== %s (%ss)\n' "$1" "$(( $(date +%s) - started ))"; }
+
+step "Debian packages"
+./scripts/install-test-deps.sh
+
+step "npm packages"
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund
+fi
+
+step "type-check"
+npx tsc --noEmit
+
+step "lint"
+npx eslint --max-warnings 0 .
+
+step "PostgreSQL"
+export GLIMPSE_PG_STATE
+GLIMPSE_PG_STATE=$(mktemp -u /tmp/glimpse-pg-XXXXXX.state)
+cleanup() { ./scripts/postgres-test-server.sh stop >/dev/null 2>&1 || true; }
+trap cleanup EXIT
+GLIMPSE_TEST_PG_URL=$(./scripts/postgres-test-server.sh start)
+export GLIMPSE_TEST_PG_URL
+export GLIMPSE_TEST_DIALECTS=sqlite,postgres
+
+step "tests"
+# One runner invocation for every test file, so its closing summary covers the whole suite.
+mapfile -t files < <(find test -name '*.test.ts' | sort)
+node --import tsx --test --test-reporter=spec "${files[@]}"

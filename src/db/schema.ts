@@ -1,0 +1,71 @@
+/**
+ * Table types for Kysely. Booleans are stored as 0/1 integers and timestamps as ISO-8601 text with
+ * milliseconds in UTC: both behave the same in SQLite and PostgreSQL, so every query is written once
+ * and text timestamps sort correctly as strings.
+ */
+import type { ImageStatus } from '../images/image-status.js';
+import type { MemberStatus, Visibility } from '../images/image-types.js';
+
+export interface ImagesTable {
+  id: string;
+  name: string | null;
+  status: ImageStatus;
+  visibility: Visibility;
+  protected: number;
+  os_hidden: number;
+  checksum: string | null;
+  os_hash_algo: string | null;
+  os_hash_value: string | null;
+  owner: string | null;
+  size: number | null;
+  virtual_size: number | null;
+  min_ram: number;
+  min_disk: number;
+  disk_format: string | null;
+  container_format: string | null;
+  created_at: string;
+  updated_at: string;
+  /** Rows are never removed: a deleted image keeps its id forever (reference §2.2 step 8, OSSN-0075). */
+  deleted: number;
+  deleted_at: string | null;
+}
+
+export interface ImagePropertiesTable {
+  image_id: string;
+  name: string;
+  value: string;
+}
+
+export interface ImageTagsTable {
+  image_id: string;
+  value: string;
+}
+
+export interface ImageMembersTable {
+  image_id: string;
+  member: string;
+  status: MemberStatus;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface IdentityTokensTable {
+  /** SHA-256 of the token: the token itself is never stored or logged. */
+  token_hash: string;
+  user_id: string;
+  user_name: string;
+  project_id: string;
+  project_name: string;
+  /** JSON array of role names. */
+  roles: string;
+  issued_at: string;
+  expires_at: string;
+}
+
+export interface Database {
+  images: ImagesTable;
+  image_properties: ImagePropertiesTable;
+  image_tags: ImageTagsTable;
+  image_members: ImageMembersTable;
+  identity_tokens: IdentityTokensTable;
+}

@@ -1,0 +1,117 @@
+import { existsSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyRequest } from 'fastify';
+import type { FastifyBaseLogger } from 'fastify';
+import { authenticationHook, type AuthenticationOptions } from '../auth/authentication-hook.js';
+import { DomainError } from '../errors/domain-errors.js';
+import type { ImageService } from '../images/image-service.js';
+import type { JsonSchema } from '../images/image-schema.js';
+import type { MemberService } from '../images/member-service.js';
+import { renderErrorBody, type ErrorText } from './error-body.js';
+import { domainErrorText, INTERNAL_ERROR_TEXT } from './error-mapping.js';
+import { imageRoutes } from './routes/image-routes.js';
+import { memberRoutes } from './routes/member-routes.js';
+import { schemaRoutes } from './routes/schema-routes.js';
+import { healthcheckRoutes } from './routes/healthcheck-routes.js';
+import { versionRoutes } from './routes/version-routes.js';
+import { negotiateUrl } from './versions.js';
+
+export interface AppOptions {
+  readonly logger: FastifyBaseLogger;
+  /** `public_endpoint`: overrides the host URL in links (reference §1.1). */
+  readonly publicEndpoint: string | null;
+  readonly maxRequestIdLength: number;
+  readonly allowAnonymous: boolean;
+  readonly healthcheckDisableFile: string | null;
+  readonly images: ImageService;
+  readonly members: MemberService;
+  readonly schemas: Readonly<Record<'image' | 'images' | 'member' | 'members', JsonSchema>>;
+  readonly authenticator: AuthenticationOptions['authenticator'];
+  readonly isAdmin: AuthenticationOptions['isAdmin'];
+  /** Extra routes outside /v2, e.g. the embedded identity API under /identity/v3. */
+  readonly extraRoutes?: FastifyPluginAsync;
+}
+
+/** Metadata bodies are small; 1 MiB leaves room for 128 long properties and refuses floods. */
+const JSON_BODY_LIMIT = 1024 * 1024;
+
+export function requestBaseUrl(request: FastifyRequest, publicEndpoint: string | null): string {
+  if (publicEndpoint !== null) return publicEndpoint.replace(/\/+$/, '');
+  return `${request.protocol}://${request.host}`;
+}
+
+/** Builds the HTTP application; `listen` is the caller's business so tests can use any port. */
+export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: options.logger,
+    exposeHeadRoutes: false,
+    genReqId: () => `req-${randomUUID()}`,
+    requestIdLogLabel: 'request_id',
+    bodyLimit: JSON_BODY_LIMIT,
+    rewriteUrl: (req) => negotiateUrl(req.url ?? '/', req.headers.accept),
+    // Glance accepts long URLs and headers up to max_header_line 16384 (reference §1.1).
+    maxParamLength: 1024,
+  });
+
+  app.decorateRequest('authContext', null);
+  app.addHook('onRequest', async (request, reply) => {
+    void reply.header('x-openstack-request-id', request.id);
+  });
+
+  // Bodies are kept raw; JSON routes decode them with Glance's rules (src/http/body.ts).
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => {
+    done(null, body);
+  });
+
+  app.setErrorHandler(async (error, request, reply) => {
+    let text: ErrorText;
+    let headers: Readonly<Record<string, string>> = {};
+    if (error instanceof DomainError) {
+      text = domainErrorText(error);
+      headers = error.headers;
+    } else if (typeof error === 'object' && error !== null && 'statusCode' in error && typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500) {
+      // Fastify's own refusals (oversized body, bad Content-Length) keep their status.
+      const status = error.statusCode;
+      text = { status, title: status === 413 ? 'Request Entity Too Large' : 'Bad Request', explanation: status === 413 ? 'Request body is too large.' : 'The request could not be parsed.', detail: '' };
+    } else {
+      request.log.error({ err: error }, 'unhandled error');
+      text = INTERNAL_ERROR_TEXT;
+    }
+    const rendered = renderErrorBody(text, request.headers.accept);
+    void reply.code(text.status).headers(headers).type(rendered.contentType);
+    return request.method === 'HEAD' ? '' : rendered.body;
+  });
+
+  app.setNotFoundHandler(async (request, reply) => {
+    const rendered = renderErrorBody({ status: 404, title: 'Not Found', explanation: 'The resource could not be found.', detail: '' }, request.headers.accept);
+    void reply.code(404).type(rendered.contentType);
+    return rendered.body;
+  });
+
+  const baseUrl = (request: FastifyRequest): string => requestBaseUrl(request, options.publicEndpoint);
+  await app.register(versionRoutes, { baseUrl });
+  await app.register(healthcheckRoutes, { disableFile: () => options.healthcheckDisableFile !== null && existsSync(options.healthcheckDisableFile) });
+  if (options.extraRoutes !== undefined) await app.register(options.extraRoutes);
+
+  await app.register(
+    async (v2) => {
+      // onRequest: an unauthenticated caller is refused before its body is even read.
+      v2.addHook(
+        'onRequest',
+        authenticationHook({
+          authenticator: options.authenticator,
+          isAdmin: options.isAdmin,
+          maxRequestIdLength: options.maxRequestIdLength,
+          allowAnonymous: options.allowAnonymous,
+          baseUrl,
+        }),
+      );
+      await v2.register(imageRoutes, { images: options.images, baseUrl });
+      await v2.register(memberRoutes, { members: options.members });
+      await v2.register(schemaRoutes, { schemas: options.schemas });
+    },
+    { prefix: '/v2' },
+  );
+  return app;
+}

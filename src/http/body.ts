@@ -1,0 +1,44 @@
+import type { FastifyRequest } from 'fastify';
+import { InvalidInputError } from '../errors/domain-errors.js';
+
+/**
+ * Request bodies arrive as raw bytes (Glance does not check Content-Type on JSON routes,
+ * reference §2.2), and are decoded here with Glance's rules (reference §1.4 "Other parsing rules").
+ */
+
+/** Glance's test for "has a body" (reference §1.4). */
+export function hasBody(request: FastifyRequest): boolean {
+  const length = Number(request.headers['content-length'] ?? 0);
+  if (length > 0) return true;
+  const encoding = request.headers['transfer-encoding'];
+  return ['POST', 'PUT', 'PATCH'].includes(request.method) && encoding !== undefined && /chunked|compress|deflate|gzip|identity/i.test(encoding);
+}
+
+/** Routes that take no body refuse one (reference §1.6). */
+export function rejectBody(request: FastifyRequest): void {
+  if (hasBody(request) && bodyBytes(request).length > 0) throw new InvalidInputError('A body is not expected with this request.');
+}
+
+function bodyBytes(request: FastifyRequest): Buffer {
+  return Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+}
+
+/** The body as JSON: an object or an array, else Glance's 400s. */
+export function jsonBody(request: FastifyRequest): unknown {
+  const bytes = bodyBytes(request);
+  if (bytes.length === 0) throw new InvalidInputError('Body expected in request.');
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new InvalidInputError('Error decoding your request. Either the URL or the request body contained characters that could not be decoded by Glance');
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new InvalidInputError('Malformed JSON in request body.');
+  }
+  if (typeof value !== 'object' || value === null) throw new InvalidInputError('Unexpected body type. Expected list/dict.');
+  return value;
+}

@@ -1,0 +1,370 @@
+import { sql, type Expression, type ExpressionBuilder, type SqlBool, type Transaction } from 'kysely';
+import type { Db } from '../db/database.js';
+import type { Database, ImagesTable } from '../db/schema.js';
+import { ConflictError } from '../errors/domain-errors.js';
+import type { ImageStatus } from './image-status.js';
+import type { ListQuery, SortKey } from './image-list-query.js';
+import type { Image, ImageMember, MemberStatus } from './image-types.js';
+
+/** Who is listing: the visibility union depends on it (reference §2.4). */
+export interface ListCaller {
+  readonly projectId: string | null;
+  readonly isAdmin: boolean;
+}
+
+/** Base columns a save may change; `id`, timestamps and deletion are managed here. */
+export type ImageColumnChanges = Partial<
+  Pick<
+    ImagesTable,
+    | 'name' | 'visibility' | 'protected' | 'os_hidden' | 'owner' | 'min_ram' | 'min_disk' | 'disk_format' | 'container_format'
+    | 'size' | 'virtual_size' | 'checksum' | 'os_hash_algo' | 'os_hash_value'
+  >
+>;
+
+export interface ImageChanges {
+  readonly columns: ImageColumnChanges;
+  readonly setProperties: Readonly<Record<string, string>>;
+  readonly removeProperties: readonly string[];
+  /** The full new tag set, when tags changed. */
+  readonly tags: readonly string[] | null;
+}
+
+export type NewImageRow = Omit<ImagesTable, 'deleted' | 'deleted_at' | 'created_at' | 'updated_at'>;
+
+type ImagesEb = ExpressionBuilder<Database, 'images'>;
+
+function now(): string {
+  return new Date().toISOString();
+}
+
+function toImage(row: ImagesTable, tags: readonly string[], properties: Readonly<Record<string, string>>): Image {
+  return {
+    id: row.id,
+    name: row.name,
+    status: row.status,
+    visibility: row.visibility,
+    protected: row.protected === 1,
+    osHidden: row.os_hidden === 1,
+    checksum: row.checksum,
+    osHashAlgo: row.os_hash_algo,
+    osHashValue: row.os_hash_value,
+    owner: row.owner,
+    size: row.size,
+    virtualSize: row.virtual_size,
+    minRam: row.min_ram,
+    minDisk: row.min_disk,
+    diskFormat: row.disk_format,
+    containerFormat: row.container_format,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    tags,
+    properties,
+  };
+}
+
+/**
+ * Sort expressions. Nullable keys are coalesced so that NULL orders the same way in SQLite and
+ * PostgreSQL (lowest) and so keyset pagination compares plain values.
+ */
+function sortExpression(eb: ImagesEb, key: SortKey): Expression<unknown> {
+  switch (key) {
+    case 'name':
+    case 'container_format':
+    case 'disk_format':
+      return eb.fn.coalesce(eb.ref(`images.${key}`), sql.lit(''));
+    case 'size':
+      return eb.fn.coalesce(eb.ref('images.size'), sql.lit(-1));
+    case 'status':
+    case 'id':
+    case 'created_at':
+    case 'updated_at':
+      return eb.ref(`images.${key}`);
+  }
+}
+
+function sortValue(row: ImagesTable, key: SortKey): string | number {
+  switch (key) {
+    case 'name':
+    case 'container_format':
+    case 'disk_format':
+      return row[key] ?? '';
+    case 'size':
+      return row.size ?? -1;
+    case 'status':
+    case 'id':
+    case 'created_at':
+    case 'updated_at':
+      return row[key];
+  }
+}
+
+/** Timestamps are stored with milliseconds; Glance shows and compares whole seconds. */
+function secondBounds(at: Date): { start: string; end: string } {
+  const start = new Date(Math.floor(at.getTime() / 1000) * 1000);
+  return { start: start.toISOString(), end: new Date(start.getTime() + 1000).toISOString() };
+}
+
+export class ImageRepository {
+  constructor(private readonly db: Db) {}
+
+  async create(row: NewImageRow, properties: Readonly<Record<string, string>>, tags: readonly string[]): Promise<Image> {
+    const at = now();
+    await this.db.transaction().execute(async (trx) => {
+      const existing = await trx.selectFrom('images').select('id').where('id', '=', row.id).executeTakeFirst();
+      // Deleted rows still hold their ids, so an id is never reused (reference §2.2 step 8).
+      if (existing !== undefined) throw new ConflictError(`Image ID ${row.id} already exists!`);
+      await trx.insertInto('images').values({ ...row, created_at: at, updated_at: at, deleted: 0, deleted_at: null }).execute();
+      await this.writeProperties(trx, row.id, properties);
+      await this.writeTags(trx, row.id, tags);
+    });
+    const image = await this.findById(row.id);
+    if (image === null) throw new ConflictError(`Image ID ${row.id} already exists!`);
+    return image;
+  }
+
+  /** A non-deleted image, or null. */
+  async findById(id: string): Promise<Image | null> {
+    const row = await this.db.selectFrom('images').selectAll().where('id', '=', id).where('deleted', '=', 0).executeTakeFirst();
+    if (row === undefined) return null;
+    const [withDetails] = await this.attachDetails([row]);
+    return withDetails ?? null;
+  }
+
+  async list(query: ListQuery, caller: ListCaller, marker: Image | null): Promise<Image[]> {
+    let q = this.db.selectFrom('images').selectAll('images').where('images.deleted', '=', 0).where('images.status', '!=', 'killed');
+    q = q.where((eb) => this.visibilityCondition(eb, query, caller));
+    q = q.where('images.os_hidden', '=', query.osHidden ? 1 : 0);
+    if (query.protected !== null) q = q.where('images.protected', '=', query.protected ? 1 : 0);
+    for (const filter of query.columns) {
+      const column = `images.${filter.column}` as const;
+      if (filter.column === 'min_ram' || filter.column === 'min_disk' || filter.column === 'size' || filter.column === 'virtual_size') {
+        const numbers = filter.values.map(Number);
+        // A non-numeric value can match nothing; keep the query valid on PostgreSQL.
+        if (numbers.some((n) => !Number.isSafeInteger(n))) return [];
+        q = q.where(column, 'in', numbers);
+      } else {
+        q = q.where(column, 'in', [...filter.values]);
+      }
+    }
+    for (const range of query.ranges) {
+      q = q.where(`images.${range.column}`, range.bound === 'min' ? '>=' : '<=', range.value);
+    }
+    for (const time of query.times) {
+      const column = `images.${time.column}` as const;
+      const { start, end } = secondBounds(time.at);
+      switch (time.op) {
+        case 'eq':
+          q = q.where(column, '>=', start).where(column, '<', end);
+          break;
+        case 'neq':
+          q = q.where((eb) => eb.or([eb(column, '<', start), eb(column, '>=', end)]));
+          break;
+        case 'gt':
+          q = q.where(column, '>=', end);
+          break;
+        case 'gte':
+          q = q.where(column, '>=', start);
+          break;
+        case 'lt':
+          q = q.where(column, '<', start);
+          break;
+        case 'lte':
+          q = q.where(column, '<', end);
+          break;
+      }
+    }
+    for (const tag of query.tags) {
+      q = q.where('images.id', 'in', (eb) => eb.selectFrom('image_tags').select('image_tags.image_id').where('image_tags.value', '=', tag));
+    }
+    for (const [name, value] of query.properties) {
+      q = q.where('images.id', 'in', (eb) =>
+        eb.selectFrom('image_properties').select('image_properties.image_id').where('image_properties.name', '=', name).where('image_properties.value', '=', value),
+      );
+    }
+    if (marker !== null) {
+      const markerRow = await this.db.selectFrom('images').selectAll().where('id', '=', marker.id).executeTakeFirstOrThrow();
+      q = q.where((eb) => this.afterMarker(eb, query, markerRow));
+    }
+    for (const spec of query.sort) q = q.orderBy((eb) => sortExpression(eb, spec.key), spec.dir);
+    const rows = await q.limit(query.limit).execute();
+    return this.attachDetails(rows);
+  }
+
+  /** Keyset pagination: rows strictly after the marker in the requested order. */
+  private afterMarker(eb: ImagesEb, query: ListQuery, marker: ImagesTable): Expression<SqlBool> {
+    const branches: Expression<SqlBool>[] = [];
+    query.sort.forEach((spec, i) => {
+      const equalities = query.sort.slice(0, i).map((prev) => eb(sortExpression(eb, prev.key), '=', sortValue(marker, prev.key)));
+      const step = eb(sortExpression(eb, spec.key), spec.dir === 'asc' ? '>' : '<', sortValue(marker, spec.key));
+      branches.push(eb.and([...equalities, step]));
+    });
+    return eb.or(branches);
+  }
+
+  /** Which images the caller may list (reference §2.4 "Visibility computation"). */
+  private visibilityCondition(eb: ImagesEb, query: ListQuery, caller: ListCaller): Expression<SqlBool> {
+    const conditions: Expression<SqlBool>[] = [];
+    const project = caller.projectId;
+    if (!caller.isAdmin) {
+      const union: Expression<SqlBool>[] = [eb('images.visibility', 'in', ['public', 'community'])];
+      if (project !== null) {
+        union.push(eb('images.owner', '=', project));
+        let members = eb.selectFrom('image_members').select('image_members.image_id').where('image_members.member', '=', project);
+        if (query.memberStatus !== 'all') members = members.where('image_members.status', '=', query.memberStatus);
+        union.push(eb.and([eb('images.visibility', '=', 'shared'), eb('images.id', 'in', members)]));
+      }
+      conditions.push(eb.or(union));
+    }
+    if (query.visibility !== null && query.visibility !== 'all') {
+      conditions.push(eb('images.visibility', '=', query.visibility));
+    } else if (query.visibility === null) {
+      // Without a visibility filter, other projects' community images are left out.
+      conditions.push(project === null ? eb('images.visibility', '!=', 'community') : eb.or([eb('images.visibility', '!=', 'community'), eb('images.owner', '=', project)]));
+    }
+    return eb.and(conditions);
+  }
+
+  private async attachDetails(rows: readonly ImagesTable[]): Promise<Image[]> {
+    if (rows.length === 0) return [];
+    const ids = rows.map((r) => r.id);
+    const [tagRows, propertyRows] = await Promise.all([
+      this.db.selectFrom('image_tags').select(['image_id', 'value']).where('image_id', 'in', ids).execute(),
+      this.db.selectFrom('image_properties').select(['image_id', 'name', 'value']).where('image_id', 'in', ids).execute(),
+    ]);
+    const tags = new Map<string, string[]>();
+    for (const t of tagRows) tags.set(t.image_id, [...(tags.get(t.image_id) ?? []), t.value]);
+    const properties = new Map<string, Record<string, string>>();
+    for (const p of propertyRows) {
+      const bag = properties.get(p.image_id) ?? {};
+      bag[p.name] = p.value;
+      properties.set(p.image_id, bag);
+    }
+    return rows.map((row) => toImage(row, (tags.get(row.id) ?? []).sort(), properties.get(row.id) ?? {}));
+  }
+
+  /**
+   * Writes only what changed, in one transaction, guarded on the status the caller saw. Touching
+   * only changed columns and properties means two concurrent PATCHes of different fields both
+   * survive (Glance rewrites the whole row and loses one: LP#1371728).
+   */
+  async applyChanges(id: string, expectedStatus: ImageStatus, changes: ImageChanges): Promise<Image> {
+    await this.db.transaction().execute(async (trx) => {
+      const result = await trx
+        .updateTable('images')
+        .set({ ...changes.columns, updated_at: now() })
+        .where('id', '=', id)
+        .where('deleted', '=', 0)
+        .where('status', '=', expectedStatus)
+        .executeTakeFirst();
+      if (result.numUpdatedRows === 0n) throw new ConflictError(`Image ${id} was changed by another request; retry.`);
+      if (changes.removeProperties.length > 0) {
+        await trx.deleteFrom('image_properties').where('image_id', '=', id).where('name', 'in', [...changes.removeProperties]).execute();
+      }
+      const toSet = Object.entries(changes.setProperties);
+      if (toSet.length > 0) {
+        await trx.deleteFrom('image_properties').where('image_id', '=', id).where('name', 'in', toSet.map(([name]) => name)).execute();
+        await this.writeProperties(trx, id, changes.setProperties);
+      }
+      if (changes.tags !== null) {
+        await trx.deleteFrom('image_tags').where('image_id', '=', id).execute();
+        await this.writeTags(trx, id, changes.tags);
+      }
+    });
+    const image = await this.findById(id);
+    if (image === null) throw new ConflictError(`Image ${id} was changed by another request; retry.`);
+    return image;
+  }
+
+  /**
+   * The one guarded status change: a compare-and-set on the stored status (reference §2.9).
+   * Returns false when another request changed the status first.
+   */
+  async transitionStatus(id: string, from: ImageStatus, to: ImageStatus, columns: ImageColumnChanges = {}): Promise<boolean> {
+    const at = now();
+    const deleting = to === 'deleted' || to === 'pending_delete';
+    const result = await this.db
+      .updateTable('images')
+      .set({ ...columns, status: to, updated_at: at, ...(deleting ? { deleted: 1, deleted_at: at } : {}) })
+      .where('id', '=', id)
+      .where('deleted', '=', 0)
+      .where('status', '=', from)
+      .executeTakeFirst();
+    return result.numUpdatedRows > 0n;
+  }
+
+  /** After a delete, the image's metadata rows have no reader left; the image row itself stays. */
+  async purgeDetails(id: string): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      await trx.deleteFrom('image_properties').where('image_id', '=', id).execute();
+      await trx.deleteFrom('image_tags').where('image_id', '=', id).execute();
+      await trx.deleteFrom('image_members').where('image_id', '=', id).execute();
+    });
+  }
+
+  /** Adds a tag if absent (tags are a set, reference §2.8). */
+  async addTag(id: string, tag: string): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      const present = await trx.selectFrom('image_tags').select('value').where('image_id', '=', id).where('value', '=', tag).executeTakeFirst();
+      if (present === undefined) await trx.insertInto('image_tags').values({ image_id: id, value: tag }).execute();
+      await trx.updateTable('images').set({ updated_at: now() }).where('id', '=', id).execute();
+    });
+  }
+
+  async removeTag(id: string, tag: string): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      const result = await trx.deleteFrom('image_tags').where('image_id', '=', id).where('value', '=', tag).executeTakeFirst();
+      if (result.numDeletedRows === 0n) return false;
+      await trx.updateTable('images').set({ updated_at: now() }).where('id', '=', id).execute();
+      return true;
+    });
+  }
+
+  async findMember(imageId: string, member: string): Promise<ImageMember | null> {
+    const row = await this.db.selectFrom('image_members').selectAll().where('image_id', '=', imageId).where('member', '=', member).executeTakeFirst();
+    return row === undefined ? null : { imageId: row.image_id, memberId: row.member, status: row.status, createdAt: row.created_at, updatedAt: row.updated_at };
+  }
+
+  async listMembers(imageId: string): Promise<ImageMember[]> {
+    const rows = await this.db.selectFrom('image_members').selectAll().where('image_id', '=', imageId).orderBy('created_at').orderBy('member').execute();
+    return rows.map((row) => ({ imageId: row.image_id, memberId: row.member, status: row.status, createdAt: row.created_at, updatedAt: row.updated_at }));
+  }
+
+  /**
+   * Adds a pending member unless the image already has `quota` members (negative: unlimited).
+   * Count and insert share a transaction so concurrent adds cannot overshoot.
+   */
+  async addMember(imageId: string, member: string, quota: number): Promise<'added' | 'duplicate' | { over: number }> {
+    return this.db.transaction().execute(async (trx) => {
+      const existing = await trx.selectFrom('image_members').select('member').where('image_id', '=', imageId).where('member', '=', member).executeTakeFirst();
+      if (existing !== undefined) return 'duplicate';
+      if (quota >= 0) {
+        const { count } = await trx.selectFrom('image_members').select((eb) => eb.fn.countAll<number | string>().as('count')).where('image_id', '=', imageId).executeTakeFirstOrThrow();
+        const total = Number(count) + 1;
+        if (total > quota) return { over: total };
+      }
+      const at = now();
+      await trx.insertInto('image_members').values({ image_id: imageId, member, status: 'pending', created_at: at, updated_at: at }).execute();
+      return 'added';
+    });
+  }
+
+  async updateMemberStatus(imageId: string, member: string, status: MemberStatus): Promise<boolean> {
+    const result = await this.db.updateTable('image_members').set({ status, updated_at: now() }).where('image_id', '=', imageId).where('member', '=', member).executeTakeFirst();
+    return result.numUpdatedRows > 0n;
+  }
+
+  async deleteMember(imageId: string, member: string): Promise<boolean> {
+    const result = await this.db.deleteFrom('image_members').where('image_id', '=', imageId).where('member', '=', member).executeTakeFirst();
+    return result.numDeletedRows > 0n;
+  }
+
+  private async writeProperties(trx: Transaction<Database>, id: string, properties: Readonly<Record<string, string>>): Promise<void> {
+    const rows = Object.entries(properties).map(([name, value]) => ({ image_id: id, name, value }));
+    if (rows.length > 0) await trx.insertInto('image_properties').values(rows).execute();
+  }
+
+  private async writeTags(trx: Transaction<Database>, id: string, tags: readonly string[]): Promise<void> {
+    const rows = [...new Set(tags)].map((value) => ({ image_id: id, value }));
+    if (rows.length > 0) await trx.insertInto('image_tags').values(rows).execute();
+  }
+}

@@ -1,0 +1,78 @@
+import type { FastifyBaseLogger, FastifyInstance, FastifyPluginAsync } from 'fastify';
+import type { Authenticator } from '../auth/authenticator.js';
+import { migrateToLatest, openDatabase, type Db } from '../db/database.js';
+import { ImageAccess, type PolicyCheck } from '../images/image-access.js';
+import { ImageRepository } from '../images/image-repository.js';
+import { ImageSchemaValidator, imageSchema, imagesSchema, memberSchema, membersSchema } from '../images/image-schema.js';
+import { ImageService } from '../images/image-service.js';
+import { MemberService } from '../images/member-service.js';
+import { buildApp } from '../http/app.js';
+import type { ServerSettings } from './server-settings.js';
+
+/** How requests are authenticated, and any routes the identity flavor serves itself. */
+export interface IdentitySetup {
+  readonly authenticator: Authenticator;
+  readonly routes?: FastifyPluginAsync;
+}
+
+export interface ServerParts {
+  readonly settings: ServerSettings;
+  readonly logger: FastifyBaseLogger;
+  readonly policy: PolicyCheck;
+  /** Built once the database is open (the embedded identity keeps its tokens there). */
+  readonly identity: (db: Db) => IdentitySetup | Promise<IdentitySetup>;
+}
+
+export interface Server {
+  readonly app: FastifyInstance;
+  readonly db: Db;
+  close(): Promise<void>;
+}
+
+/**
+ * The composition root: database → repositories → services → HTTP app. Every dependency is
+ * passed in plain sight; nothing registers itself as a side effect.
+ */
+export async function createServer(parts: ServerParts): Promise<Server> {
+  const { settings } = parts;
+  const db = openDatabase(settings.database);
+  await migrateToLatest(db);
+  const schemaOptions = {
+    diskFormats: settings.diskFormats,
+    containerFormats: settings.containerFormats,
+    allowAdditionalProperties: settings.allowAdditionalImageProperties,
+  };
+  const image = imageSchema(schemaOptions);
+  const repo = new ImageRepository(db);
+  const access = new ImageAccess(repo, parts.policy);
+  const images = new ImageService(
+    repo,
+    access,
+    new ImageSchemaValidator(image),
+    { imagePropertyQuota: settings.imagePropertyQuota, imageTagQuota: settings.imageTagQuota },
+    { limitParamDefault: settings.limitParamDefault, apiLimitMax: settings.apiLimitMax },
+  );
+  const members = new MemberService(repo, access, settings.imageMemberQuota);
+  const identity = await parts.identity(db);
+  const app = await buildApp({
+    logger: parts.logger,
+    publicEndpoint: settings.publicEndpoint,
+    maxRequestIdLength: settings.maxRequestIdLength,
+    allowAnonymous: settings.allowAnonymousAccess,
+    healthcheckDisableFile: settings.healthcheckDisableFile,
+    images,
+    members,
+    schemas: { image, images: imagesSchema(schemaOptions), member: memberSchema(), members: membersSchema() },
+    authenticator: identity.authenticator,
+    isAdmin: (credentials) => parts.policy.enforce('context_is_admin', {}, credentials),
+    ...(identity.routes === undefined ? {} : { extraRoutes: identity.routes }),
+  });
+  return {
+    app,
+    db,
+    async close() {
+      await app.close();
+      await db.destroy();
+    },
+  };
+}

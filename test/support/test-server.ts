@@ -1,0 +1,149 @@
+import { after, before } from 'node:test';
+import pino from 'pino';
+import type { Db } from '../../src/db/database.js';
+import { createServer, type Server } from '../../src/server/create-server.js';
+import { buildPolicy, embeddedIdentity } from '../../src/server/wiring.js';
+import type { ServerSettings } from '../../src/server/server-settings.js';
+import { createTestDatabase, type Dialect, type TestDatabase } from './test-databases.js';
+
+/**
+ * A real Glimpse on a loopback port with a fresh database, and helpers to call it over HTTP as
+ * the users below. Users log in through the embedded identity API exactly as the CLIs do.
+ */
+export const TEST_USERS = {
+  admin: { password: 'admin-secret', project: 'admin', roles: ['admin', 'member', 'reader'] },
+  demo: { password: 'demo-secret', project: 'demo', roles: ['member', 'reader'] },
+  alt: { password: 'alt-secret', project: 'alt_demo', roles: ['member', 'reader'] },
+  viewer: { password: 'viewer-secret', project: 'demo', roles: ['reader'] },
+} as const;
+export type TestUser = keyof typeof TEST_USERS;
+
+export interface Reply {
+  readonly status: number;
+  readonly headers: Headers;
+  readonly text: string;
+  /** The body parsed as JSON (throws if it is not). */
+  json<T = Record<string, unknown>>(): T;
+}
+
+export interface RequestOptions {
+  readonly body?: unknown;
+  /** Sent verbatim instead of JSON-encoding `body`. */
+  readonly rawBody?: string | Buffer;
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+export interface TestServer {
+  readonly url: string;
+  readonly db: Db;
+  readonly dialect: Dialect;
+  token(user: TestUser): Promise<string>;
+  /** The project id the embedded identity gave the user. */
+  project(user: TestUser): Promise<string>;
+  request(user: TestUser | null, method: string, path: string, options?: RequestOptions): Promise<Reply>;
+  close(): Promise<void>;
+}
+
+export function testSettings(database: TestDatabase, overrides: Partial<ServerSettings> = {}): ServerSettings {
+  return {
+    database: database.config,
+    dataDir: database.dataDir,
+    publicEndpoint: null,
+    limitParamDefault: 25,
+    apiLimitMax: 1000,
+    imageMemberQuota: 128,
+    imagePropertyQuota: 128,
+    imageTagQuota: 128,
+    allowAdditionalImageProperties: true,
+    maxRequestIdLength: 64,
+    allowAnonymousAccess: false,
+    healthcheckDisableFile: null,
+    diskFormats: ['ami', 'ari', 'aki', 'vhd', 'vhdx', 'vmdk', 'raw', 'qcow2', 'vdi', 'iso', 'ploop'],
+    containerFormats: ['ami', 'ari', 'aki', 'bare', 'ovf', 'ova', 'docker', 'compressed'],
+    enforceNewDefaults: false,
+    policyOverrides: {},
+    ...overrides,
+  };
+}
+
+export async function startTestServer(dialect: Dialect, overrides: Partial<ServerSettings> = {}): Promise<TestServer> {
+  const database = await createTestDatabase(dialect);
+  const settings = testSettings(database, overrides);
+  const users = Object.entries(TEST_USERS).map(([name, u]) => ({ name, password: { kind: 'plain' as const, value: u.password }, project: u.project, roles: [...u.roles] }));
+  const server: Server = await createServer({
+    settings,
+    logger: pino({ level: process.env['GLIMPSE_TEST_LOG'] ?? 'silent' }),
+    policy: buildPolicy(settings),
+    identity: (db) => embeddedIdentity({ db, users, tokenExpirationSeconds: 3600, publicEndpoint: settings.publicEndpoint }),
+  });
+  await server.app.listen({ host: '127.0.0.1', port: 0 });
+  const address = server.app.server.address();
+  if (address === null || typeof address === 'string') throw new Error('no address');
+  const url = `http://127.0.0.1:${address.port}`;
+  const sessions = new Map<TestUser, { token: string; project: string }>();
+
+  async function login(user: TestUser): Promise<{ token: string; project: string }> {
+    const cached = sessions.get(user);
+    if (cached !== undefined) return cached;
+    const u = TEST_USERS[user];
+    const response = await fetch(`${url}/identity/v3/auth/tokens`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        auth: {
+          identity: { methods: ['password'], password: { user: { name: user, domain: { name: 'Default' }, password: u.password } } },
+          scope: { project: { name: u.project, domain: { name: 'Default' } } },
+        },
+      }),
+    });
+    if (response.status !== 201) throw new Error(`login as ${user} failed: ${response.status} ${await response.text()}`);
+    const body = (await response.json()) as { token: { project: { id: string } } };
+    const session = { token: response.headers.get('x-subject-token') ?? '', project: body.token.project.id };
+    sessions.set(user, session);
+    return session;
+  }
+
+  const testServer: TestServer = {
+    url,
+    db: server.db,
+    dialect,
+    token: async (user) => (await login(user)).token,
+    project: async (user) => (await login(user)).project,
+    async request(user, method, path, options = {}) {
+      const headers: Record<string, string> = { ...options.headers };
+      if (user !== null) headers['x-auth-token'] = await testServer.token(user);
+      let body: string | Buffer | undefined = options.rawBody;
+      if (body === undefined && options.body !== undefined) {
+        body = JSON.stringify(options.body);
+        headers['content-type'] ??= 'application/json';
+      }
+      const response = await fetch(`${url}${path}`, { method, headers, ...(body === undefined ? {} : { body }) });
+      const text = await response.text();
+      return {
+        status: response.status,
+        headers: response.headers,
+        text,
+        json<T>() {
+          return JSON.parse(text) as T;
+        },
+      };
+    },
+    async close() {
+      await server.close();
+      await database.drop();
+    },
+  };
+  return testServer;
+}
+
+/** Starts a server before the enclosing suite and stops it after; read `.current` inside tests. */
+export function useTestServer(dialect: Dialect, overrides: Partial<ServerSettings> = {}): { current: TestServer } {
+  const holder = {} as { current: TestServer };
+  before(async () => {
+    holder.current = await startTestServer(dialect, overrides);
+  });
+  after(async () => {
+    await holder.current.close();
+  });
+  return holder;
+}
