@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyPluginCallback, type FastifyRequest } from 'fastify';
 import type { FastifyBaseLogger } from 'fastify';
 import { authenticationHook, type AuthenticationOptions } from '../auth/authentication-hook.js';
 import { DomainError } from '../errors/domain-errors.js';
@@ -29,7 +29,7 @@ export interface AppOptions {
   readonly authenticator: AuthenticationOptions['authenticator'];
   readonly isAdmin: AuthenticationOptions['isAdmin'];
   /** Extra routes outside /v2, e.g. the embedded identity API under /identity/v3. */
-  readonly extraRoutes?: FastifyPluginAsync;
+  readonly extraRoutes?: FastifyPluginCallback;
 }
 
 /** Metadata bodies are small; 1 MiB leaves room for 128 long properties and refuses floods. */
@@ -46,14 +46,17 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     loggerInstance: options.logger,
     exposeHeadRoutes: false,
     genReqId: () => `req-${randomUUID()}`,
-    requestIdLogLabel: 'request_id',
     bodyLimit: JSON_BODY_LIMIT,
     rewriteUrl: (req) => negotiateUrl(req.url ?? '/', req.headers.accept),
-    // Glance accepts long URLs and headers up to max_header_line 16384 (reference §1.1).
-    maxParamLength: 1024,
+    routerOptions: { maxParamLength: 1024 },
   });
 
   app.decorateRequest('authContext', null);
+  // Glance answers `application/json` with no charset parameter (reference conventions).
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (reply.getHeader('content-type') === 'application/json; charset=utf-8') void reply.header('content-type', 'application/json');
+    return payload;
+  });
   app.addHook('onRequest', async (request, reply) => {
     void reply.header('x-openstack-request-id', request.id);
   });

@@ -16,7 +16,8 @@ export function hasBody(request: FastifyRequest): boolean {
 
 /** Routes that take no body refuse one (reference §1.6). */
 export function rejectBody(request: FastifyRequest): void {
-  if (hasBody(request) && bodyBytes(request).length > 0) throw new InvalidInputError('A body is not expected with this request.');
+  // Fastify does not parse bodies of GET and DELETE, so the headers are what tells (reference §1.4).
+  if (hasBody(request)) throw new InvalidInputError('A body is not expected with this request.');
 }
 
 function bodyBytes(request: FastifyRequest): Buffer {

@@ -1,4 +1,4 @@
-import type { FastifyBaseLogger, FastifyInstance, FastifyPluginAsync } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance, FastifyPluginCallback } from 'fastify';
 import type { Authenticator } from '../auth/authenticator.js';
 import { migrateToLatest, openDatabase, type Db } from '../db/database.js';
 import { ImageAccess, type PolicyCheck } from '../images/image-access.js';
@@ -12,7 +12,7 @@ import type { ServerSettings } from './server-settings.js';
 /** How requests are authenticated, and any routes the identity flavor serves itself. */
 export interface IdentitySetup {
   readonly authenticator: Authenticator;
-  readonly routes?: FastifyPluginAsync;
+  readonly routes?: FastifyPluginCallback;
 }
 
 export interface ServerParts {

@@ -1,7 +1,32 @@
+import type { FastifyPluginCallback } from 'fastify';
+import type { Db } from '../db/database.js';
+import { requestBaseUrl } from '../http/app.js';
+import { EmbeddedAuthenticator } from '../identity/embedded/embedded-authenticator.js';
+import type { EmbeddedUser } from '../identity/embedded/embedded-users.js';
+import { identityRoutes } from '../identity/embedded/identity-routes.js';
+import { TokenStore } from '../identity/embedded/token-store.js';
 import { PolicyEnforcer } from '../policy/policy-enforcer.js';
+import type { IdentitySetup } from './create-server.js';
 import type { ServerSettings } from './server-settings.js';
 
 /** The policy engine for these settings: Glance's Zed defaults plus the operator's overrides. */
 export function buildPolicy(settings: ServerSettings): PolicyEnforcer {
   return new PolicyEnforcer({ enforceNewDefaults: settings.enforceNewDefaults, overrides: settings.policyOverrides });
+}
+
+export interface EmbeddedIdentityOptions {
+  readonly db: Db;
+  readonly users: readonly EmbeddedUser[];
+  readonly tokenExpirationSeconds: number;
+  readonly publicEndpoint: string | null;
+}
+
+/** The embedded flavor: tokens issued and checked here, the Keystone subset under /identity/v3. */
+export function embeddedIdentity(options: EmbeddedIdentityOptions): IdentitySetup {
+  const tokens = new TokenStore(options.db, options.tokenExpirationSeconds);
+  const routes: FastifyPluginCallback = (app, _opts, done) => {
+    void app.register(identityRoutes, { users: options.users, tokens, baseUrl: (request) => requestBaseUrl(request, options.publicEndpoint) });
+    done();
+  };
+  return { authenticator: new EmbeddedAuthenticator(tokens), routes };
 }

@@ -81,14 +81,14 @@ for (const dialect of testDialects()) {
         [{ member: 5 }, 'Expected a member'],
         [[1], 'Expected a member'],
       ] as const) {
-        const reply = await s.request('demo', 'POST', `/v2/images/${id}/members`, { body });
+        const reply = await s.request('demo', 'POST', `/v2/images/${id}/members`, { body, headers: { accept: 'application/json' } });
         assert.equal(reply.status, 400, JSON.stringify(body));
         assert.ok(reply.text.includes(message), reply.text);
       }
       await s.request('demo', 'POST', `/v2/images/${id}/members`, { body: { member: alt } });
-      const bad = await s.request('alt', 'PUT', `/v2/images/${id}/members/${alt}`, { body: { status: 'maybe' } });
+      const bad = await s.request('alt', 'PUT', `/v2/images/${id}/members/${alt}`, { body: { status: 'maybe' }, headers: { accept: 'application/json' } });
       assert.equal(bad.status, 400);
-      assert.ok(bad.text.includes('Status must be "pending", "accepted" or "rejected"'));
+      assert.ok(bad.json<{ message: string }>().message.includes('Status must be "pending", "accepted" or "rejected"'), bad.text);
       assert.equal((await s.request('alt', 'PUT', `/v2/images/${id}/members/${alt}`, { body: {} })).status, 400);
     });
 

@@ -56,7 +56,7 @@ for (const dialect of testDialects()) {
 
     it('renders errors in the three shapes chosen by Accept', async () => {
       const id = '00000000-0000-4000-8000-000000000000';
-      const plain = await server.current.request('demo', 'GET', `/v2/images/${id}`);
+      const plain = await server.current.rawRequest('demo', 'GET', `/v2/images/${id}`, {});
       assert.equal(plain.status, 404);
       assert.match(plain.headers.get('content-type') ?? '', /^text\/plain/);
       assert.equal(plain.text, `404 Not Found\n\nNo image found with ID ${id}\n\n   `);
@@ -90,7 +90,7 @@ for (const dialect of testDialects()) {
       assert.equal(empty.status, 400);
       const badUtf8 = await server.current.request('demo', 'POST', '/v2/images', { rawBody: Buffer.from([0x7b, 0xff, 0x7d]), headers: { 'content-type': 'application/json' } });
       assert.equal(badUtf8.status, 400);
-      const withBody = await server.current.request('demo', 'GET', '/v2/images', { rawBody: '{}', headers: { 'content-type': 'application/json' } });
+      const withBody = await server.current.rawRequest('demo', 'GET', '/v2/images', { 'content-type': 'application/json' }, '{}');
       assert.equal(withBody.status, 400);
       assert.match(withBody.text, /A body is not expected with this request/);
       const huge = await server.current.request('demo', 'POST', '/v2/images', { rawBody: `{"name": "${'x'.repeat(2 * 1024 * 1024)}"}`, headers: { 'content-type': 'application/json' } });

@@ -1,3 +1,4 @@
+import { request as httpRequest } from 'node:http';
 import { after, before } from 'node:test';
 import pino from 'pino';
 import type { Db } from '../../src/db/database.js';
@@ -41,6 +42,8 @@ export interface TestServer {
   /** The project id the embedded identity gave the user. */
   project(user: TestUser): Promise<string>;
   request(user: TestUser | null, method: string, path: string, options?: RequestOptions): Promise<Reply>;
+  /** Through node:http, for what fetch will not send (a GET with a body, no Accept header). */
+  rawRequest(user: TestUser | null, method: string, path: string, headers: Readonly<Record<string, string>>, body?: string): Promise<Reply>;
   close(): Promise<void>;
 }
 
@@ -127,6 +130,25 @@ export async function startTestServer(dialect: Dialect, overrides: Partial<Serve
           return JSON.parse(text) as T;
         },
       };
+    },
+    async rawRequest(user, method, path, headers, body) {
+      const allHeaders: Record<string, string> = { ...headers };
+      if (user !== null) allHeaders['x-auth-token'] = await testServer.token(user);
+      if (body !== undefined) allHeaders['content-length'] = String(Buffer.byteLength(body));
+      return new Promise<Reply>((resolve, reject) => {
+        const req = httpRequest(`${url}${path}`, { method, headers: allHeaders }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            const replyHeaders = new Headers();
+            for (const [key, value] of Object.entries(res.headers)) if (typeof value === 'string') replyHeaders.set(key, value);
+            resolve({ status: res.statusCode ?? 0, headers: replyHeaders, text, json: <T>() => JSON.parse(text) as T });
+          });
+        });
+        req.on('error', reject);
+        req.end(body);
+      });
     },
     async close() {
       await server.close();
