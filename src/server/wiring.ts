@@ -5,7 +5,10 @@ import { EmbeddedAuthenticator } from '../identity/embedded/embedded-authenticat
 import type { EmbeddedUser } from '../identity/embedded/embedded-users.js';
 import { identityRoutes } from '../identity/embedded/identity-routes.js';
 import { TokenStore } from '../identity/embedded/token-store.js';
+import { KeystoneAuthenticator } from '../identity/keystone/keystone-authenticator.js';
+import { ConfigError } from '../config/config-error.js';
 import { PolicyEnforcer } from '../policy/policy-enforcer.js';
+import type { ProcessSettings } from './settings-from-config.js';
 import type { IdentitySetup } from './create-server.js';
 import type { ServerSettings } from './server-settings.js';
 
@@ -29,4 +32,13 @@ export function embeddedIdentity(options: EmbeddedIdentityOptions): IdentitySetu
     done();
   };
   return { authenticator: new EmbeddedAuthenticator(tokens), routes };
+}
+
+/** The identity flavor chosen by `[paste_deploy] flavor`. */
+export function buildIdentity(process: ProcessSettings, users: readonly EmbeddedUser[], db: Db, publicEndpoint: string | null): IdentitySetup {
+  if (process.flavor === 'keystone') {
+    if (process.keystone === null) throw new ConfigError('[keystone_authtoken] auth_url is required with flavor keystone');
+    return { authenticator: new KeystoneAuthenticator(process.keystone) };
+  }
+  return embeddedIdentity({ db, users, tokenExpirationSeconds: process.tokenExpirationSeconds, publicEndpoint });
 }

@@ -1,0 +1,71 @@
+#!/usr/bin/env node
+/**
+ * glimpse-api: loads the configuration (`--config-file`, repeatable, or GLIMPSE_CONFIG_FILE),
+ * migrates the database, and serves the Images API. With `workers` > 1 the primary process
+ * prepares everything once and forks workers that share the listening port.
+ */
+import cluster from 'node:cluster';
+import { availableParallelism } from 'node:os';
+import pino from 'pino';
+import { ConfigError } from '../config/config-error.js';
+import { PolicyRuleCycleError } from '../policy/policy-enforcer.js';
+import { PolicyFileError } from '../policy/policy-file.js';
+import { PolicyRuleSyntaxError } from '../policy/rule-parser.js';
+import { configFilesFromArgs, loadConfig } from '../config/config-loader.js';
+import { migrateToLatest, openDatabase } from '../db/database.js';
+import { ensureDefaultAdmin } from '../identity/embedded/embedded-users.js';
+import { createServer } from '../server/create-server.js';
+import { settingsFromConfig } from '../server/settings-from-config.js';
+import { buildIdentity, buildPolicy } from '../server/wiring.js';
+
+async function prepare(): Promise<ReturnType<typeof settingsFromConfig> & { users: Awaited<ReturnType<typeof ensureDefaultAdmin>> }> {
+  const config = loadConfig(configFilesFromArgs(process.argv.slice(2), process.env));
+  const parts = settingsFromConfig(config);
+  buildPolicy(parts.settings); // a bad policy override stops startup here, naming the rule
+  const users = await ensureDefaultAdmin(config.embeddedUsers, parts.settings.dataDir);
+  if (cluster.isPrimary) {
+    for (const warning of config.warnings) console.warn(`warning: ${warning}`);
+    const db = openDatabase(parts.settings.database);
+    await migrateToLatest(db);
+    await db.destroy();
+    if (users.generatedPassword !== null && parts.process.flavor === 'embedded') {
+      console.log(`Created embedded user 'admin' (project 'admin') with password: ${users.generatedPassword}`);
+      console.log('It is stored only as a hash and will not be shown again.');
+    }
+  }
+  return { ...parts, users };
+}
+
+async function serve(): Promise<void> {
+  const { settings, process: proc, users } = await prepare();
+  const workers = proc.workers === 0 ? availableParallelism() : proc.workers;
+  if (cluster.isPrimary && workers > 1) {
+    for (let i = 0; i < workers; i += 1) cluster.fork();
+    cluster.on('exit', (worker, code) => {
+      console.error(`worker ${worker.process.pid ?? '?'} exited with ${code}; stopping`);
+      process.exit(1);
+    });
+    return;
+  }
+  const logger = pino(
+    { level: proc.debug ? 'debug' : 'info', redact: ['req.headers["x-auth-token"]', 'req.headers["x-subject-token"]'] },
+    proc.logFile === null ? undefined : pino.destination(proc.logFile),
+  );
+  const server = await createServer({ settings, logger, policy: buildPolicy(settings), identity: (db) => buildIdentity(proc, users.users, db, settings.publicEndpoint) });
+  const stop = (): void => {
+    void server.close().then(() => process.exit(0));
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  await server.app.listen({ host: proc.bindHost, port: proc.bindPort });
+}
+
+serve().catch((error: unknown) => {
+  // Configuration and policy mistakes are the operator's to fix: say what, without a stack.
+  if (error instanceof ConfigError || error instanceof PolicyFileError || error instanceof PolicyRuleSyntaxError || error instanceof PolicyRuleCycleError) {
+    console.error(`glimpse-api: ${error.message}`);
+  } else {
+    console.error(error);
+  }
+  process.exit(1);
+});

@@ -1,0 +1,159 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import type { DatabaseConfig } from '../db/database.js';
+import type { EmbeddedUser } from '../identity/embedded/embedded-users.js';
+import { isScryptHash } from '../identity/password-hash.js';
+import { ConfigError } from './config-error.js';
+import { parseIni, type IniValue } from './ini-parser.js';
+import { OPTIONS, type OptionDefinition, type OptionValue } from './options.js';
+
+/** Validated configuration: typed option values plus what needs parsing beyond one option. */
+export interface Config {
+  /** The value of a known option (its default when unset). */
+  readonly value: (section: string, name: string) => OptionValue;
+  readonly database: DatabaseConfig;
+  readonly embeddedUsers: readonly EmbeddedUser[];
+  /** Directory of the first config file, where relative paths such as policy_file resolve. */
+  readonly configDir: string;
+  readonly warnings: readonly string[];
+}
+
+const DYNAMIC_USER = /^user_(.+)$/;
+
+function where(raw: IniValue, def: OptionDefinition): string {
+  return `[${def.section}] ${def.name} (${raw.file}:${raw.line})`;
+}
+
+function convert(def: OptionDefinition, raw: IniValue): OptionValue {
+  const text = raw.value.trim();
+  const type = def.type;
+  switch (type.kind) {
+    case 'string':
+      return text;
+    case 'int': {
+      if (!/^[+-]?\d+$/.test(text)) throw new ConfigError(`${where(raw, def)}: '${text}' is not an integer`);
+      const n = Number(text);
+      if (type.min !== undefined && n < type.min) throw new ConfigError(`${where(raw, def)}: ${n} is below the minimum ${type.min}`);
+      if (type.max !== undefined && n > type.max) throw new ConfigError(`${where(raw, def)}: ${n} is above the maximum ${type.max}`);
+      if (!Number.isSafeInteger(n)) throw new ConfigError(`${where(raw, def)}: ${text} is too large`);
+      return n;
+    }
+    case 'bool': {
+      const lower = text.toLowerCase();
+      // oslo.config's accepted spellings.
+      if (['true', 'yes', 'on', '1'].includes(lower)) return true;
+      if (['false', 'no', 'off', '0'].includes(lower)) return false;
+      throw new ConfigError(`${where(raw, def)}: '${text}' is not a boolean (true/false)`);
+    }
+    case 'list':
+      return text === '' ? [] : text.split(',').map((v) => v.trim()).filter((v) => v !== '');
+    case 'enum':
+      if (!type.choices.includes(text)) throw new ConfigError(`${where(raw, def)}: '${text}' is not one of ${type.choices.join(', ')}`);
+      return text;
+    case 'uri':
+      try {
+        const url = new URL(text);
+        if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('scheme');
+      } catch {
+        throw new ConfigError(`${where(raw, def)}: '${text}' is not an http(s) URL`);
+      }
+      return text.replace(/\/+$/, '');
+  }
+}
+
+/** `[database] connection` in SQLAlchemy form (reference §1.1 options). */
+export function parseDatabaseUrl(text: string | null, dataDir: string): DatabaseConfig {
+  if (text === null || text === '') return { kind: 'sqlite', path: resolve(dataDir, 'glimpse.sqlite') };
+  const sqlite = /^sqlite(?:\+\w+)?:\/\/(\/(.*))?$/.exec(text);
+  if (sqlite !== null) {
+    const path = sqlite[2] ?? '';
+    if (path === '' || path === ':memory:') return { kind: 'sqlite', path: ':memory:' };
+    // sqlite:////abs has four slashes; sqlite:///rel is relative to the working directory.
+    return { kind: 'sqlite', path: isAbsolute(path) ? path : resolve(path) };
+  }
+  const postgres = /^postgres(?:ql)?(?:\+\w+)?:\/\/(.+)$/.exec(text);
+  if (postgres !== null) return { kind: 'postgres', url: `postgresql://${postgres[1] ?? ''}` };
+  throw new ConfigError(`[database] connection: '${text.replace(/:[^:@/]*@/, ':***@')}' is not a sqlite:/// or postgresql:// URL`);
+}
+
+function parseUser(name: string, raw: IniValue): EmbeddedUser {
+  const parts = raw.value.trim().split(/\s+/);
+  const [secret, project, roles, ...rest] = parts;
+  if (secret === undefined || project === undefined || roles === undefined || rest.length > 0 || secret === '') {
+    throw new ConfigError(`[embedded_identity] user_${name} (${raw.file}:${raw.line}): expected '<password> <project> <role>[,<role>...]'`);
+  }
+  return {
+    name,
+    password: isScryptHash(secret) ? { kind: 'scrypt', hash: secret } : { kind: 'plain', value: secret },
+    project,
+    roles: roles.split(',').map((r) => r.trim().toLowerCase()).filter((r) => r !== ''),
+  };
+}
+
+/** Config files from `--config-file FILE` (repeatable) or GLIMPSE_CONFIG_FILE (':'-separated). */
+export function configFilesFromArgs(argv: readonly string[], env: NodeJS.ProcessEnv): string[] {
+  const files: string[] = [];
+  for (let i = 0; i < argv.length; i += 1) {
+    const arg = argv[i] ?? '';
+    if (arg === '--config-file') {
+      const next = argv[i + 1];
+      if (next === undefined) throw new ConfigError('--config-file needs a file name');
+      files.push(next);
+      i += 1;
+    } else if (arg.startsWith('--config-file=')) {
+      files.push(arg.slice('--config-file='.length));
+    }
+  }
+  if (files.length > 0) return files;
+  const fromEnv = env['GLIMPSE_CONFIG_FILE'];
+  return fromEnv === undefined || fromEnv === '' ? [] : fromEnv.split(':').filter((f) => f !== '');
+}
+
+/** Reads and validates the files; later files win per option. */
+export function loadConfig(files: readonly string[]): Config {
+  const known = new Map(OPTIONS.map((def) => [`${def.section}.${def.name}`, def]));
+  const raw = new Map<string, IniValue>();
+  const users = new Map<string, IniValue>();
+  const warnings: string[] = [];
+  for (const file of files) {
+    if (!existsSync(file)) throw new ConfigError(`config file ${file} does not exist`);
+    for (const [section, entries] of parseIni(readFileSync(file, 'utf8'), file)) {
+      for (const [key, value] of entries) {
+        const user = section === 'embedded_identity' ? DYNAMIC_USER.exec(key) : null;
+        if (user !== null) users.set(user[1] ?? '', value);
+        else if (known.has(`${section}.${key}`)) raw.set(`${section}.${key}`, value);
+        else warnings.push(`${value.file}:${value.line}: unknown option [${section}] ${key} is ignored`);
+      }
+    }
+  }
+  const values = new Map<string, OptionValue>();
+  for (const [key, def] of known) {
+    const given = raw.get(key);
+    values.set(key, given === undefined ? def.default : convert(def, given));
+  }
+  const value = (section: string, name: string): OptionValue => {
+    const key = `${section}.${name}`;
+    if (!values.has(key)) throw new Error(`unknown option ${key}`);
+    return values.get(key) ?? null;
+  };
+
+  // Glance refuses to start when the two policy switches disagree (reference §16.2).
+  if (value('DEFAULT', 'enforce_secure_rbac') !== value('oslo_policy', 'enforce_new_defaults')) {
+    throw new ConfigError('[DEFAULT] enforce_secure_rbac does not match [oslo_policy] enforce_new_defaults: set both to the same value');
+  }
+  const flavor = String(value('paste_deploy', 'flavor'));
+  if (flavor.startsWith('keystone')) {
+    for (const name of ['auth_url', 'username', 'password', 'project_name']) {
+      if (value('keystone_authtoken', name) === null) throw new ConfigError(`[keystone_authtoken] ${name} is required with [paste_deploy] flavor = ${flavor}`);
+    }
+  }
+  const dataDir = resolve(String(value('DEFAULT', 'data_dir')));
+  const connection = value('database', 'connection');
+  return {
+    value,
+    database: parseDatabaseUrl(typeof connection === 'string' ? connection : null, dataDir),
+    embeddedUsers: [...users].map(([name, v]) => parseUser(name, v)),
+    configDir: files[0] === undefined ? process.cwd() : dirname(resolve(files[0])),
+    warnings,
+  };
+}

@@ -1,0 +1,80 @@
+/**
+ * Every option Glimpse reads, by Glance's section and name so an operator's glance-api.conf
+ * carries over. Defaults are Glance's unless the help says why not.
+ */
+export type OptionType =
+  | { readonly kind: 'string' }
+  | { readonly kind: 'int'; readonly min?: number; readonly max?: number }
+  | { readonly kind: 'bool' }
+  | { readonly kind: 'list' }
+  | { readonly kind: 'enum'; readonly choices: readonly string[] }
+  | { readonly kind: 'uri' };
+
+export type OptionValue = string | number | boolean | readonly string[] | null;
+
+export interface OptionDefinition {
+  readonly section: string;
+  readonly name: string;
+  readonly type: OptionType;
+  readonly default: OptionValue;
+  readonly help: string;
+}
+
+const string = { kind: 'string' } as const;
+const bool = { kind: 'bool' } as const;
+const list = { kind: 'list' } as const;
+const uri = { kind: 'uri' } as const;
+const int = (min?: number, max?: number): OptionType => ({ kind: 'int', ...(min === undefined ? {} : { min }), ...(max === undefined ? {} : { max }) });
+
+const o = (section: string, name: string, type: OptionType, defaultValue: OptionValue, help: string): OptionDefinition => ({ section, name, type, default: defaultValue, help });
+
+export const OPTIONS: readonly OptionDefinition[] = [
+  o('DEFAULT', 'bind_host', string, '127.0.0.1', 'Address to listen on. Glance defaults to 0.0.0.0; ours is loopback so a first run exposes nothing.'),
+  o('DEFAULT', 'bind_port', int(1, 65535), 9292, 'Port to listen on.'),
+  o('DEFAULT', 'workers', int(0, 256), 1, 'Worker processes sharing the port; 0 means one per CPU.'),
+  o('DEFAULT', 'public_endpoint', uri, null, 'Base URL used in links and the versions document instead of the request host.'),
+  o('DEFAULT', 'limit_param_default', int(1), 25, 'Default page size of list requests.'),
+  o('DEFAULT', 'api_limit_max', int(1), 1000, 'Largest page size; larger limits are capped.'),
+  o('DEFAULT', 'image_member_quota', int(), 128, 'Members per image; negative means unlimited.'),
+  o('DEFAULT', 'image_property_quota', int(), 128, 'Extra properties per image; negative means unlimited.'),
+  o('DEFAULT', 'image_tag_quota', int(), 128, 'Tags per image; negative means unlimited.'),
+  o('DEFAULT', 'image_location_quota', int(), 10, 'Locations per image; negative means unlimited.'),
+  o('DEFAULT', 'image_size_cap', int(1), 1099511627776, 'Largest image in bytes.'),
+  o('DEFAULT', 'user_storage_quota', string, '0', 'Total bytes per owner (suffixes B, KB, MB, GB, TB); 0 disables.'),
+  o('DEFAULT', 'allow_additional_image_properties', bool, true, 'Allow extra string properties on images.'),
+  o('DEFAULT', 'enforce_secure_rbac', bool, false, 'Secure RBAC policy defaults; must equal [oslo_policy] enforce_new_defaults.'),
+  o('DEFAULT', 'show_image_direct_url', bool, false, 'Show direct_url in image bodies.'),
+  o('DEFAULT', 'show_multiple_locations', bool, false, 'Show locations in image bodies.'),
+  o('DEFAULT', 'max_request_id_length', int(0), 64, 'Longest X-Openstack-Request-ID accepted; 0 disables the check.'),
+  o('DEFAULT', 'hashing_algorithm', string, 'sha512', 'Multihash algorithm for os_hash_value.'),
+  o('DEFAULT', 'property_protection_file', string, null, 'Property protections rules file.'),
+  o('DEFAULT', 'property_protection_rule_format', { kind: 'enum', choices: ['roles', 'policies'] }, 'roles', 'Format of the property protections file.'),
+  o('DEFAULT', 'allow_anonymous_access', bool, false, 'Serve unauthenticated requests with a read-only context instead of 401.'),
+  o('DEFAULT', 'data_dir', string, './data', 'Where the SQLite database and the file store live unless configured otherwise (Glimpse option).'),
+  o('DEFAULT', 'debug', bool, false, 'Log at debug level.'),
+  o('DEFAULT', 'log_file', string, null, 'Log to this file instead of standard output.'),
+  o('database', 'connection', string, null, 'sqlite:///relative/path, sqlite:////absolute/path or postgresql://user:pass@host/db; default <data_dir>/glimpse.sqlite.'),
+  o('paste_deploy', 'flavor', { kind: 'enum', choices: ['embedded', 'keystone', 'keystone+caching', 'keystone+cachemanagement'] }, 'embedded', 'Identity: embedded (built-in Keystone subset) or keystone (validate tokens against Keystone).'),
+  o('keystone_authtoken', 'www_authenticate_uri', uri, null, 'Keystone URL clients are sent to on 401; defaults to auth_url.'),
+  o('keystone_authtoken', 'auth_url', uri, null, 'Keystone URL for the service credentials and token validation.'),
+  o('keystone_authtoken', 'auth_type', string, 'password', 'Only password is supported.'),
+  o('keystone_authtoken', 'username', string, null, 'Service user.'),
+  o('keystone_authtoken', 'password', string, null, 'Service user password.'),
+  o('keystone_authtoken', 'project_name', string, null, 'Service project.'),
+  o('keystone_authtoken', 'user_domain_name', string, 'Default', 'Service user domain.'),
+  o('keystone_authtoken', 'project_domain_name', string, 'Default', 'Service project domain.'),
+  o('keystone_authtoken', 'region_name', string, null, 'Region (accepted for compatibility).'),
+  o('keystone_authtoken', 'token_cache_time', int(-1), 300, 'Seconds a validated token is cached, never past its expiry; -1 disables.'),
+  o('keystone_authtoken', 'memcached_servers', list, [], 'Accepted for compatibility; the cache is in-process.'),
+  o('oslo_policy', 'policy_file', string, 'policy.yaml', 'Policy overrides (YAML or JSON), relative to the first config file\'s directory.'),
+  o('oslo_policy', 'enforce_new_defaults', bool, false, 'Use the new (secure RBAC) policy defaults.'),
+  o('oslo_policy', 'enforce_scope', bool, false, 'Accepted for compatibility; every rule is project-scoped.'),
+  o('image_format', 'disk_formats', list, ['ami', 'ari', 'aki', 'vhd', 'vhdx', 'vmdk', 'raw', 'qcow2', 'vdi', 'iso', 'ploop'], 'Allowed disk_format values.'),
+  o('image_format', 'container_formats', list, ['ami', 'ari', 'aki', 'bare', 'ovf', 'ova', 'docker', 'compressed'], 'Allowed container_format values.'),
+  o('embedded_identity', 'token_expiration', int(60), 3600, 'Lifetime of embedded tokens in seconds. Users: user_<name> = <password> <project> <role>[,<role>...].'),
+  o('glance_store', 'default_store', string, 'file', 'Default store.'),
+  o('glance_store', 'filesystem_store_datadir', string, null, 'File store directory; default <data_dir>/images.'),
+  o('glance_store', 'stores', list, ['file'], 'Enabled stores.'),
+  o('oslo_middleware', 'enable_proxy_headers_parsing', bool, false, 'Trust X-Forwarded-* headers.'),
+  o('healthcheck', 'disable_by_file_path', string, null, 'While this file exists, /healthcheck answers 503.'),
+];
