@@ -16,7 +16,7 @@ function text(value: OptionValue): string | null {
   return typeof value === 'string' ? value : null;
 }
 function list(value: OptionValue): readonly string[] {
-  return Array.isArray(value) ? value : [];
+  return Array.isArray(value) ? value.map(String) : [];
 }
 
 /** How the process listens and authenticates, beside the ServerSettings the app needs. */
