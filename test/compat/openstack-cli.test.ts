@@ -94,8 +94,13 @@ describe('openstack and glance CLIs against glimpse (embedded identity)', () => 
     assert.deepEqual(await listNames('admin', '--project', demoProject, '--community'), ['cli-c']);
     const sorted = (await json<ListedImage[]>('demo', 'image', 'list', '--sort', 'name:desc')).map((i) => i.Name);
     assert.deepEqual(sorted, ['cli-d', 'cli-c', 'cli-b', 'cli-a']);
+    // openstack sorts on the client and asks the server only for `limit`: the newest image comes back.
     const limited = await json<ListedImage[]>('demo', 'image', 'list', '--sort', 'name:asc', '--limit', '1');
-    assert.deepEqual(limited.map((i) => i.Name), ['cli-a']);
+    assert.deepEqual(limited.map((i) => i.Name), ['cli-d']);
+    // glance sends the sort to the server.
+    const firstByName = await ok(glance('demo', 'image-list', '--sort', 'name:asc', '--limit', '1'));
+    assert.match(firstByName, /cli-a/);
+    assert.doesNotMatch(firstByName, /cli-[bcd]/);
     const bySize = await ok(glance('demo', 'image-list', '--property-filter', 'size_min=100'));
     assert.match(bySize, /cli-a/);
     assert.doesNotMatch(bySize, /cli-d/);

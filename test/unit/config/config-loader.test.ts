@@ -1,0 +1,117 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { describe, it } from 'node:test';
+import { ConfigError } from '../../../src/config/config-error.js';
+import { configFilesFromArgs, loadConfig, parseDatabaseUrl } from '../../../src/config/config-loader.js';
+import { parseIni } from '../../../src/config/ini-parser.js';
+import { OPTIONS } from '../../../src/config/options.js';
+import { renderSampleConfig } from '../../../src/config/sample-config.js';
+import { settingsFromConfig } from '../../../src/server/settings-from-config.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'glimpse-config-'));
+let counter = 0;
+function file(text: string): string {
+  counter += 1;
+  const path = join(dir, `c${counter}.conf`);
+  writeFileSync(path, text);
+  return path;
+}
+function refuses(text: string, pattern: RegExp): void {
+  assert.throws(() => loadConfig([file(text)]), (error: unknown) => error instanceof ConfigError && pattern.test(error.message));
+}
+
+describe('configuration (Glance option names)', () => {
+  it('needs no file: every option has its default', () => {
+    const config = loadConfig([]);
+    assert.equal(config.value('DEFAULT', 'bind_port'), 9292);
+    assert.equal(config.value('DEFAULT', 'limit_param_default'), 25);
+    assert.equal(config.value('paste_deploy', 'flavor'), 'embedded');
+    assert.deepEqual(config.database, { kind: 'sqlite', path: resolve('data', 'glimpse.sqlite') });
+    assert.deepEqual(config.embeddedUsers, []);
+  });
+
+  it('later files win, option by option', () => {
+    const a = file('[DEFAULT]\nbind_port = 9000\nworkers = 3\n');
+    const b = file('[DEFAULT]\nbind_port = 9001\n');
+    const config = loadConfig([a, b]);
+    assert.equal(config.value('DEFAULT', 'bind_port'), 9001);
+    assert.equal(config.value('DEFAULT', 'workers'), 3);
+  });
+
+  it('parses oslo.config INI: comments, continuation lines, colons', () => {
+    const sections = parseIni('# c\n[DEFAULT]\n; c\nkey: value\nlong = a,\n  b\n', 'x.conf');
+    assert.equal(sections.get('DEFAULT')?.get('key')?.value, 'value');
+    assert.equal(sections.get('DEFAULT')?.get('long')?.value, 'a,\nb');
+    assert.throws(() => parseIni('key = outside\n', 'x.conf'), /x\.conf:1: option outside of any \[section\]/);
+  });
+
+  it('warns about unknown options and sections, naming them', () => {
+    const config = loadConfig([file('[DEFAULT]\nno_such_option = 1\n[nowhere]\nx = 1\n')]);
+    assert.equal(config.warnings.length, 2);
+    assert.match(config.warnings[0] ?? '', /unknown option \[DEFAULT\] no_such_option/);
+    assert.match(config.warnings[1] ?? '', /\[nowhere\] x/);
+  });
+
+  it('stops on a bad value, naming the option', () => {
+    refuses('[DEFAULT]\nbind_port = ninety\n', /\[DEFAULT\] bind_port .*'ninety' is not an integer/);
+    refuses('[DEFAULT]\nbind_port = 70000\n', /\[DEFAULT\] bind_port .*above the maximum 65535/);
+    refuses('[DEFAULT]\nallow_additional_image_properties = maybe\n', /allow_additional_image_properties .*not a boolean/);
+    refuses('[paste_deploy]\nflavor = noauth\n', /\[paste_deploy\] flavor .*not one of/);
+    refuses('[DEFAULT]\npublic_endpoint = ftp://x\n', /\[DEFAULT\] public_endpoint/);
+    refuses('[database]\nconnection = mysql://x\n', /\[database\] connection/);
+    refuses('[embedded_identity]\nuser_bob = onlypassword\n', /\[embedded_identity\] user_bob/);
+  });
+
+  it('refuses mismatched policy switches, as Glance does', () => {
+    refuses('[DEFAULT]\nenforce_secure_rbac = true\n', /enforce_secure_rbac does not match \[oslo_policy\] enforce_new_defaults/);
+    const config = loadConfig([file('[DEFAULT]\nenforce_secure_rbac = true\n[oslo_policy]\nenforce_new_defaults = yes\n')]);
+    assert.equal(config.value('oslo_policy', 'enforce_new_defaults'), true);
+  });
+
+  it('requires the service credentials for the keystone flavor', () => {
+    refuses('[paste_deploy]\nflavor = keystone\n', /\[keystone_authtoken\] auth_url is required/);
+    const config = loadConfig([file('[paste_deploy]\nflavor = keystone\n[keystone_authtoken]\nauth_url = http://k:5000/v3/\nusername = glance\npassword = p\nproject_name = service\n')]);
+    const { process } = settingsFromConfig(config);
+    assert.equal(process.flavor, 'keystone');
+    assert.equal(process.keystone?.wwwAuthenticateUri, 'http://k:5000/v3');
+  });
+
+  it('reads database URLs in SQLAlchemy form', () => {
+    assert.deepEqual(parseDatabaseUrl('sqlite:////var/lib/g.db', '/d'), { kind: 'sqlite', path: '/var/lib/g.db' });
+    assert.deepEqual(parseDatabaseUrl('sqlite:///rel/g.db', '/d'), { kind: 'sqlite', path: resolve('rel/g.db') });
+    assert.deepEqual(parseDatabaseUrl('sqlite://', '/d'), { kind: 'sqlite', path: ':memory:' });
+    assert.deepEqual(parseDatabaseUrl('postgresql+psycopg2://u:p@h/db', '/d'), { kind: 'postgres', url: 'postgresql://u:p@h/db' });
+    assert.deepEqual(parseDatabaseUrl(null, '/d'), { kind: 'sqlite', path: '/d/glimpse.sqlite' });
+  });
+
+  it('reads embedded users, with plain or scrypt passwords and lowercased roles', () => {
+    const config = loadConfig([file('[embedded_identity]\nuser_demo = secret demo Member,reader\nuser_ops = scrypt$16384$8$1$c2FsdA==$aGFzaA== ops admin\n')]);
+    assert.deepEqual(config.embeddedUsers, [
+      { name: 'demo', password: { kind: 'plain', value: 'secret' }, project: 'demo', roles: ['member', 'reader'] },
+      { name: 'ops', password: { kind: 'scrypt', hash: 'scrypt$16384$8$1$c2FsdA==$aGFzaA==' }, project: 'ops', roles: ['admin'] },
+    ]);
+  });
+
+  it('takes files from --config-file (repeatable) or GLIMPSE_CONFIG_FILE', () => {
+    assert.deepEqual(configFilesFromArgs(['--config-file', 'a', '--config-file=b'], {}), ['a', 'b']);
+    assert.deepEqual(configFilesFromArgs([], { GLIMPSE_CONFIG_FILE: 'x:y' }), ['x', 'y']);
+    assert.deepEqual(configFilesFromArgs([], {}), []);
+    assert.throws(() => configFilesFromArgs(['--config-file'], {}), ConfigError);
+    assert.throws(() => loadConfig([join(dir, 'missing.conf')]), /does not exist/);
+  });
+
+  it('loads a policy file named relative to the config file, and refuses a missing one', () => {
+    writeFileSync(join(dir, 'my-policy.yaml'), 'publicize_image: "role:member"\n');
+    const config = loadConfig([file('[oslo_policy]\npolicy_file = my-policy.yaml\n')]);
+    assert.deepEqual(settingsFromConfig(config).settings.policyOverrides, { publicize_image: 'role:member' });
+    assert.throws(() => settingsFromConfig(loadConfig([file('[oslo_policy]\npolicy_file = nope.yaml\n')])), /nope\.yaml/);
+  });
+
+  it('renders a sample with every option', () => {
+    const sample = renderSampleConfig();
+    for (const option of OPTIONS) assert.ok(sample.includes(`#${option.name} = `), option.name);
+    assert.ok(sample.includes('[keystone_authtoken]'));
+  });
+});
