@@ -44,9 +44,9 @@ async function waitForHealth(url: string, child: ChildProcess, output: () => str
 }
 
 /** Starts glimpse-api with `config` (INI text; `{port}` and `{dir}` are filled in). */
-export async function startGlimpseProcess(config: string): Promise<GlimpseProcess> {
+export async function startGlimpseProcess(config: string, chosenPort?: number): Promise<GlimpseProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'glimpse-proc-'));
-  const port = await freePort();
+  const port = chosenPort ?? (await freePort());
   const configFile = join(dir, 'glance-api.conf');
   writeFileSync(configFile, config.replaceAll('{port}', String(port)).replaceAll('{dir}', dir));
   const child = spawn(process.execPath, [resolve('bin/glimpse-api.js'), '--config-file', configFile], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# A real Keystone (Debian's, Zed) on loopback for the keystone-flavor tests, following
+# shared/reference/test-infrastructure.md: SQLite in WAL mode, fernet tokens, in-process cache,
+# cheap password hashing, served by uwsgi with one process and one thread.
+#   start   bootstrap and serve; provision service user glance, projects demo and alt_demo with
+#           same-named users (password `secret`, roles member+reader), and an image endpoint at
+#           $GLIMPSE_IMAGE_URL; print the Keystone URL
+#   stop    stop it and remove its state
+# State lives in $GLIMPSE_KEYSTONE_STATE (default /tmp/glimpse-keystone.state).
+set -euo pipefail
+
+STATE_FILE=${GLIMPSE_KEYSTONE_STATE:-/tmp/glimpse-keystone.state}
+export PATH="/usr/bin:/bin:/usr/sbin:/sbin"
+unset PYTHONPATH VIRTUAL_ENV
+export no_proxy=127.0.0.1,localhost
+
+free_port() {
+  local port=${1:-5000}
+  while (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); done
+  echo "$port"
+}
+
+start() {
+  command -v keystone-manage >/dev/null || { echo "keystone is not installed (run scripts/install-test-deps.sh)" >&2; exit 1; }
+  [ -f "$STATE_FILE" ] && stop
+  local dir port url
+  dir=$(mktemp -d /tmp/gks.XXXXXX)
+  port=$(free_port "${KEYSTONE_PORT:-5000}")
+  url="http://127.0.0.1:$port/v3"
+  mkdir -p "$dir/log" "$dir/fernet-keys" "$dir/credential-keys" "$dir/policy.d"
+  chmod 700 "$dir/fernet-keys" "$dir/credential-keys"
+  cat >"$dir/keystone.conf" <<CONF
+[DEFAULT]
+log_file = $dir/log/keystone.log
+use_stderr = false
+[database]
+connection = sqlite:///$dir/keystone.db
+[token]
+provider = fernet
+expiration = 7200
+[fernet_tokens]
+key_repository = $dir/fernet-keys/
+[fernet_receipts]
+key_repository = $dir/fernet-keys/
+[credential]
+key_repository = $dir/credential-keys/
+[cache]
+enabled = true
+backend = dogpile.cache.memory
+[identity]
+password_hash_rounds = 4
+[catalog]
+driver = sql
+[oslo_policy]
+policy_dirs = $dir/policy.d
+enforce_scope = false
+enforce_new_defaults = false
+CONF
+  printf 'DIR=%s\nURL=%s\n' "$dir" "$url" >"$STATE_FILE"
+  local km=(keystone-manage --config-file "$dir/keystone.conf")
+  "${km[@]}" db_sync >"$dir/log/manage.log" 2>&1
+  python3 -c "import sqlite3,sys; sqlite3.connect(sys.argv[1]).execute('PRAGMA journal_mode=WAL')" "$dir/keystone.db"
+  "${km[@]}" fernet_setup --keystone-user root --keystone-group root >>"$dir/log/manage.log" 2>&1
+  "${km[@]}" credential_setup --keystone-user root --keystone-group root >>"$dir/log/manage.log" 2>&1
+  "${km[@]}" bootstrap --bootstrap-username admin --bootstrap-password secret --bootstrap-project-name admin \
+    --bootstrap-role-name admin --bootstrap-service-name keystone --bootstrap-region-id RegionOne \
+    --bootstrap-admin-url "$url/" --bootstrap-internal-url "$url/" --bootstrap-public-url "$url/" >>"$dir/log/manage.log" 2>&1
+
+  (cd "$dir" && OS_KEYSTONE_CONFIG_FILES="$dir/keystone.conf" setsid uwsgi --plugins python3 \
+    --http-socket "127.0.0.1:$port" --wsgi-file /usr/bin/keystone-wsgi-public \
+    --master --processes 1 --threads 1 --enable-threads --lazy-apps --die-on-term --no-orphans \
+    --add-header "Connection: close" --buffer-size 65535 --chdir "$dir" \
+    --env "OS_KEYSTONE_CONFIG_FILES=$dir/keystone.conf" >"$dir/log/uwsgi.log" 2>&1 </dev/null &
+   echo $! >"$dir/uwsgi.pid")
+  for _ in $(seq 1 300); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "$url")" = 200 ] && break
+    sleep 0.2
+  done
+  [ "$(curl -s -o /dev/null -w '%{http_code}' "$url")" = 200 ] || { tail -20 "$dir/log/uwsgi.log" >&2; exit 1; }
+
+  # Provision through the REST API with an admin token: one HTTP call each, no CLI start-up cost.
+  local token
+  token=$(curl -s -D - -o /dev/null -H 'Content-Type: application/json' -d \
+    '{"auth":{"identity":{"methods":["password"],"password":{"user":{"name":"admin","domain":{"id":"default"},"password":"secret"}}},"scope":{"project":{"name":"admin","domain":{"id":"default"}}}}}' \
+    "$url/auth/tokens" | tr -d '\r' | sed -n 's/^[Xx]-[Ss]ubject-[Tt]oken: //p')
+  api() { curl -sf -H "X-Auth-Token: $token" -H 'Content-Type: application/json' "$@"; }
+  id_of() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(d[sys.argv[1]]["id"])' "$1"; }
+  role_id() { api "$url/roles?name=$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["roles"][0]["id"])'; }
+  local member reader admin_role
+  member=$(api "$url/roles?name=member" | python3 -c 'import json,sys; r=json.load(sys.stdin)["roles"]; print(r[0]["id"] if r else "")')
+  [ -n "$member" ] || member=$(api -X POST -d '{"role":{"name":"member"}}' "$url/roles" | id_of role)
+  reader=$(api "$url/roles?name=reader" | python3 -c 'import json,sys; r=json.load(sys.stdin)["roles"]; print(r[0]["id"] if r else "")')
+  [ -n "$reader" ] || reader=$(api -X POST -d '{"role":{"name":"reader"}}' "$url/roles" | id_of role)
+  admin_role=$(role_id admin)
+  for name in service demo alt_demo; do
+    local project user
+    project=$(api -X POST -d "{\"project\":{\"name\":\"$name\",\"domain_id\":\"default\"}}" "$url/projects" | id_of project)
+    local username=$name
+    [ "$name" = service ] && username=glance
+    user=$(api -X POST -d "{\"user\":{\"name\":\"$username\",\"password\":\"secret\",\"domain_id\":\"default\",\"default_project_id\":\"$project\"}}" "$url/users" | id_of user)
+    if [ "$name" = service ]; then
+      api -X PUT "$url/projects/$project/users/$user/roles/$admin_role" >/dev/null
+    else
+      api -X PUT "$url/projects/$project/users/$user/roles/$member" >/dev/null
+      api -X PUT "$url/projects/$project/users/$user/roles/$reader" >/dev/null
+    fi
+  done
+  local service
+  service=$(api -X POST -d '{"service":{"name":"glance","type":"image"}}' "$url/services" | id_of service)
+  for iface in public internal admin; do
+    api -X POST -d "{\"endpoint\":{\"service_id\":\"$service\",\"interface\":\"$iface\",\"region_id\":\"RegionOne\",\"url\":\"${GLIMPSE_IMAGE_URL:-http://127.0.0.1:9292}\"}}" "$url/endpoints" >/dev/null
+  done
+  echo "$url"
+}
+
+stop() {
+  [ -f "$STATE_FILE" ] || return 0
+  local dir
+  dir=$(sed -n 's/^DIR=//p' "$STATE_FILE")
+  if [ -n "$dir" ] && [ -f "$dir/uwsgi.pid" ]; then
+    kill -KILL -- "-$(cat "$dir/uwsgi.pid")" 2>/dev/null || kill -KILL "$(cat "$dir/uwsgi.pid")" 2>/dev/null || true
+  fi
+  rm -rf "$dir" "$STATE_FILE"
+}
+
+case "${1:-}" in
+  start) start ;;
+  stop) stop ;;
+  url) sed -n 's/^URL=//p' "$STATE_FILE" ;;
+  *) echo "usage: $0 start|stop|url" >&2; exit 2 ;;
+esac
