@@ -12,6 +12,8 @@ export interface GlimpseProcess {
   readonly url: string;
   readonly dir: string;
   readonly configFile: string;
+  /** What the program printed so far. */
+  output(): string;
   stop(): Promise<void>;
 }
 
@@ -59,6 +61,7 @@ export async function startGlimpseProcess(config: string, chosenPort?: number): 
     url,
     dir,
     configFile,
+    output: () => log,
     stop: async () => {
       if (child.exitCode === null) {
         const exited = new Promise((r) => child.once('exit', r));

@@ -1,0 +1,77 @@
+import assert from 'node:assert/strict';
+import { execFile, spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, it } from 'node:test';
+import { startGlimpseProcess } from '../support/glimpse-process.js';
+
+const run = promisify(execFile);
+
+async function login(url: string, user: string, password: string, project: string): Promise<string> {
+  const response = await fetch(`${url}/identity/v3/auth/tokens`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ auth: { identity: { methods: ['password'], password: { user: { name: user, domain: { id: 'default' }, password } } }, scope: { project: { name: project, domain: { id: 'default' } } } } }),
+  });
+  assert.equal(response.status, 201);
+  return response.headers.get('x-subject-token') ?? '';
+}
+
+describe('the glimpse-api program', () => {
+  it('runs `workers` processes that share the port and the tokens', async () => {
+    const glimpse = await startGlimpseProcess('[DEFAULT]\nbind_port = {port}\nworkers = 2\ndata_dir = {dir}/data\n[embedded_identity]\nuser_demo = pw demo member,reader\n');
+    try {
+      const children = spawnSync('pgrep', ['-f', '--', `--config-file ${glimpse.configFile}`], { encoding: 'utf8' }).stdout.trim().split('\n');
+      assert.equal(children.length, 3, 'one primary and two workers');
+      const token = await login(glimpse.url, 'demo', 'pw', 'demo');
+      const created = await fetch(`${glimpse.url}/v2/images`, { method: 'POST', headers: { 'x-auth-token': token }, body: '{"name": "w"}' });
+      assert.equal(created.status, 201);
+      // New connections are spread over the workers; every one must accept the token and see the image.
+      for (let i = 0; i < 20; i += 1) {
+        const list = await fetch(`${glimpse.url}/v2/images`, { headers: { 'x-auth-token': token, connection: 'close' } });
+        assert.equal(list.status, 200);
+        assert.equal(((await list.json()) as { images: unknown[] }).images.length, 1);
+      }
+    } finally {
+      await glimpse.stop();
+    }
+  });
+
+  it('creates an admin with a printed password on a first start without users', async () => {
+    const glimpse = await startGlimpseProcess('[DEFAULT]\nbind_port = {port}\ndata_dir = {dir}/data\n');
+    try {
+      const password = /password: (\S+)/.exec(glimpse.output())?.[1] ?? '';
+      assert.ok(password.length >= 20, glimpse.output());
+      const token = await login(glimpse.url, 'admin', password, 'admin');
+      assert.equal((await fetch(`${glimpse.url}/v2/images`, { headers: { 'x-auth-token': token } })).status, 200);
+    } finally {
+      await glimpse.stop();
+    }
+  });
+
+  it('refuses to start on a bad option value, naming it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'glimpse-bad-'));
+    const file = join(dir, 'bad.conf');
+    writeFileSync(file, '[DEFAULT]\nimage_tag_quota = lots\n');
+    const failure = await run(process.execPath, [resolve('bin/glimpse-api.js'), '--config-file', file], { cwd: dir }).then(
+      () => null,
+      (error: unknown) => error as { code: number; stderr: string },
+    );
+    assert.ok(failure !== null, 'the program must fail');
+    assert.equal(failure.code, 1);
+    assert.match(failure.stderr, /\[DEFAULT\] image_tag_quota .*'lots' is not an integer/);
+  });
+
+  it('glimpse-manage syncs the database and hashes passwords', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'glimpse-manage-'));
+    const file = join(dir, 'g.conf');
+    writeFileSync(file, `[database]\nconnection = sqlite:///${join(dir, 'm.sqlite')}\n`);
+    const manage = resolve('bin/glimpse-manage.js');
+    assert.match((await run(process.execPath, [manage, '--config-file', file, 'db', 'sync'])).stdout, /applied: 0001-initial/);
+    assert.match((await run(process.execPath, [manage, '--config-file', file, 'db', 'sync'])).stdout, /up to date/);
+    assert.match((await run(process.execPath, [manage, 'hash-password', 'pw'])).stdout, /^scrypt\$/);
+    assert.match((await run(process.execPath, [manage, 'config', 'sample'])).stdout, /#bind_port = 9292/);
+  });
+});
