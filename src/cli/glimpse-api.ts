@@ -49,7 +49,7 @@ async function serve(): Promise<void> {
   }
   const logger = pino(
     { level: proc.debug ? 'debug' : 'info', redact: ['req.headers["x-auth-token"]', 'req.headers["x-subject-token"]'] },
-    proc.logFile === null ? undefined : pino.destination(proc.logFile),
+    pino.destination({ dest: proc.logFile ?? 1, sync: false, minLength: 4096 }),
   );
   const server = await createServer({ settings, logger, policy: buildPolicy(settings), identity: (db) => buildIdentity(proc, users.users, db, settings.publicEndpoint) });
   const stop = (): void => {

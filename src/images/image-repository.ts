@@ -173,12 +173,23 @@ export class ImageRepository {
           break;
       }
     }
+    // Correlated EXISTS probes hit the (image_id, …) primary keys row by row while the scan walks the
+    // sort index, which beats materialising every matching id when the page fills early.
     for (const tag of query.tags) {
-      q = q.where('images.id', 'in', (eb) => eb.selectFrom('image_tags').select('image_tags.image_id').where('image_tags.value', '=', tag));
+      q = q.where((eb) =>
+        eb.exists(eb.selectFrom('image_tags').select('image_tags.image_id').whereRef('image_tags.image_id', '=', 'images.id').where('image_tags.value', '=', tag)),
+      );
     }
     for (const [name, value] of query.properties) {
-      q = q.where('images.id', 'in', (eb) =>
-        eb.selectFrom('image_properties').select('image_properties.image_id').where('image_properties.name', '=', name).where('image_properties.value', '=', value),
+      q = q.where((eb) =>
+        eb.exists(
+          eb
+            .selectFrom('image_properties')
+            .select('image_properties.image_id')
+            .whereRef('image_properties.image_id', '=', 'images.id')
+            .where('image_properties.name', '=', name)
+            .where('image_properties.value', '=', value),
+        ),
       );
     }
     if (marker !== null) {
@@ -209,9 +220,9 @@ export class ImageRepository {
       const union: Expression<SqlBool>[] = [eb('images.visibility', 'in', ['public', 'community'])];
       if (project !== null) {
         union.push(eb('images.owner', '=', project));
-        let members = eb.selectFrom('image_members').select('image_members.image_id').where('image_members.member', '=', project);
+        let members = eb.selectFrom('image_members').select('image_members.image_id').whereRef('image_members.image_id', '=', 'images.id').where('image_members.member', '=', project);
         if (query.memberStatus !== 'all') members = members.where('image_members.status', '=', query.memberStatus);
-        union.push(eb.and([eb('images.visibility', '=', 'shared'), eb('images.id', 'in', members)]));
+        union.push(eb.and([eb('images.visibility', '=', 'shared'), eb.exists(members)]));
       }
       conditions.push(eb.or(union));
     }
@@ -227,17 +238,23 @@ export class ImageRepository {
   private async attachDetails(rows: readonly ImagesTable[]): Promise<Image[]> {
     if (rows.length === 0) return [];
     const ids = rows.map((r) => r.id);
-    const [tagRows, propertyRows] = await Promise.all([
-      this.db.selectFrom('image_tags').select(['image_id', 'value']).where('image_id', 'in', ids).execute(),
-      this.db.selectFrom('image_properties').select(['image_id', 'name', 'value']).where('image_id', 'in', ids).execute(),
-    ]);
+    // Tags and properties in one round trip: a tag row has a NULL value, a property row never does.
+    const details = await this.db
+      .selectFrom('image_tags')
+      .select(['image_tags.image_id', 'image_tags.value as name', sql<string | null>`cast(null as text)`.as('value')])
+      .where('image_tags.image_id', 'in', ids)
+      .unionAll((eb) => eb.selectFrom('image_properties').select(['image_properties.image_id', 'image_properties.name', 'image_properties.value']).where('image_properties.image_id', 'in', ids))
+      .execute();
     const tags = new Map<string, string[]>();
-    for (const t of tagRows) tags.set(t.image_id, [...(tags.get(t.image_id) ?? []), t.value]);
     const properties = new Map<string, Record<string, string>>();
-    for (const p of propertyRows) {
-      const bag = properties.get(p.image_id) ?? {};
-      bag[p.name] = p.value;
-      properties.set(p.image_id, bag);
+    for (const d of details) {
+      if (d.value === null) {
+        tags.set(d.image_id, [...(tags.get(d.image_id) ?? []), d.name]);
+      } else {
+        const bag = properties.get(d.image_id) ?? {};
+        bag[d.name] = d.value;
+        properties.set(d.image_id, bag);
+      }
     }
     return rows.map((row) => toImage(row, (tags.get(row.id) ?? []).sort(), properties.get(row.id) ?? {}));
   }

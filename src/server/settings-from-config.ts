@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import type { Config } from '../config/config-loader.js';
+import type { KeystoneAuthenticatorOptions } from '../identity/keystone/keystone-authenticator.js';
 import type { OptionValue } from '../config/options.js';
 import { loadPolicyFile } from '../policy/policy-file.js';
 import type { ServerSettings } from './server-settings.js';
@@ -28,16 +29,8 @@ export interface ProcessSettings {
   readonly logFile: string | null;
   readonly flavor: 'embedded' | 'keystone';
   readonly tokenExpirationSeconds: number;
-  readonly keystone: {
-    readonly wwwAuthenticateUri: string;
-    readonly authUrl: string;
-    readonly username: string;
-    readonly password: string;
-    readonly projectName: string;
-    readonly userDomainName: string;
-    readonly projectDomainName: string;
-    readonly tokenCacheSeconds: number;
-  } | null;
+  /** `[keystone_authtoken]`, for the keystone flavor. */
+  readonly keystone: Omit<KeystoneAuthenticatorOptions, 'now' | 'timeoutMs'> | null;
 }
 
 export function settingsFromConfig(config: Config): { settings: ServerSettings; process: ProcessSettings } {

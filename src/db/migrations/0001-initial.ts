@@ -37,7 +37,10 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   await db.schema.createIndex('images_deleted_created_idx').on('images').columns(['deleted', 'created_at', 'id']).execute();
   await db.schema.createIndex('images_owner_idx').on('images').columns(['owner', 'deleted', 'created_at']).execute();
   await db.schema.createIndex('images_visibility_idx').on('images').columns(['visibility', 'deleted', 'created_at']).execute();
-  await db.schema.createIndex('images_name_idx').on('images').columns(['name']).execute();
+  // Sorting coalesces nullable keys (see ImageRepository) so these expression indexes serve
+  // `sort=name` and `sort=size` pages without sorting every match.
+  await sql`create index images_name_sort_idx on images (deleted, (coalesce(name, '')), created_at, id)`.execute(db);
+  await sql`create index images_size_sort_idx on images (deleted, (coalesce(size, -1)), created_at, id)`.execute(db);
   await db.schema.createIndex('images_updated_idx').on('images').columns(['updated_at']).execute();
   await db.schema.createIndex('images_status_idx').on('images').columns(['status']).execute();
 

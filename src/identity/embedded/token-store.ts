@@ -17,7 +17,18 @@ function digest(token: string): string {
  * Embedded tokens: random, stored only as a SHA-256 digest (a stolen database yields no usable
  * token), shared by every worker through the database, and expiring after `token_expiration`.
  */
+/** How long a validated token is reused in this process without asking the database again. */
+const CACHE_MS = 30_000;
+const MAX_CACHED = 10_000;
+
 export class TokenStore {
+  /**
+   * Validations are remembered briefly per process, never past a token's expiry. A revocation made
+   * through this process applies at once; one made through another worker within CACHE_MS — the
+   * same trade keystonemiddleware makes with token_cache_time.
+   */
+  readonly #cache = new Map<string, { identity: Identity; until: number }>();
+
   constructor(
     private readonly db: Db,
     private readonly lifetimeSeconds: number,
@@ -49,6 +60,19 @@ export class TokenStore {
   /** The identity behind a live token, or null. */
   async validate(token: string): Promise<Identity | null> {
     if (token.length > 512) return null;
+    const now = this.now().getTime();
+    const cached = this.#cache.get(token);
+    if (cached !== undefined && cached.until > now) return cached.identity;
+    this.#cache.delete(token);
+    const identity = await this.lookup(token);
+    if (identity !== null) {
+      if (this.#cache.size >= MAX_CACHED) this.#cache.clear();
+      this.#cache.set(token, { identity, until: Math.min(now + CACHE_MS, identity.expiresAt.getTime()) });
+    }
+    return identity;
+  }
+
+  private async lookup(token: string): Promise<Identity | null> {
     const row = await this.db.selectFrom('identity_tokens').selectAll().where('token_hash', '=', digest(token)).executeTakeFirst();
     if (row === undefined) return null;
     const expiresAt = new Date(row.expires_at);
@@ -75,6 +99,7 @@ export class TokenStore {
   }
 
   async revoke(token: string): Promise<boolean> {
+    this.#cache.delete(token);
     const result = await this.db.deleteFrom('identity_tokens').where('token_hash', '=', digest(token)).executeTakeFirst();
     return result.numDeletedRows > 0n;
   }

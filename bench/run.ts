@@ -1,0 +1,185 @@
+/**
+ * Glimpse vs Glance 25 on the same machine, the same images, in the same run.
+ *   npx tsx bench/run.ts            (BENCH_IMAGES=100000, BENCH_SECONDS=8, BENCH_STATE=/tmp/glimpse-bench)
+ * Loads the data set once into both databases (kept in BENCH_STATE for later runs), starts both
+ * servers with 2 workers each, checks they return the same first page, then measures.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
+import autocannon from 'autocannon';
+import { projectId, userId } from '../src/identity/embedded/embedded-users.js';
+import { BENCH_PROJECT } from './dataset.js';
+import { loadGlance, loadGlimpse } from './load-images.js';
+
+const COUNT = Number(process.env['BENCH_IMAGES'] ?? 100_000);
+const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 8);
+const STATE = resolve(process.env['BENCH_STATE'] ?? '/tmp/glimpse-bench');
+const GLANCE_PORT = 9595;
+const GLIMPSE_PORT = 9596;
+const PYTHON_ENV = { PATH: '/usr/bin:/bin:/usr/sbin:/sbin', HOME: process.env['HOME'] ?? '/root', LANG: 'C.UTF-8' };
+
+interface Target {
+  readonly name: 'glimpse' | 'glance';
+  readonly url: string;
+  readonly headers: Record<string, string>;
+}
+
+function sh(command: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env): void {
+  const result = spawnSync(command, args, { env, encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`${command} ${args.join(' ')} failed:\n${result.stdout}${result.stderr}`);
+}
+
+async function prepareState(): Promise<void> {
+  const marker = join(STATE, `loaded-${COUNT}`);
+  if (existsSync(marker)) return;
+  mkdirSync(STATE, { recursive: true });
+  sh('rm', ['-rf', join(STATE, 'glimpse.sqlite'), join(STATE, 'glance.sqlite'), join(STATE, 'glimpse.sqlite-wal'), join(STATE, 'glance.sqlite-wal')]);
+  writeFileSync(
+    join(STATE, 'glance-api.conf'),
+    `[DEFAULT]\nbind_host = 127.0.0.1\nbind_port = ${GLANCE_PORT}\nworkers = 2\nlog_file = ${STATE}/glance.log\n[database]\nconnection = sqlite:///${STATE}/glance.sqlite\n[paste_deploy]\nflavor = bench\nconfig_file = ${STATE}/glance-api-paste.ini\n[glance_store]\nstores = file\ndefault_store = file\nfilesystem_store_datadir = ${STATE}/images\n[oslo_policy]\npolicy_file = ${STATE}/policy.yaml\n`,
+  );
+  // Glance's own `context` filter builds the request context from identity headers, as it does
+  // behind keystonemiddleware; the benchmark client sends those headers (no Keystone in the loop).
+  const paste = readFileSync('/etc/glance/glance-api-paste.ini', 'utf8').replace('[pipeline:glance-api]', '[pipeline:glance-api-bench]\npipeline = healthcheck versionnegotiation context rootapp\n\n[pipeline:glance-api]');
+  writeFileSync(join(STATE, 'glance-api-paste.ini'), paste);
+  writeFileSync(join(STATE, 'policy.yaml'), '');
+  sh('glance-manage', ['--config-file', join(STATE, 'glance-api.conf'), 'db_sync'], PYTHON_ENV);
+  let started = Date.now();
+  await loadGlimpse(join(STATE, 'glimpse.sqlite'), COUNT);
+  console.log(`loaded ${COUNT} images into Glimpse in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  started = Date.now();
+  loadGlance(join(STATE, 'glance.sqlite'), COUNT);
+  console.log(`loaded ${COUNT} images into Glance in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  writeFileSync(marker, new Date().toISOString());
+}
+
+async function waitFor(url: string, child: ChildProcess): Promise<void> {
+  for (let i = 0; i < 600; i += 1) {
+    if (child.exitCode !== null) throw new Error(`${url}: server exited with ${child.exitCode}`);
+    try {
+      if ((await fetch(url)).status < 500) return;
+    } catch {
+      // not yet listening
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${url} did not come up`);
+}
+
+async function startServers(): Promise<{ targets: Target[]; stop: () => void }> {
+  const glance = spawn('glance-api', ['--config-file', join(STATE, 'glance-api.conf')], { env: PYTHON_ENV, stdio: 'ignore', detached: true });
+  writeFileSync(
+    join(STATE, 'glimpse.conf'),
+    `[DEFAULT]\nbind_port = ${GLIMPSE_PORT}\nworkers = 2\ndata_dir = ${STATE}/glimpse-data\nlog_file = ${STATE}/glimpse.log\n[database]\nconnection = sqlite:///${STATE}/glimpse.sqlite\n[embedded_identity]\nuser_bench = bench-secret ${BENCH_PROJECT} member,reader\n`,
+  );
+  const glimpse = spawn(process.execPath, [resolve('bin/glimpse-api.js'), '--config-file', join(STATE, 'glimpse.conf')], { stdio: 'ignore', detached: true });
+  const stop = (): void => {
+    for (const child of [glance, glimpse]) if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+  };
+  try {
+    await waitFor(`http://127.0.0.1:${GLANCE_PORT}/healthcheck`, glance);
+    await waitFor(`http://127.0.0.1:${GLIMPSE_PORT}/healthcheck`, glimpse);
+    const login = await fetch(`http://127.0.0.1:${GLIMPSE_PORT}/identity/v3/auth/tokens`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ auth: { identity: { methods: ['password'], password: { user: { name: 'bench', domain: { id: 'default' }, password: 'bench-secret' } } } } }),
+    });
+    const token = login.headers.get('x-subject-token') ?? '';
+    return {
+      targets: [
+        { name: 'glimpse', url: `http://127.0.0.1:${GLIMPSE_PORT}`, headers: { 'x-auth-token': token } },
+        {
+          name: 'glance',
+          url: `http://127.0.0.1:${GLANCE_PORT}`,
+          headers: { 'x-identity-status': 'Confirmed', 'x-user-id': userId('bench'), 'x-project-id': projectId(BENCH_PROJECT), 'x-roles': 'member,reader' },
+        },
+      ],
+      stop,
+    };
+  } catch (error) {
+    stop();
+    throw error;
+  }
+}
+
+interface Measurement {
+  scenario: string;
+  connections: number;
+  target: string;
+  requestsPerSecond: number;
+  p50: number;
+  p99: number;
+  errors: number;
+}
+
+async function measure(target: Target, path: string, connections: number): Promise<Omit<Measurement, 'scenario' | 'target'>> {
+  const result = await autocannon({ url: `${target.url}${path}`, connections, duration: SECONDS, headers: target.headers });
+  return {
+    connections,
+    requestsPerSecond: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    errors: result.errors + result.non2xx,
+  };
+}
+
+async function firstPage(target: Target, path: string): Promise<string[]> {
+  const response = await fetch(`${target.url}${path}`, { headers: target.headers });
+  const body = (await response.json()) as { images?: { id: string }[]; id?: string };
+  return body.images?.map((i) => i.id) ?? [body.id ?? `status ${response.status}`];
+}
+
+async function main(): Promise<void> {
+  await prepareState();
+  const { targets, stop } = await startServers();
+  try {
+    const glimpse = targets[0];
+    if (glimpse === undefined) throw new Error('no target');
+    const publicImage = ((await (await fetch(`${glimpse.url}/v2/images?visibility=public&limit=1`, { headers: glimpse.headers })).json()) as { images: { id: string }[] }).images[0]?.id ?? '';
+    const scenarios: [string, string][] = [
+      ['show', `/v2/images/${publicImage}`],
+      ['default list', '/v2/images'],
+      ['list, property filter', '/v2/images?os_distro=debian'],
+      ['list, in: + sort', '/v2/images?disk_format=in:qcow2,vmdk&sort=name:asc'],
+    ];
+    for (const [name, path] of scenarios) {
+      const [a, b] = await Promise.all(targets.map((t) => firstPage(t, path)));
+      if (JSON.stringify(a) !== JSON.stringify(b)) console.warn(`MISMATCH on ${name}: glimpse ${JSON.stringify(a?.slice(0, 3))}… glance ${JSON.stringify(b?.slice(0, 3))}…`);
+      else console.log(`same first page on ${name} (${a?.length ?? 0} images)`);
+    }
+    const results: Measurement[] = [];
+    for (const [scenario, path] of scenarios) {
+      for (const connections of [1, 32]) {
+        for (const target of targets) {
+          await measure(target, path, Math.min(connections, 4)); // warm-up
+          const m = await measure(target, path, connections);
+          results.push({ scenario, target: target.name, ...m });
+          console.log(`${scenario.padEnd(22)} c=${String(connections).padEnd(3)} ${target.name.padEnd(8)} ${m.requestsPerSecond.toFixed(0).padStart(7)} req/s  p50 ${m.p50} ms  p99 ${m.p99} ms  errors ${m.errors}`);
+        }
+      }
+    }
+    const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 1024 ** 3).toFixed(0)} GiB`;
+    const date = new Date().toISOString();
+    const rows = results
+      .filter((r) => r.target === 'glimpse')
+      .map((g) => {
+        const other = results.find((r) => r.target === 'glance' && r.scenario === g.scenario && r.connections === g.connections);
+        const ratio = other === undefined || other.requestsPerSecond === 0 ? '∞' : (g.requestsPerSecond / other.requestsPerSecond).toFixed(1);
+        return `| ${g.scenario} | ${g.connections} | ${g.requestsPerSecond.toFixed(0)} | ${g.p50} / ${g.p99} | ${other?.requestsPerSecond.toFixed(0) ?? '-'} | ${other === undefined ? '-' : `${other.p50} / ${other.p99}`} | ${ratio}× |`;
+      });
+    const table = ['| scenario | clients | Glimpse req/s | Glimpse p50 / p99 ms | Glance req/s | Glance p50 / p99 ms | req/s ratio |', '|---|---|---|---|---|---|---|', ...rows].join('\n');
+    console.log(`\n${machine}, ${date}, ${COUNT} images\n\n${table}`);
+    mkdirSync('bench/results', { recursive: true });
+    writeFileSync(`bench/results/${date.slice(0, 10)}.json`, JSON.stringify({ date, machine, images: COUNT, seconds: SECONDS, results }, null, 2));
+    writeFileSync(`bench/results/${date.slice(0, 10)}.md`, `${machine}, ${date}, ${COUNT} images, ${SECONDS} s per measurement\n\n${table}\n`);
+  } finally {
+    stop();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
