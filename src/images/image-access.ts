@@ -28,11 +28,11 @@ export class ImageAccess {
 
   /** The image, or 404 when it does not exist or the caller may not see it. */
   async load(context: RequestContext, id: string): Promise<LoadedImage> {
-    const notFound = new NotFoundError(`No image found with ID ${id}`);
+    const notFound = (): NotFoundError => new NotFoundError(`No image found with ID ${id}`);
     // Ids are at most 36 characters; anything longer cannot exist (reference §2.3).
-    if (id.length > 36) throw notFound;
+    if (id.length > 36) throw notFound();
     const image = await this.repo.findById(id);
-    if (image === null) throw notFound;
+    if (image === null) throw notFound();
     const project = context.projectId;
     const callerIsMember =
       project !== null && image.owner !== project && image.visibility === 'shared' && (await this.repo.findMember(id, project)) !== null;
@@ -43,9 +43,9 @@ export class ImageAccess {
       image.visibility === 'community' ||
       (project !== null && image.owner === project) ||
       callerIsMember;
-    if (!readable) throw notFound;
+    if (!readable) throw notFound();
     const loaded = { image, callerIsMember };
-    if (!this.allows(context, 'get_image', loaded)) throw notFound;
+    if (!this.allows(context, 'get_image', loaded)) throw notFound();
     return loaded;
   }
 
