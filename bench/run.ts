@@ -1,6 +1,6 @@
 /**
  * Glimpse vs Glance 25 on the same machine, the same images, in the same run.
- *   npx tsx bench/run.ts            (BENCH_IMAGES=100000, BENCH_SECONDS=8, BENCH_STATE=/tmp/glimpse-bench)
+ *   npx tsx bench/run.ts            (BENCH_IMAGES=100000, BENCH_SECONDS=15, BENCH_STATE=/tmp/glimpse-bench)
  * Loads the data set once into both databases (kept in BENCH_STATE for later runs), starts both
  * servers with 2 workers each, checks they return the same first page, then measures.
  */
@@ -14,7 +14,7 @@ import { BENCH_PROJECT } from './dataset.js';
 import { loadGlance, loadGlimpse } from './load-images.js';
 
 const COUNT = Number(process.env['BENCH_IMAGES'] ?? 100_000);
-const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 8);
+const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 15);
 const STATE = resolve(process.env['BENCH_STATE'] ?? '/tmp/glimpse-bench');
 const GLANCE_PORT = 9595;
 const GLIMPSE_PORT = 9596;
