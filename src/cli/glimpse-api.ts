@@ -41,9 +41,22 @@ async function serve(): Promise<void> {
   const workers = proc.workers === 0 ? availableParallelism() : proc.workers;
   if (cluster.isPrimary && workers > 1) {
     for (let i = 0; i < workers; i += 1) cluster.fork();
+    let stopping = false;
+    const stopWorkers = (): void => {
+      stopping = true;
+      for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGTERM');
+    };
+    process.once('SIGTERM', stopWorkers);
+    process.once('SIGINT', stopWorkers);
     cluster.on('exit', (worker, code) => {
+      if (stopping) {
+        if (Object.keys(cluster.workers ?? {}).length === 0) process.exit();
+        return;
+      }
+      // A worker that dies unexpectedly takes the service down loudly rather than limping on.
       console.error(`worker ${worker.process.pid ?? '?'} exited with ${code}; stopping`);
-      process.exit(1);
+      stopWorkers();
+      process.exitCode = 1;
     });
     return;
   }
@@ -53,7 +66,10 @@ async function serve(): Promise<void> {
   );
   const server = await createServer({ settings, logger, policy: buildPolicy(settings), identity: (db) => buildIdentity(proc, users.users, db, settings.publicEndpoint) });
   const stop = (): void => {
-    void server.close().then(() => process.exit(0));
+    void server.close().then(() => {
+      logger.flush();
+      process.exit(0);
+    });
   };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
