@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyInstance, type FastifyPluginCallback, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyPluginCallback, type FastifyRequest } from 'fastify';
 import type { FastifyBaseLogger } from 'fastify';
 import { authenticationHook, type AuthenticationOptions } from '../auth/authentication-hook.js';
 import { DomainError } from '../errors/domain-errors.js';
@@ -45,7 +45,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: options.logger,
     // One line per request, written when it completes (below), instead of Fastify's two.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     exposeHeadRoutes: false,
     genReqId: () => `req-${randomUUID()}`,
     bodyLimit: JSON_BODY_LIMIT,

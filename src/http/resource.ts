@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { MethodNotAllowedError } from '../errors/domain-errors.js';
+import { MethodNotAllowedError, NotFoundError } from '../errors/domain-errors.js';
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 export type Handler = (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
@@ -14,7 +14,7 @@ export function resource(app: FastifyInstance, url: string, handlers: Partial<Re
   const allowed = Object.keys(handlers) as Method[];
   for (const method of allowed) {
     const handler = handlers[method];
-    if (handler !== undefined) app.route({ method, url, handler });
+    if (handler !== undefined) app.route({ method, url, preHandler: refuseNulParams, handler });
   }
   const others = ALL_METHODS.filter((m) => !allowed.includes(m as Method));
   app.route({
@@ -24,6 +24,18 @@ export function resource(app: FastifyInstance, url: string, handlers: Partial<Re
       throw new MethodNotAllowedError(allowed);
     },
   });
+}
+
+/**
+ * No image, tag or member id can contain NUL (PostgreSQL text cannot even hold one), so a path
+ * naming one names nothing: 404 before any query runs.
+ */
+async function refuseNulParams(request: FastifyRequest): Promise<void> {
+  const params = request.params as Record<string, string> | undefined;
+  if (params !== undefined && Object.values(params).some((value) => value.includes('\u0000'))) {
+    throw new NotFoundError('The resource could not be found.');
+  }
+  return Promise.resolve();
 }
 
 /** Query parameters with repeats kept (`tag`, `sort_key` may repeat), from the raw URL. */

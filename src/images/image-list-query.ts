@@ -188,10 +188,16 @@ function parseTimeFilter(column: TimeColumn, raw: string): TimeFilter {
 
 function parseRange(column: RangeColumn, bound: 'min' | 'max', raw: string): RangeFilter {
   if (!/^\s*[+-]?\d+\s*$/.test(raw)) throw new InvalidInputError('Unable to filter on a range with a non-numeric value.');
-  return { column, bound, value: Number(raw) };
+  // Sizes stay far below 2^53, so clamping keeps the meaning and keeps BIGINT comparisons valid.
+  const value = Math.max(-Number.MAX_SAFE_INTEGER, Math.min(Number.MAX_SAFE_INTEGER, Number(raw)));
+  return { column, bound, value };
 }
 
 export function parseListQuery(params: QueryParams, limits: ListLimits): ListQuery {
+  // PostgreSQL text cannot hold NUL; no stored value contains one, so refuse rather than fail.
+  for (const [name, values] of params) {
+    if (name.includes('\u0000') || values.some((v) => v.includes('\u0000'))) throw new InvalidInputError(`Invalid value for filter '${name.replaceAll('\u0000', '')}'.`);
+  }
   if (params.has('changes-since')) throw new InvalidInputError('The "changes-since" filter is no longer available on v2.');
 
   const visibilityRaw = single(params, 'visibility');

@@ -11,7 +11,7 @@ import { useTestServer, type TestServer, type TestUser } from '../support/test-s
  * database exactly as it was.
  */
 
-const RUNS = Number(process.env['GLIMPSE_FUZZ_RUNS'] ?? 150);
+const RUNS = Number(process.env['GLIMPSE_FUZZ_RUNS'] ?? 300);
 
 async function snapshot(server: TestServer): Promise<string> {
   const db = server.db;
@@ -96,6 +96,19 @@ function routeArbitrary(ids: () => readonly string[]) {
 for (const dialect of testDialects()) {
   describe(`random requests on ${dialect}`, () => {
     const server = useTestServer(dialect);
+
+    it('answers edge values that once reached the database with 4xx or an empty page', async () => {
+      const s = server.current;
+      // Found by hand after the property run missed them: BIGINT overflow and NUL on PostgreSQL.
+      for (const query of ['size_min=999999999999999999999999999999', 'size_max=-99999999999999999999', 'min_ram=99999999999999999999', 'os_distro=%00', 'name=in:a%00', 'tag=%00', 'marker=%00']) {
+        const reply = await s.request('demo', 'GET', `/v2/images?${query}`);
+        assert.ok(reply.status < 500, `${query} → ${reply.status}`);
+      }
+      for (const [method, path] of [['GET', '/v2/images/%00'], ['DELETE', '/v2/images/a%00/tags/x'], ['GET', '/v2/images/x/members/%00'], ['PUT', '/v2/images/x/tags/%00'], ['DELETE', '/v2/images/x/members/%00']] as const) {
+        const reply = await s.request('demo', method, path);
+        assert.equal(reply.status, 404, `${method} ${path}`);
+      }
+    });
 
     it('never answers 5xx, and a refused request changes nothing', async () => {
       const s = server.current;
