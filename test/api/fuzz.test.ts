@@ -11,7 +11,7 @@ import { useTestServer, type TestServer, type TestUser } from '../support/test-s
  * database exactly as it was.
  */
 
-const RUNS = Number(process.env['GLIMPSE_FUZZ_RUNS'] ?? 300);
+const RUNS = Number(process.env['GLIMPSE_FUZZ_RUNS'] ?? 1000);
 
 async function snapshot(server: TestServer): Promise<string> {
   const db = server.db;
