@@ -1,0 +1,178 @@
+import { randomBytes } from 'node:crypto';
+import { constants, createReadStream, createWriteStream } from 'node:fs';
+import { access, link, mkdir, open, readdir, stat, unlink } from 'node:fs/promises';
+import { join, resolve, sep } from 'node:path';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { ImageStore, StoreCapabilities, StoredObject, StoreReadOptions, StoreWriteOptions, StoreWriteResult } from '../image-store.js';
+import {
+  StoreAbortedError,
+  StoreDuplicateError,
+  StoreError,
+  StoreFullError,
+  StoreNotFoundError,
+  StoreRangeError,
+  StoreSizeLimitError,
+  StoreUnavailableError,
+  StoreWriteDeniedError,
+} from '../store-errors.js';
+
+export interface FileStoreOptions {
+  readonly id: string;
+  /** `filesystem_store_datadir`; created when missing. */
+  readonly datadir: string;
+  /** `filesystem_store_file_perm` read as octal (e.g. 640); 0 keeps the process umask. */
+  readonly filePerm: number;
+  /** Flush file and directory to disk before a write reports success. */
+  readonly durable: boolean;
+}
+
+/** Object names are image ids; anything else in the directory is not ours to serve. */
+const IMAGE_ID = /^[0-9A-Za-z][0-9A-Za-z-]{0,63}$/;
+const TEMP_SUFFIX = /^(.+)\.tmp-[0-9a-f]{16}$/;
+
+function errnoOf(error: unknown): string | undefined {
+  return typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'string' ? error.code : undefined;
+}
+
+/** Maps an fs failure during a write to the store's typed errors (as glance_store does). */
+function writeError(error: unknown): StoreError {
+  if (error instanceof StoreError) return error;
+  const code = errnoOf(error);
+  if (code === 'ABORT_ERR' || (error instanceof Error && error.name === 'AbortError')) return new StoreAbortedError('The write was aborted.', { cause: error });
+  if (code === 'ENOSPC' || code === 'EDQUOT' || code === 'EFBIG') return new StoreFullError('Image storage media is full.', { cause: error });
+  if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') return new StoreWriteDeniedError('Insufficient permissions on image storage media.', { cause: error });
+  return new StoreUnavailableError(`The file store failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+}
+
+/** Counts bytes on their way to disk and fails the moment one too many arrives. */
+function sizeLimiter(maxBytes: number, counter: { bytes: number }): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      counter.bytes += chunk.length;
+      if (counter.bytes > maxBytes) callback(new StoreSizeLimitError(`The data is larger than the limit of ${maxBytes} bytes.`));
+      else callback(null, chunk);
+    },
+  });
+}
+
+/**
+ * Images as files named by image id in one directory. A write goes to `<id>.tmp-<random>` and
+ * is published with link(2), which refuses to replace an existing object, so a reader never sees
+ * half an image and two uploads of one image cannot both win.
+ */
+export class FileStore implements ImageStore {
+  readonly capabilities: StoreCapabilities = { write: true, rangeRead: true };
+  readonly id: string;
+  readonly #dir: string;
+  readonly #options: FileStoreOptions;
+
+  private constructor(options: FileStoreOptions) {
+    this.id = options.id;
+    this.#dir = resolve(options.datadir);
+    this.#options = options;
+  }
+
+  /** Creates the directory if needed; an unusable one stops startup with a clear message. */
+  static async open(options: FileStoreOptions): Promise<FileStore> {
+    const dir = resolve(options.datadir);
+    try {
+      await mkdir(dir, { recursive: true });
+      await access(dir, constants.R_OK | constants.W_OK | constants.X_OK);
+    } catch (error) {
+      throw new StoreUnavailableError(`filesystem_store_datadir ${dir} is not a usable directory: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    }
+    return new FileStore(options);
+  }
+
+  async write(imageId: string, data: AsyncIterable<Uint8Array>, options: StoreWriteOptions): Promise<StoreWriteResult> {
+    if (!IMAGE_ID.test(imageId)) throw new StoreUnavailableError(`'${imageId}' is not a valid image id for the file store.`);
+    const final = join(this.#dir, imageId);
+    const temp = `${final}.tmp-${randomBytes(8).toString('hex')}`;
+    const counter = { bytes: 0 };
+    const mode = this.#options.filePerm === 0 ? 0o666 : parseInt(String(this.#options.filePerm), 8);
+    try {
+      if (options.signal?.aborted === true) throw new StoreAbortedError('The write was aborted.');
+      await pipeline(data, sizeLimiter(options.maxBytes, counter), createWriteStream(temp, { flags: 'wx', mode }), options.signal === undefined ? {} : { signal: options.signal });
+      if (this.#options.durable) await this.#sync(temp);
+      try {
+        await link(temp, final);
+      } catch (error) {
+        if (errnoOf(error) === 'EEXIST') throw new StoreDuplicateError(`Image ${imageId} already has data in store ${this.id}.`);
+        throw error;
+      }
+      await unlink(temp);
+      if (this.#options.durable) await this.#sync(this.#dir);
+      return { location: pathToFileURL(final).href, size: counter.bytes };
+    } catch (error) {
+      await unlink(temp).catch(() => undefined);
+      throw writeError(error);
+    }
+  }
+
+  async read(location: string, options: StoreReadOptions = {}): Promise<Readable> {
+    const path = this.#pathOf(location);
+    const { size } = await this.stat(location);
+    const range = options.range;
+    if (range === undefined) return createReadStream(path);
+    if (range.start < 0 || range.end < range.start || range.end >= size) {
+      throw new StoreRangeError(`Range ${range.start}-${range.end} is outside the ${size} bytes of ${location}.`);
+    }
+    return createReadStream(path, { start: range.start, end: range.end });
+  }
+
+  async stat(location: string): Promise<{ readonly size: number }> {
+    try {
+      return { size: (await stat(this.#pathOf(location))).size };
+    } catch (error) {
+      if (error instanceof StoreError) throw error;
+      throw new StoreNotFoundError(`No data at ${location}.`, { cause: error });
+    }
+  }
+
+  async delete(location: string): Promise<void> {
+    try {
+      await unlink(this.#pathOf(location));
+    } catch (error) {
+      if (error instanceof StoreError) throw error;
+      if (errnoOf(error) === 'ENOENT') throw new StoreNotFoundError(`No data at ${location}.`, { cause: error });
+      throw writeError(error);
+    }
+  }
+
+  async *list(): AsyncIterable<StoredObject> {
+    for (const name of await readdir(this.#dir)) {
+      const temp = TEMP_SUFFIX.exec(name);
+      const imageId = temp === null ? name : (temp[1] ?? name);
+      if (!IMAGE_ID.test(imageId)) continue;
+      const path = join(this.#dir, name);
+      const info = await stat(path).catch(() => null);
+      if (info?.isFile() !== true) continue;
+      yield { location: pathToFileURL(path).href, size: info.size, imageId, partial: temp !== null };
+    }
+  }
+
+  /** A `file://` location inside this store's directory; anything else is not ours (no traversal). */
+  #pathOf(location: string): string {
+    let path: string;
+    try {
+      path = fileURLToPath(location);
+    } catch {
+      throw new StoreNotFoundError(`${location} is not a file store location.`);
+    }
+    if (!path.startsWith(this.#dir + sep) || path.slice(this.#dir.length + 1).includes(sep)) {
+      throw new StoreNotFoundError(`${location} is not in store ${this.id}.`);
+    }
+    return path;
+  }
+
+  async #sync(path: string): Promise<void> {
+    const handle = await open(path, 'r');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  }
+}

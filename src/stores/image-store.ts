@@ -1,0 +1,61 @@
+import type { Readable } from 'node:stream';
+
+/**
+ * The contract every image store implements (file now; Swift and S3 later), small enough that
+ * one conformance suite (test/support/store-conformance.ts) proves each backend.
+ *
+ * Guarantees a backend must give:
+ * - `write` never leaves a partial object visible under the final location, and on any failure
+ *   (size limit, abort, backend error) removes every byte it wrote before it rejects;
+ * - errors are StoreError subclasses (src/stores/store-errors.ts);
+ * - `list` reports every object the store holds, so orphans can be found and removed.
+ */
+export interface StoreCapabilities {
+  /** Writes are possible (a misconfigured or read-only backend says false). */
+  readonly write: boolean;
+  /** `read` honours a byte range without reading from the start. */
+  readonly rangeRead: boolean;
+}
+
+export interface StoreWriteOptions {
+  /** The most bytes the write may take; one byte more fails with StoreSizeLimitError. */
+  readonly maxBytes: number;
+  /** Aborting fails the write with StoreAbortedError and removes what was written. */
+  readonly signal?: AbortSignal;
+}
+
+export interface StoreWriteResult {
+  /** Where the data lives, as a URL the same store can read back (e.g. `file:///…`). */
+  readonly location: string;
+  readonly size: number;
+}
+
+/** An inclusive byte range, as in HTTP `Range: bytes=start-end`. */
+export interface ByteRange {
+  readonly start: number;
+  readonly end: number;
+}
+
+export interface StoreReadOptions {
+  readonly range?: ByteRange;
+}
+
+export interface StoredObject {
+  readonly location: string;
+  readonly size: number;
+  /** The image the object belongs to, as the store named it at write time. */
+  readonly imageId: string;
+  /** True for an unfinished write (a temporary object), which recovery may remove. */
+  readonly partial: boolean;
+}
+
+export interface ImageStore {
+  /** The store id (`[glance_store] default_backend` / `enabled_backends` key, or the scheme). */
+  readonly id: string;
+  readonly capabilities: StoreCapabilities;
+  write(imageId: string, data: AsyncIterable<Uint8Array>, options: StoreWriteOptions): Promise<StoreWriteResult>;
+  read(location: string, options?: StoreReadOptions): Promise<Readable>;
+  stat(location: string): Promise<{ readonly size: number }>;
+  delete(location: string): Promise<void>;
+  list(): AsyncIterable<StoredObject>;
+}

@@ -1,0 +1,138 @@
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import type { Readable } from 'node:stream';
+import type { ImageStore, StoredObject } from '../../src/stores/image-store.js';
+import { StoreAbortedError, StoreDuplicateError, StoreNotFoundError, StoreRangeError, StoreSizeLimitError } from '../../src/stores/store-errors.js';
+
+/**
+ * The one conformance suite every image store runs (file now; Swift and S3 later): round trips,
+ * ranges, limits, aborts, duplicates, deletes — and after every failure, nothing left behind.
+ */
+export interface StoreUnderTest {
+  readonly store: ImageStore;
+  cleanup(): Promise<void>;
+}
+
+async function collect(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+async function* chunks(data: Buffer, size = 64 * 1024): AsyncGenerator<Uint8Array> {
+  for (let i = 0; i < data.length; i += size) {
+    yield data.subarray(i, i + size);
+    await Promise.resolve();
+  }
+}
+
+async function objects(store: ImageStore): Promise<StoredObject[]> {
+  const all: StoredObject[] = [];
+  for await (const o of store.list()) all.push(o);
+  return all;
+}
+
+const id = (): string => crypto.randomUUID();
+const digest = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
+
+export function describeImageStore(name: string, open: () => Promise<StoreUnderTest>): void {
+  describe(`image store conformance: ${name}`, () => {
+    let subject: StoreUnderTest;
+    before(async () => {
+      subject = await open();
+    });
+    after(async () => {
+      await subject.cleanup();
+    });
+
+    it('writes and reads back the same bytes, and reports the size', async () => {
+      const data = randomBytes(3 * 1024 * 1024 + 17);
+      const imageId = id();
+      const written = await subject.store.write(imageId, chunks(data), { maxBytes: data.length });
+      assert.equal(written.size, data.length);
+      assert.equal((await subject.store.stat(written.location)).size, data.length);
+      assert.equal(digest(await collect(await subject.store.read(written.location))), digest(data));
+      const listed = (await objects(subject.store)).find((o) => o.location === written.location);
+      assert.deepEqual(listed, { location: written.location, size: data.length, imageId, partial: false });
+    });
+
+    it('stores an empty image', async () => {
+      const written = await subject.store.write(id(), chunks(Buffer.alloc(0)), { maxBytes: 0 });
+      assert.equal(written.size, 0);
+      assert.equal((await collect(await subject.store.read(written.location))).length, 0);
+    });
+
+    it('reads inclusive byte ranges and refuses ranges outside the object', async () => {
+      const data = randomBytes(10_000);
+      const { location } = await subject.store.write(id(), chunks(data, 999), { maxBytes: 10_000 });
+      assert.deepEqual(await collect(await subject.store.read(location, { range: { start: 100, end: 199 } })), data.subarray(100, 200));
+      assert.deepEqual(await collect(await subject.store.read(location, { range: { start: 9_999, end: 9_999 } })), data.subarray(9_999));
+      await assert.rejects(subject.store.read(location, { range: { start: 5, end: 10_000 } }), StoreRangeError);
+      await assert.rejects(subject.store.read(location, { range: { start: 50, end: 10 } }), StoreRangeError);
+    });
+
+    it('fails a write past its byte limit and keeps nothing', async () => {
+      const before = await objects(subject.store);
+      await assert.rejects(subject.store.write(id(), chunks(randomBytes(200_000)), { maxBytes: 199_999 }), StoreSizeLimitError);
+      assert.deepEqual(await objects(subject.store), before);
+    });
+
+    it('fails an aborted write and keeps nothing', async () => {
+      const before = await objects(subject.store);
+      const controller = new AbortController();
+      async function* slow(): AsyncGenerator<Uint8Array> {
+        yield randomBytes(100_000);
+        controller.abort();
+        await new Promise((r) => setTimeout(r, 10));
+        yield randomBytes(100_000);
+      }
+      await assert.rejects(subject.store.write(id(), slow(), { maxBytes: 1e9, signal: controller.signal }), StoreAbortedError);
+      assert.deepEqual(await objects(subject.store), before);
+    });
+
+    it('fails when the source stream fails, and keeps nothing', async () => {
+      const before = await objects(subject.store);
+      async function* broken(): AsyncGenerator<Uint8Array> {
+        yield randomBytes(50_000);
+        await Promise.resolve();
+        throw new Error('client went away');
+      }
+      await assert.rejects(subject.store.write(id(), broken(), { maxBytes: 1e9 }));
+      assert.deepEqual(await objects(subject.store), before);
+    });
+
+    it('refuses a second object for the same image and keeps the first intact', async () => {
+      const imageId = id();
+      const first = randomBytes(1000);
+      const { location } = await subject.store.write(imageId, chunks(first), { maxBytes: 1000 });
+      await assert.rejects(subject.store.write(imageId, chunks(randomBytes(1000)), { maxBytes: 1000 }), StoreDuplicateError);
+      assert.deepEqual(await collect(await subject.store.read(location)), first);
+      assert.equal((await objects(subject.store)).filter((o) => o.imageId === imageId).length, 1);
+    });
+
+    it('lets only one of two racing writes of one image win', async () => {
+      const imageId = id();
+      const results = await Promise.allSettled([0, 1].map(() => subject.store.write(imageId, chunks(randomBytes(300_000)), { maxBytes: 300_000 })));
+      assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
+      const rejected = results.find((r) => r.status === 'rejected');
+      assert.ok(rejected?.status === 'rejected' && rejected.reason instanceof StoreDuplicateError);
+      assert.equal((await objects(subject.store)).filter((o) => o.imageId === imageId).length, 1);
+    });
+
+    it('deletes, after which the object is gone', async () => {
+      const { location } = await subject.store.write(id(), chunks(randomBytes(10)), { maxBytes: 10 });
+      await subject.store.delete(location);
+      await assert.rejects(subject.store.stat(location), StoreNotFoundError);
+      await assert.rejects(subject.store.read(location), StoreNotFoundError);
+      await assert.rejects(subject.store.delete(location), StoreNotFoundError);
+    });
+
+    it('treats locations it does not own as not found', async () => {
+      for (const location of ['file:///etc/passwd', 'not a url', 'http://example.invalid/x']) {
+        await assert.rejects(subject.store.read(location), StoreNotFoundError, location);
+        await assert.rejects(subject.store.delete(location), StoreNotFoundError, location);
+      }
+    });
+  });
+}
