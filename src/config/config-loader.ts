@@ -1,3 +1,4 @@
+import { getHashes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import type { DatabaseConfig } from '../db/database.js';
@@ -141,6 +142,8 @@ export function loadConfig(files: readonly string[]): Config {
   if (value('DEFAULT', 'enforce_secure_rbac') !== value('oslo_policy', 'enforce_new_defaults')) {
     throw new ConfigError('[DEFAULT] enforce_secure_rbac does not match [oslo_policy] enforce_new_defaults: set both to the same value');
   }
+  const algorithm = String(value('DEFAULT', 'hashing_algorithm'));
+  if (!getHashes().includes(algorithm)) throw new ConfigError(`[DEFAULT] hashing_algorithm: '${algorithm}' is not a hash this system provides`);
   const flavor = String(value('paste_deploy', 'flavor'));
   if (flavor.startsWith('keystone')) {
     for (const name of ['auth_url', 'username', 'password', 'project_name']) {

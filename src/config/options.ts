@@ -75,6 +75,8 @@ export const OPTIONS: readonly OptionDefinition[] = [
   o('glance_store', 'default_store', string, 'file', 'Default store.'),
   o('glance_store', 'filesystem_store_datadir', string, null, 'File store directory; default <data_dir>/images.'),
   o('glance_store', 'stores', list, ['file'], 'Enabled stores.'),
+  o('glance_store', 'filesystem_store_file_perm', int(0, 777), 0, 'Permission (octal, e.g. 640) of image files; 0 keeps the process umask.'),
+  o('glance_store', 'filesystem_store_fsync', bool, true, 'Flush image files to disk before an upload succeeds (Glimpse option).'),
   o('oslo_middleware', 'enable_proxy_headers_parsing', bool, false, 'Trust X-Forwarded-* headers.'),
   o('healthcheck', 'disable_by_file_path', string, null, 'While this file exists, /healthcheck answers 503.'),
 ];

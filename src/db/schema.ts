@@ -49,6 +49,13 @@ export interface ImageMembersTable {
   updated_at: string;
 }
 
+export interface ImageLocationsTable {
+  image_id: string;
+  store_id: string;
+  url: string;
+  created_at: string;
+}
+
 export interface IdentityTokensTable {
   /** SHA-256 of the token: the token itself is never stored or logged. */
   token_hash: string;
@@ -67,5 +74,6 @@ export interface Database {
   image_properties: ImagePropertiesTable;
   image_tags: ImageTagsTable;
   image_members: ImageMembersTable;
+  image_locations: ImageLocationsTable;
   identity_tokens: IdentityTokensTable;
 }

@@ -7,6 +7,8 @@ import { DomainError } from '../errors/domain-errors.js';
 import type { ImageService } from '../images/image-service.js';
 import type { JsonSchema } from '../images/image-schema.js';
 import type { MemberService } from '../images/member-service.js';
+import type { ImageDataService } from '../images/image-data-service.js';
+import { imageDataRoutes } from './routes/image-data-routes.js';
 import { renderErrorBody, type ErrorText } from './error-body.js';
 import { domainErrorText, INTERNAL_ERROR_TEXT } from './error-mapping.js';
 import { imageRoutes } from './routes/image-routes.js';
@@ -25,6 +27,7 @@ export interface AppOptions {
   readonly healthcheckDisableFile: string | null;
   readonly images: ImageService;
   readonly members: MemberService;
+  readonly data: ImageDataService;
   readonly schemas: Readonly<Record<'image' | 'images' | 'member' | 'members', JsonSchema>>;
   readonly authenticator: AuthenticationOptions['authenticator'];
   readonly isAdmin: AuthenticationOptions['isAdmin'];
@@ -117,6 +120,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       );
       await v2.register(imageRoutes, { images: options.images, baseUrl });
       await v2.register(memberRoutes, { members: options.members });
+      await v2.register(imageDataRoutes, { data: options.data });
       await v2.register(schemaRoutes, { schemas: options.schemas });
     },
     { prefix: '/v2' },

@@ -309,6 +309,35 @@ export class ImageRepository {
     return result.numUpdatedRows > 0n;
   }
 
+  async listLocations(imageId: string): Promise<{ storeId: string; url: string }[]> {
+    const rows = await this.db.selectFrom('image_locations').select(['store_id', 'url']).where('image_id', '=', imageId).orderBy('created_at').execute();
+    return rows.map((r) => ({ storeId: r.store_id, url: r.url }));
+  }
+
+  /**
+   * saving → active with the data's facts and its location, in one transaction guarded on the
+   * status: false means the image changed (e.g. was deleted) during the upload.
+   */
+  async activateWithData(id: string, data: { storeId: string; url: string; size: number; checksum: string; hashAlgo: string; hashValue: string }): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      const at = now();
+      const result = await trx
+        .updateTable('images')
+        .set({ status: 'active', size: data.size, checksum: data.checksum, os_hash_algo: data.hashAlgo, os_hash_value: data.hashValue, updated_at: at })
+        .where('id', '=', id)
+        .where('deleted', '=', 0)
+        .where('status', '=', 'saving')
+        .executeTakeFirst();
+      if (result.numUpdatedRows === 0n) return false;
+      await trx.insertInto('image_locations').values({ image_id: id, store_id: data.storeId, url: data.url, created_at: at }).execute();
+      return true;
+    });
+  }
+
+  async removeLocation(imageId: string, url: string): Promise<void> {
+    await this.db.deleteFrom('image_locations').where('image_id', '=', imageId).where('url', '=', url).execute();
+  }
+
   /** After a delete, the image's metadata rows have no reader left; the image row itself stays. */
   async purgeDetails(id: string): Promise<void> {
     await this.db.transaction().execute(async (trx) => {

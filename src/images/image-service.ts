@@ -85,6 +85,8 @@ export class ImageService {
     private readonly validator: ImageSchemaValidator,
     private readonly quotas: ImageQuotas,
     private readonly limits: ListLimits,
+    /** Removes a deleted image's stored data (ImageDataService). */
+    private readonly data: { purge(imageId: string): Promise<void> },
   ) {}
 
   async get(context: RequestContext, id: string): Promise<Image> {
@@ -276,6 +278,8 @@ export class ImageService {
       if ((await this.repo.findById(id)) === null) throw new NotFoundError(`No image found with ID ${id}`);
       throw new ConflictError(`Image ${id} changed while it was being deleted; retry.`);
     }
+    // Data goes synchronously with the image (reference §2.6 step 6; no delayed_delete yet).
+    await this.data.purge(id);
     await this.repo.purgeDetails(id);
   }
 

@@ -6,6 +6,8 @@ import { ImageRepository } from '../images/image-repository.js';
 import { ImageSchemaValidator, imageSchema, imagesSchema, memberSchema, membersSchema } from '../images/image-schema.js';
 import { ImageService } from '../images/image-service.js';
 import { MemberService } from '../images/member-service.js';
+import { ImageDataService } from '../images/image-data-service.js';
+import { FileStore } from '../stores/file/file-store.js';
 import { buildApp } from '../http/app.js';
 import type { ServerSettings } from './server-settings.js';
 
@@ -45,12 +47,15 @@ export async function createServer(parts: ServerParts): Promise<Server> {
   const image = imageSchema(schemaOptions);
   const repo = new ImageRepository(db);
   const access = new ImageAccess(repo, parts.policy);
+  const store = await FileStore.open({ id: 'file', ...settings.fileStore });
+  const data = new ImageDataService(repo, access, store, { imageSizeCap: settings.imageSizeCap, hashingAlgorithm: settings.hashingAlgorithm }, parts.logger);
   const images = new ImageService(
     repo,
     access,
     new ImageSchemaValidator(image),
     { imagePropertyQuota: settings.imagePropertyQuota, imageTagQuota: settings.imageTagQuota },
     { limitParamDefault: settings.limitParamDefault, apiLimitMax: settings.apiLimitMax },
+    data,
   );
   const members = new MemberService(repo, access, settings.imageMemberQuota);
   const identity = await parts.identity(db);
@@ -62,6 +67,7 @@ export async function createServer(parts: ServerParts): Promise<Server> {
     healthcheckDisableFile: settings.healthcheckDisableFile,
     images,
     members,
+    data,
     schemas: { image, images: imagesSchema(schemaOptions), member: memberSchema(), members: membersSchema() },
     authenticator: identity.authenticator,
     isAdmin: (credentials) => parts.policy.enforce('context_is_admin', {}, credentials),

@@ -23,4 +23,10 @@ export interface ServerSettings {
   readonly enforceNewDefaults: boolean;
   /** Rule overrides from the policy file. */
   readonly policyOverrides: Readonly<Record<string, string>>;
+  /** `image_size_cap` in bytes. */
+  readonly imageSizeCap: number;
+  /** `hashing_algorithm`, a node:crypto hash name. */
+  readonly hashingAlgorithm: string;
+  /** The file store (`[glance_store]` filesystem options). */
+  readonly fileStore: { readonly datadir: string; readonly filePerm: number; readonly durable: boolean };
 }

@@ -60,6 +60,13 @@ export function settingsFromConfig(config: Config): { settings: ServerSettings; 
       containerFormats: list(v('image_format', 'container_formats')),
       enforceNewDefaults: bool(v('oslo_policy', 'enforce_new_defaults')),
       policyOverrides,
+      imageSizeCap: num(v('DEFAULT', 'image_size_cap')),
+      hashingAlgorithm: String(v('DEFAULT', 'hashing_algorithm')),
+      fileStore: {
+        datadir: resolve(text(v('glance_store', 'filesystem_store_datadir')) ?? resolve(dataDir, 'images')),
+        filePerm: num(v('glance_store', 'filesystem_store_file_perm')),
+        durable: bool(v('glance_store', 'filesystem_store_fsync')),
+      },
     },
     process: {
       bindHost: String(v('DEFAULT', 'bind_host')),

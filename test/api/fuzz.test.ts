@@ -20,6 +20,7 @@ async function snapshot(server: TestServer): Promise<string> {
     db.selectFrom('image_properties').selectAll().orderBy('image_id').orderBy('name').execute(),
     db.selectFrom('image_tags').selectAll().orderBy('image_id').orderBy('value').execute(),
     db.selectFrom('image_members').selectAll().orderBy('image_id').orderBy('member').execute(),
+    db.selectFrom('image_locations').selectAll().orderBy('image_id').orderBy('url').execute(),
   ]);
   return createHash('sha256').update(JSON.stringify(parts)).digest('hex');
 }
@@ -84,6 +85,7 @@ function routeArbitrary(ids: () => readonly string[]) {
   return fc.oneof(
     fc.tuple(fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'HEAD'), queryString).map(([m, q]) => [m, `/v2/images${q}`] as const),
     fc.tuple(fc.constantFrom('GET', 'PATCH', 'DELETE', 'PUT', 'POST'), id).map(([m, i]) => [m, `/v2/images/${i}`] as const),
+    fc.tuple(fc.constantFrom('PUT', 'GET', 'POST'), id).map(([m, i]) => [m, `/v2/images/${i}/file`] as const),
     fc.tuple(fc.constantFrom('POST', 'GET'), id, fc.constantFrom('deactivate', 'reactivate')).map(([m, i, a]) => [m, `/v2/images/${i}/actions/${a}`] as const),
     fc.tuple(fc.constantFrom('PUT', 'DELETE', 'GET'), id, segment).map(([m, i, t]) => [m, `/v2/images/${i}/tags/${t}`] as const),
     fc.tuple(fc.constantFrom('GET', 'POST', 'PUT'), id).map(([m, i]) => [m, `/v2/images/${i}/members`] as const),

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { freePort, startGlimpseProcess } from '../support/glimpse-process.js';
 import { startKeystone } from '../support/keystone-server.js';
 import { parseJsonOutput, runCli, type CliResult, type Credentials } from '../support/openstack-cli.js';
@@ -17,8 +18,8 @@ type User = 'admin' | 'demo' | 'alt';
 /** A running Glimpse plus how each test user logs in to it. */
 interface Deployment {
   credentials(user: User): Credentials;
-  /** Glimpse's SQLite file, for the one fixture step that needs image data (see markActive). */
-  readonly dbPath: string;
+  /** A scratch directory for image files the CLIs upload and download. */
+  readonly dir: string;
   stop(): Promise<void>;
 }
 
@@ -33,7 +34,7 @@ async function embeddedDeployment(): Promise<Deployment> {
   const glimpse = await startGlimpseProcess(['[DEFAULT]', 'bind_port = {port}', 'data_dir = {dir}/data', '[embedded_identity]', ...users, ''].join('\n'));
   return {
     credentials: (user) => ({ authUrl: `${glimpse.url}/identity/v3`, username: user, password: EMBEDDED_USERS[user].password, project: EMBEDDED_USERS[user].project }),
-    dbPath: join(glimpse.dir, 'data', 'glimpse.sqlite'),
+    dir: glimpse.dir,
     stop: () => glimpse.stop(),
   };
 }
@@ -55,7 +56,7 @@ async function keystoneDeployment(): Promise<Deployment> {
     );
     return {
       credentials: (user) => ({ authUrl: keystone.url, username: KEYSTONE_USERS[user].name, password: 'secret', project: KEYSTONE_USERS[user].project }),
-      dbPath: join(glimpse.dir, 'data', 'glimpse.sqlite'),
+      dir: glimpse.dir,
       stop: async () => {
         await glimpse.stop();
         await keystone.stop();
@@ -94,11 +95,13 @@ function cliFlow(title: string, deploy: () => Promise<Deployment>): void {
     }
     const json = async <T>(user: User, ...args: string[]): Promise<T> => parseJsonOutput<T>(await ok(os(user, ...args, '-f', 'json')));
     const listNames = async (user: User, ...args: string[]): Promise<string[]> => (await json<ListedImage[]>(user, 'image', 'list', ...args)).map((i) => i.Name).sort();
-    /** Upload arrives with the image-data issue; until then tests mark an image active in the database. */
-    function markActive(id: string, size: number): void {
-      const db = new Database(deployment.dbPath);
-      db.prepare("update images set status = 'active', size = ? where id = ?").run(size, id);
-      db.close();
+    /** Uploads `size` random bytes with `glance image-upload`; returns the bytes. */
+    async function upload(id: string, size: number): Promise<Buffer> {
+      const bytes = randomBytes(size);
+      const file = join(deployment.dir, `upload-${id}`);
+      writeFileSync(file, bytes);
+      await ok(glance('demo', 'image-upload', '--file', file, id));
+      return bytes;
     }
 
     before(async () => {
@@ -127,8 +130,18 @@ function cliFlow(title: string, deploy: () => Promise<Deployment>): void {
     });
 
     it('lists with filters: visibility, owner, property, tag, size, sort and limit', async () => {
-      markActive(ids['a'] ?? '', 1000);
-      markActive(ids['d'] ?? '', 10);
+      const bytesA = await upload(ids['a'] ?? '', 1000);
+      await upload(ids['d'] ?? '', 10);
+      // The data round-trips through both CLIs, with Glance's checksum.
+      const saved = join(deployment.dir, 'saved-a');
+      await ok(os('demo', 'image', 'save', '--file', saved, 'cli-a'));
+      assert.ok(readFileSync(saved).equals(bytesA));
+      await ok(glance('demo', 'image-download', '--file', `${saved}-2`, ids['a'] ?? ''));
+      assert.ok(readFileSync(`${saved}-2`).equals(bytesA));
+      const shownA = await json<ImageJson & { checksum: string; size: number }>('demo', 'image', 'show', 'cli-a');
+      assert.equal(shownA.checksum, createHash('md5').update(bytesA).digest('hex'));
+      assert.equal(shownA.size, 1000);
+      assert.equal(shownA.status, 'active');
       assert.deepEqual(await listNames('demo'), ['cli-a', 'cli-b', 'cli-c', 'cli-d']);
       assert.deepEqual(await listNames('alt'), [], 'others see no private, shared or community images by default');
       assert.deepEqual(await listNames('alt', '--community'), ['cli-c']);

@@ -38,6 +38,8 @@ export interface TestServer {
   readonly url: string;
   readonly db: Db;
   readonly dialect: Dialect;
+  /** This server's data directory (file store under `images/`). */
+  readonly dataDir: string;
   token(user: TestUser): Promise<string>;
   /** The project id the embedded identity gave the user. */
   project(user: TestUser): Promise<string>;
@@ -65,6 +67,9 @@ export function testSettings(database: TestDatabase, overrides: Partial<ServerSe
     containerFormats: ['ami', 'ari', 'aki', 'bare', 'ovf', 'ova', 'docker', 'compressed'],
     enforceNewDefaults: false,
     policyOverrides: {},
+    imageSizeCap: 1099511627776,
+    hashingAlgorithm: 'sha512',
+    fileStore: { datadir: `${database.dataDir}/images`, filePerm: 0, durable: false },
     ...overrides,
   };
 }
@@ -110,6 +115,7 @@ export async function startTestServer(dialect: Dialect, overrides: Partial<Serve
     url,
     db: server.db,
     dialect,
+    dataDir: database.dataDir,
     token: async (user) => (await login(user)).token,
     project: async (user) => (await login(user)).project,
     async request(user, method, path, options = {}) {

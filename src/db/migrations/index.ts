@@ -1,9 +1,10 @@
 import type { Migration, MigrationProvider } from 'kysely';
 import * as initial from './0001-initial.js';
+import * as imageLocations from './0002-image-locations.js';
 
 /** Migrations live in code (not read from a folder at run time) so a bundled install still finds them. */
 export const migrationProvider: MigrationProvider = {
   getMigrations(): Promise<Record<string, Migration>> {
-    return Promise.resolve({ '0001-initial': initial });
+    return Promise.resolve({ '0001-initial': initial, '0002-image-locations': imageLocations });
   },
 };
