@@ -13,6 +13,7 @@ packages=(
   uwsgi-core
   uwsgi-plugin-python3
   curl
+  qemu-utils
 )
 
 missing=()

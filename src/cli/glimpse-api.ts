@@ -8,6 +8,7 @@ import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import pino from 'pino';
 import { ConfigError } from '../config/config-error.js';
+import { StoreError } from '../stores/store-errors.js';
 import { PolicyRuleCycleError } from '../policy/policy-enforcer.js';
 import { PolicyFileError } from '../policy/policy-file.js';
 import { PolicyRuleSyntaxError } from '../policy/rule-parser.js';
@@ -17,6 +18,7 @@ import { ensureDefaultAdmin } from '../identity/embedded/embedded-users.js';
 import { createServer } from '../server/create-server.js';
 import { settingsFromConfig } from '../server/settings-from-config.js';
 import { buildIdentity, buildPolicy } from '../server/wiring.js';
+import { openDataParts } from '../server/data-parts.js';
 
 async function prepare(): Promise<ReturnType<typeof settingsFromConfig> & { users: Awaited<ReturnType<typeof ensureDefaultAdmin>> }> {
   const config = loadConfig(configFilesFromArgs(process.argv.slice(2), process.env));
@@ -26,8 +28,20 @@ async function prepare(): Promise<ReturnType<typeof settingsFromConfig> & { user
   if (cluster.isPrimary) {
     for (const warning of config.warnings) console.warn(`warning: ${warning}`);
     const db = openDatabase(parts.settings.database);
-    await migrateToLatest(db);
-    await db.destroy();
+    try {
+      await migrateToLatest(db);
+      // Before any worker serves: finish what a killed predecessor left (README "Image data").
+      const startupLog = pino({ level: parts.process.debug ? 'debug' : 'warn' });
+      const { recovery, scrubber } = await openDataParts(parts.settings, db, buildPolicy(parts.settings), startupLog);
+      const report = await recovery.run({ requeue: true, remove: true });
+      if (report.requeued.length > 0 || report.orphans.length > 0) {
+        console.warn(`recovery: ${report.requeued.length} upload(s) interrupted and requeued, ${report.removed} of ${report.orphans.length} orphan object(s) removed`);
+      }
+      // Deletes cut short by a crash are finished now unless delayed_delete keeps them for later.
+      if (!parts.settings.scrubber.delayedDelete) await scrubber.scrubOnce();
+    } finally {
+      await db.destroy();
+    }
     if (users.generatedPassword !== null && parts.process.flavor === 'embedded') {
       console.log(`Created embedded user 'admin' (project 'admin') with password: ${users.generatedPassword}`);
       console.log('It is stored only as a hash and will not be shown again.');
@@ -64,7 +78,14 @@ async function serve(): Promise<void> {
     { level: proc.debug ? 'debug' : 'info', redact: ['req.headers["x-auth-token"]', 'req.headers["x-subject-token"]'] },
     pino.destination({ dest: proc.logFile ?? 1, sync: false, minLength: 4096 }),
   );
-  const server = await createServer({ settings, logger, policy: buildPolicy(settings), identity: (db) => buildIdentity(proc, users.users, db, settings.publicEndpoint) });
+  const server = await createServer({
+    settings,
+    logger,
+    policy: buildPolicy(settings),
+    identity: (db) => buildIdentity(proc, users.users, db, settings.publicEndpoint),
+    // One scrubber per host: the single process, or the first worker of a cluster.
+    runScrubber: cluster.isPrimary || cluster.worker?.id === 1,
+  });
   const stop = (): void => {
     void server.close().then(() => {
       logger.flush();
@@ -78,7 +99,7 @@ async function serve(): Promise<void> {
 
 serve().catch((error: unknown) => {
   // Configuration and policy mistakes are the operator's to fix: say what, without a stack.
-  if (error instanceof ConfigError || error instanceof PolicyFileError || error instanceof PolicyRuleSyntaxError || error instanceof PolicyRuleCycleError) {
+  if (error instanceof ConfigError || error instanceof StoreError || error instanceof PolicyFileError || error instanceof PolicyRuleSyntaxError || error instanceof PolicyRuleCycleError) {
     console.error(`glimpse-api: ${error.message}`);
   } else {
     console.error(error);

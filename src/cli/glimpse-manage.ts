@@ -5,6 +5,12 @@
  *   hash-password [PW]   print the scrypt hash of PW (or of a line read from stdin) for
  *                        `[embedded_identity] user_<name> = <hash> <project> <roles>`
  *   config sample        print a commented glance-api.conf with every option Glimpse reads
+ *   data check           report interrupted uploads, orphan store objects and images whose
+ *                        data is missing (read-only; exit 1 when anything is found)
+ *   data recover         requeue interrupted uploads and remove orphan objects (run it with
+ *                        glimpse-api stopped; glimpse-api itself runs it at every start)
+ *   scrub [--restore ID] one scrubber pass over pending_delete images (reference §12), or put
+ *                        one back to active
  * Options: --config-file FILE (repeatable) or GLIMPSE_CONFIG_FILE, as for glimpse-api.
  */
 import { createInterface } from 'node:readline';
@@ -13,8 +19,59 @@ import { configFilesFromArgs, loadConfig } from '../config/config-loader.js';
 import { renderSampleConfig } from '../config/sample-config.js';
 import { migrateToLatest, openDatabase } from '../db/database.js';
 import { hashPassword } from '../identity/password-hash.js';
+import { DomainError } from '../errors/domain-errors.js';
+import { openDataParts, type DataParts } from '../server/data-parts.js';
+import { settingsFromConfig } from '../server/settings-from-config.js';
+import { buildPolicy } from '../server/wiring.js';
+import { StoreError } from '../stores/store-errors.js';
+import pino from 'pino';
 
-const USAGE = 'usage: glimpse-manage [--config-file FILE]... (db sync | hash-password [PASSWORD] | config sample)';
+const USAGE = 'usage: glimpse-manage [--config-file FILE]... (db sync | hash-password [PASSWORD] | config sample | data check | data recover | scrub [--restore ID])';
+
+/** Opens the database and the image data parts the configuration describes, for one command. */
+async function withDataParts(argv: readonly string[], run: (parts: DataParts) => Promise<number>): Promise<number> {
+  const config = loadConfig(configFilesFromArgs(argv, process.env));
+  const { settings } = settingsFromConfig(config);
+  const db = openDatabase(settings.database);
+  try {
+    await migrateToLatest(db);
+    return await run(await openDataParts(settings, db, buildPolicy(settings), pino({ level: 'warn' }, pino.destination(2))));
+  } finally {
+    await db.destroy();
+  }
+}
+
+async function dataCommand(argv: readonly string[], sub: string | undefined): Promise<number> {
+  return withDataParts(argv, async ({ recovery }) => {
+    const fix = sub === 'recover';
+    const report = await recovery.run({ requeue: fix, remove: fix });
+    const saving = fix ? report.requeued : [];
+    const lost = await recovery.findLostData();
+    for (const id of saving) console.log(`requeued  ${id} (upload interrupted)`);
+    for (const o of report.orphans) console.log(`${fix ? 'removed ' : 'orphan  '}  ${o.storeId} ${o.location} (${o.partial ? 'unfinished write' : 'no image refers to it'}, ${o.size} bytes)`);
+    for (const l of lost) console.log(`lost      ${l.imageId} [${l.status}] ${l.storeId} ${l.location}: ${l.reason}`);
+    console.log(`${report.orphans.length} orphan object(s)${fix ? `, ${report.removed} removed` : ''}; ${lost.length} image location(s) without data${fix ? `; ${saving.length} upload(s) requeued` : ''}`);
+    return (fix ? report.removed < report.orphans.length : report.orphans.length > 0) || lost.length > 0 ? 1 : 0;
+  });
+}
+
+async function scrubCommand(argv: readonly string[], rest: readonly string[]): Promise<number> {
+  return withDataParts(argv, async ({ scrubber }) => {
+    if (rest[0] === '--restore') {
+      const id = rest[1];
+      if (id === undefined) {
+        console.error(USAGE);
+        return 2;
+      }
+      await scrubber.restore(id);
+      console.log(`restored ${id} to active`);
+      return 0;
+    }
+    const report = await scrubber.scrubOnce();
+    console.log(`scrubbed ${report.scrubbed.length} image(s); ${report.failed.length} left pending_delete`);
+    return report.failed.length > 0 ? 1 : 0;
+  });
+}
 
 async function readLine(): Promise<string> {
   const rl = createInterface({ input: process.stdin });
@@ -48,6 +105,8 @@ async function main(argv: readonly string[]): Promise<number> {
     console.log(await hashPassword(password));
     return 0;
   }
+  if (command === 'data' && (sub === 'check' || sub === 'recover') && rest.length === 0) return dataCommand(argv, sub);
+  if (command === 'scrub') return scrubCommand(argv, sub === undefined ? [] : [sub, ...rest]);
   if (command === 'config' && sub === 'sample') {
     process.stdout.write(renderSampleConfig());
     return 0;
@@ -59,7 +118,7 @@ async function main(argv: readonly string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
-    console.error(error instanceof ConfigError ? `glimpse-manage: ${error.message}` : error);
+    console.error(error instanceof ConfigError || error instanceof DomainError || error instanceof StoreError ? `glimpse-manage: ${error.message}` : error);
     process.exit(1);
   },
 );

@@ -6,7 +6,7 @@ import type { EmbeddedUser } from '../identity/embedded/embedded-users.js';
 import { isScryptHash } from '../identity/password-hash.js';
 import { ConfigError } from './config-error.js';
 import { parseIni, type IniValue } from './ini-parser.js';
-import { OPTIONS, type OptionDefinition, type OptionValue } from './options.js';
+import { FILE_STORE_OPTIONS, OPTIONS, type OptionDefinition, type OptionValue } from './options.js';
 
 /** Validated configuration: typed option values plus what needs parsing beyond one option. */
 export interface Config {
@@ -14,12 +14,40 @@ export interface Config {
   readonly value: (section: string, name: string) => OptionValue;
   readonly database: DatabaseConfig;
   readonly embeddedUsers: readonly EmbeddedUser[];
+  /** Multi-store backends from `[DEFAULT] enabled_backends`, in order; null in single-store mode. */
+  readonly backends: readonly StoreBackendConfig[] | null;
   /** Directory of the first config file, where relative paths such as policy_file resolve. */
   readonly configDir: string;
   readonly warnings: readonly string[];
 }
 
+export interface StoreBackendConfig {
+  readonly id: string;
+  readonly type: 'file';
+  /** The value of one of the driver's options in the backend's own section. */
+  readonly value: (name: string) => OptionValue;
+}
+
 const DYNAMIC_USER = /^user_(.+)$/;
+
+/**
+ * `enabled_backends = fast:file, cheap:file` (reference §15.1): ids are unique, never `os_glance_*`
+ * (reserved for Glance's internal stores) and, for now, of the file type.
+ */
+function parseEnabledBackends(raw: IniValue): { id: string; type: 'file' }[] {
+  const at = `[DEFAULT] enabled_backends (${raw.file}:${raw.line})`;
+  const backends: { id: string; type: 'file' }[] = [];
+  for (const entry of raw.value.split(',').map((e) => e.trim()).filter((e) => e !== '')) {
+    const [id = '', type = '', ...rest] = entry.split(':').map((p) => p.trim());
+    if (id === '' || type === '' || rest.length > 0) throw new ConfigError(`${at}: '${entry}' is not <id>:<type>`);
+    if (id.startsWith('os_glance_')) throw new ConfigError(`${at}: store id '${id}' is reserved (os_glance_ prefix)`);
+    if (backends.some((b) => b.id === id)) throw new ConfigError(`${at}: store id '${id}' appears twice`);
+    if (type !== 'file' && type !== 'filesystem') throw new ConfigError(`${at}: store type '${type}' of '${id}' is not supported (supported: file)`);
+    backends.push({ id, type: 'file' });
+  }
+  if (backends.length === 0) throw new ConfigError(`${at}: no store is listed`);
+  return backends;
+}
 
 function where(raw: IniValue, def: OptionDefinition): string {
   return `[${def.section}] ${def.name} (${raw.file}:${raw.line})`;
@@ -116,16 +144,25 @@ export function loadConfig(files: readonly string[]): Config {
   const raw = new Map<string, IniValue>();
   const users = new Map<string, IniValue>();
   const warnings: string[] = [];
+  const entries: { section: string; key: string; value: IniValue }[] = [];
   for (const file of files) {
     if (!existsSync(file)) throw new ConfigError(`config file ${file} does not exist`);
-    for (const [section, entries] of parseIni(readFileSync(file, 'utf8'), file)) {
-      for (const [key, value] of entries) {
-        const user = section === 'embedded_identity' ? DYNAMIC_USER.exec(key) : null;
-        if (user !== null) users.set(user[1] ?? '', value);
-        else if (known.has(`${section}.${key}`)) raw.set(`${section}.${key}`, value);
-        else warnings.push(`${value.file}:${value.line}: unknown option [${section}] ${key} is ignored`);
-      }
+    for (const [section, options] of parseIni(readFileSync(file, 'utf8'), file)) {
+      for (const [key, value] of options) entries.push({ section, key, value });
     }
+  }
+  // Backend sections are named by enabled_backends, which any file may set, so classify last.
+  const enabled = entries.filter((e) => e.section === 'DEFAULT' && e.key === 'enabled_backends').at(-1)?.value;
+  const declaredBackends = enabled === undefined ? null : parseEnabledBackends(enabled);
+  const backendRaw = new Map<string, Map<string, IniValue>>((declaredBackends ?? []).map((b) => [b.id, new Map()]));
+  const storeOptionNames = new Set(FILE_STORE_OPTIONS.map((def) => def.name));
+  for (const { section, key, value } of entries) {
+    const user = section === 'embedded_identity' ? DYNAMIC_USER.exec(key) : null;
+    const backend = backendRaw.get(section);
+    if (user !== null) users.set(user[1] ?? '', value);
+    else if (backend !== undefined && storeOptionNames.has(key)) backend.set(key, value);
+    else if (known.has(`${section}.${key}`)) raw.set(`${section}.${key}`, value);
+    else warnings.push(`${value.file}:${value.line}: unknown option [${section}] ${key} is ignored`);
   }
   const values = new Map<string, OptionValue>();
   for (const [key, def] of known) {
@@ -150,12 +187,27 @@ export function loadConfig(files: readonly string[]): Config {
       if (value('keystone_authtoken', name) === null) throw new ConfigError(`[keystone_authtoken] ${name} is required with [paste_deploy] flavor = ${flavor}`);
     }
   }
+  const backends = (declaredBackends ?? []).map(({ id, type }): StoreBackendConfig => {
+    const given = backendRaw.get(id) ?? new Map<string, IniValue>();
+    const backendValues = new Map(FILE_STORE_OPTIONS.map((def) => {
+      const entry = given.get(def.name);
+      return [def.name, entry === undefined ? def.default : convert({ ...def, section: id }, entry)] as const;
+    }));
+    if (backendValues.get('filesystem_store_datadir') === null) throw new ConfigError(`[${id}] filesystem_store_datadir is required for the file store '${id}'`);
+    return { id, type, value: (name) => backendValues.get(name) ?? null };
+  });
+  if (declaredBackends !== null) {
+    const defaultBackend = value('glance_store', 'default_backend');
+    if (defaultBackend === null) throw new ConfigError('[glance_store] default_backend is required with [DEFAULT] enabled_backends');
+    if (!backends.some((b) => b.id === defaultBackend)) throw new ConfigError(`[glance_store] default_backend: '${String(defaultBackend)}' is not one of enabled_backends (${backends.map((b) => b.id).join(', ')})`);
+  }
   const dataDir = resolve(String(value('DEFAULT', 'data_dir')));
   const connection = value('database', 'connection');
   return {
     value,
     database: parseDatabaseUrl(typeof connection === 'string' ? connection : null, dataDir),
     embeddedUsers: [...users].map(([name, v]) => parseUser(name, v)),
+    backends: declaredBackends === null ? null : backends,
     configDir: files[0] === undefined ? process.cwd() : dirname(resolve(files[0])),
     warnings,
   };

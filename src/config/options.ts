@@ -28,6 +28,17 @@ const int = (min?: number, max?: number): OptionType => ({ kind: 'int', ...(min 
 
 const o = (section: string, name: string, type: OptionType, defaultValue: OptionValue, help: string): OptionDefinition => ({ section, name, type, default: defaultValue, help });
 
+/**
+ * The file driver's options: in `[glance_store]` for a single store, in the store's own section
+ * (named by its enabled_backends id) for multi-store (reference §15.1).
+ */
+export const FILE_STORE_OPTIONS: readonly OptionDefinition[] = [
+  o('', 'filesystem_store_datadir', string, null, 'File store directory; default <data_dir>/images (required for a multi-store file backend).'),
+  o('', 'filesystem_store_file_perm', int(0, 777), 0, 'Permission (octal, e.g. 640) of image files; 0 keeps the process umask.'),
+  o('', 'filesystem_store_fsync', bool, true, 'Flush image files to disk before an upload succeeds (Glimpse option).'),
+  o('', 'store_description', string, null, 'Shown by GET /v2/info/stores (multi-store).'),
+];
+
 export const OPTIONS: readonly OptionDefinition[] = [
   o('DEFAULT', 'bind_host', string, '127.0.0.1', 'Address to listen on. Glance defaults to 0.0.0.0; ours is loopback so a first run exposes nothing.'),
   o('DEFAULT', 'bind_port', int(1, 65535), 9292, 'Port to listen on.'),
@@ -72,11 +83,15 @@ export const OPTIONS: readonly OptionDefinition[] = [
   o('image_format', 'disk_formats', list, ['ami', 'ari', 'aki', 'vhd', 'vhdx', 'vmdk', 'raw', 'qcow2', 'vdi', 'iso', 'ploop'], 'Allowed disk_format values.'),
   o('image_format', 'container_formats', list, ['ami', 'ari', 'aki', 'bare', 'ovf', 'ova', 'docker', 'compressed'], 'Allowed container_format values.'),
   o('embedded_identity', 'token_expiration', int(60), 3600, 'Lifetime of embedded tokens in seconds. Users: user_<name> = <password> <project> <role>[,<role>...].'),
-  o('glance_store', 'default_store', string, 'file', 'Default store.'),
-  o('glance_store', 'filesystem_store_datadir', string, null, 'File store directory; default <data_dir>/images.'),
-  o('glance_store', 'stores', list, ['file'], 'Enabled stores.'),
-  o('glance_store', 'filesystem_store_file_perm', int(0, 777), 0, 'Permission (octal, e.g. 640) of image files; 0 keeps the process umask.'),
-  o('glance_store', 'filesystem_store_fsync', bool, true, 'Flush image files to disk before an upload succeeds (Glimpse option).'),
+  o('DEFAULT', 'enabled_backends', string, null, 'Multi-store: <id>:<type>[, ...]; each id has a section of its own with that store\'s options. Only the file type exists so far.'),
+  o('DEFAULT', 'delayed_delete', bool, false, 'Deleting an image leaves its data for the scrubber (status pending_delete).'),
+  o('DEFAULT', 'scrub_time', int(0), 0, 'Seconds after deletion before the scrubber may purge the data.'),
+  o('DEFAULT', 'scrub_pool_size', int(1), 1, 'Images scrubbed in parallel.'),
+  o('DEFAULT', 'wakeup_time', int(1), 300, 'Seconds between scrubber runs.'),
+  o('glance_store', 'default_store', { kind: 'enum', choices: ['file', 'filesystem'] }, 'file', 'Single-store mode: the store type (only file so far).'),
+  o('glance_store', 'default_backend', string, null, 'Multi-store: the enabled_backends id that uploads go to unless X-Image-Meta-Store says otherwise.'),
+  o('glance_store', 'stores', list, ['file'], 'Accepted for compatibility (deprecated in Glance).'),
+  ...FILE_STORE_OPTIONS.map((def) => ({ ...def, section: 'glance_store' })),
   o('oslo_middleware', 'enable_proxy_headers_parsing', bool, false, 'Trust X-Forwarded-* headers.'),
   o('healthcheck', 'disable_by_file_path', string, null, 'While this file exists, /healthcheck answers 503.'),
 ];

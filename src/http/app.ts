@@ -9,6 +9,8 @@ import type { JsonSchema } from '../images/image-schema.js';
 import type { MemberService } from '../images/member-service.js';
 import type { ImageDataService } from '../images/image-data-service.js';
 import { imageDataRoutes } from './routes/image-data-routes.js';
+import { infoRoutes } from './routes/info-routes.js';
+import type { InfoService } from '../info/info-service.js';
 import { renderErrorBody, type ErrorText } from './error-body.js';
 import { domainErrorText, INTERNAL_ERROR_TEXT } from './error-mapping.js';
 import { imageRoutes } from './routes/image-routes.js';
@@ -28,6 +30,7 @@ export interface AppOptions {
   readonly images: ImageService;
   readonly members: MemberService;
   readonly data: ImageDataService;
+  readonly info: InfoService;
   readonly schemas: Readonly<Record<'image' | 'images' | 'member' | 'members', JsonSchema>>;
   readonly authenticator: AuthenticationOptions['authenticator'];
   readonly isAdmin: AuthenticationOptions['isAdmin'];
@@ -118,10 +121,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
           baseUrl,
         }),
       );
-      await v2.register(imageRoutes, { images: options.images, baseUrl });
+      await v2.register(imageRoutes, { images: options.images, baseUrl, storeIds: options.info.storeIds() });
       await v2.register(memberRoutes, { members: options.members });
       await v2.register(imageDataRoutes, { data: options.data });
       await v2.register(schemaRoutes, { schemas: options.schemas });
+      await v2.register(infoRoutes, { info: options.info });
     },
     { prefix: '/v2' },
   );

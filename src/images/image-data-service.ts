@@ -2,8 +2,9 @@ import { createHash } from 'node:crypto';
 import { Transform, type Readable } from 'node:stream';
 import type { FastifyBaseLogger } from 'fastify';
 import type { RequestContext } from '../auth/request-context.js';
-import { ConflictError, ForbiddenError, GoneError, QuotaExceededError, ServiceUnavailableError } from '../errors/domain-errors.js';
+import { ConflictError, DomainError, ForbiddenError, GoneError, InvalidInputError, QuotaExceededError, ServiceUnavailableError } from '../errors/domain-errors.js';
 import type { ByteRange, ImageStore } from '../stores/image-store.js';
+import type { StoreRegistry } from '../stores/store-registry.js';
 import { StoreAbortedError, StoreDuplicateError, StoreError, StoreFullError, StoreNotFoundError, StoreSizeLimitError, StoreWriteDeniedError } from '../stores/store-errors.js';
 import type { ImageAccess } from './image-access.js';
 import type { ImageRepository } from './image-repository.js';
@@ -15,6 +16,18 @@ export interface ImageDataOptions {
   readonly imageSizeCap: number;
   /** `hashing_algorithm` for os_hash_value (reference §3.3). */
   readonly hashingAlgorithm: string;
+  /** `user_storage_quota` in bytes; 0 means none (reference §3.3). */
+  readonly userStorageQuota: number;
+}
+
+export interface UploadRequest {
+  readonly body: Readable;
+  /** Aborted when the client goes away; the write then removes what it stored. */
+  readonly signal: AbortSignal;
+  /** Content-Length when the client sent one (chunked uploads have none). */
+  readonly declaredSize: number | null;
+  /** `X-Image-Meta-Store` (multi-store only, reference §3.1). */
+  readonly storeId: string | null;
 }
 
 export interface ImageDownload {
@@ -47,42 +60,81 @@ export class ImageDataService {
   constructor(
     private readonly repo: ImageRepository,
     private readonly access: ImageAccess,
-    private readonly store: ImageStore,
+    private readonly stores: StoreRegistry,
     private readonly options: ImageDataOptions,
     private readonly log: FastifyBaseLogger,
   ) {}
 
-  async upload(context: RequestContext, id: string, body: Readable, signal: AbortSignal): Promise<void> {
+  async upload(context: RequestContext, id: string, request: UploadRequest): Promise<void> {
     this.access.requireWritable(context);
+    const store = this.targetStore(request.storeId);
     const loaded = await this.access.load(context, id);
     const denied = `Not allowed to upload image data for image ${id}`;
     this.access.authorize(context, 'upload_image', loaded, denied);
     this.access.requireOwner(context, loaded, denied);
     const image = loaded.image;
     checkTransition(image.status, 'saving', image);
+    const limit = await this.uploadLimit(image.owner, request.declaredSize).catch(async (error: unknown) => {
+      await this.noteFailure(id, error);
+      throw error;
+    });
     if (!(await this.repo.transitionStatus(id, 'queued', 'saving'))) {
       throw new ConflictError(`Image status transition from ${image.status} to saving is not allowed`);
     }
     const hashing = hashingPassThrough(this.options.hashingAlgorithm);
     let written: { location: string; size: number } | null = null;
     try {
-      written = await this.store.write(id, body.pipe(hashing.stream), { maxBytes: this.options.imageSizeCap, signal });
+      written = await store.write(id, request.body.pipe(hashing.stream), { maxBytes: limit.maxBytes, signal: request.signal });
+      // Checked again with the real size: a concurrent upload by the same owner may have landed.
+      await this.uploadLimit(image.owner, written.size);
       const { checksum, hash } = hashing.digests();
-      const activated = await this.repo.activateWithData(id, { storeId: this.store.id, url: written.location, size: written.size, checksum, hashAlgo: this.options.hashingAlgorithm, hashValue: hash });
+      const activated = await this.repo.activateWithData(id, { storeId: store.id, url: written.location, size: written.size, checksum, hashAlgo: this.options.hashingAlgorithm, hashValue: hash });
       if (!activated) {
         throw new GoneError(`Image ${id} could not be found after upload. The image may have been deleted during the upload, cleaning up the chunks uploaded.`);
       }
     } catch (error) {
-      if (written !== null) await this.removeData(id, written.location);
-      // Back to queued so the owner can retry (Glance's v2 behaviour, never `killed`).
-      await this.repo.transitionStatus(id, 'saving', 'queued', { size: null, virtual_size: null });
-      throw this.uploadError(error);
+      if (written !== null) await this.removeData(id, store, written.location);
+      const mapped = this.uploadError(error, limit.quotaBound);
+      // Back to queued so the owner can retry (Glance's v2 behaviour, never `killed`), and say why.
+      if (await this.repo.transitionStatus(id, 'saving', 'queued', { size: null, virtual_size: null })) await this.noteFailure(id, mapped);
+      throw mapped;
     }
   }
 
-  private uploadError(error: unknown): unknown {
+  /** The owner sees why the upload failed on the image itself (glance-lessons §1). */
+  private async noteFailure(id: string, error: unknown): Promise<void> {
+    await this.repo.recordUploadFailure(id, `${new Date().toISOString()} ${error instanceof DomainError ? error.code : 'INTERNAL'}: ${error instanceof Error ? error.message : 'upload failed'}`);
+  }
+
+  /** The store an upload goes to: X-Image-Meta-Store in multi-store mode, else the default. */
+  private targetStore(storeId: string | null): ImageStore {
+    if (storeId === null || !this.stores.multiStore) return this.stores.defaultStore;
+    const store = this.stores.get(storeId);
+    if (store === undefined) throw new InvalidInputError(`Unknown scheme '${storeId}' found in URI`);
+    return store;
+  }
+
+  /**
+   * The most bytes this upload may write: image_size_cap, or less when the owner's
+   * user_storage_quota leaves less room (reference §3.1 step 5).
+   */
+  private async uploadLimit(owner: string | null, size: number | null): Promise<{ maxBytes: number; quotaBound: boolean }> {
+    const quota = this.options.userStorageQuota;
+    if (quota === 0 || owner === null) return { maxBytes: this.options.imageSizeCap, quotaBound: false };
+    const remaining = Math.max(0, quota - (await this.repo.storageUsage(owner)));
+    if (size !== null && size > remaining) {
+      throw new QuotaExceededError(`Image exceeds the storage quota: The size of the data ${size} will exceed the limit. ${remaining} bytes remaining.`);
+    }
+    return remaining < this.options.imageSizeCap ? { maxBytes: remaining, quotaBound: true } : { maxBytes: this.options.imageSizeCap, quotaBound: false };
+  }
+
+  private uploadError(error: unknown, quotaBound: boolean): unknown {
     if (!(error instanceof StoreError)) return error;
-    if (error instanceof StoreSizeLimitError) return new QuotaExceededError('The incoming image is too large: The provided image is too large.');
+    if (error instanceof StoreSizeLimitError) {
+      return quotaBound
+        ? new QuotaExceededError('Denying attempt to upload image because it exceeds the quota: The size of the data will exceed the storage quota.')
+        : new QuotaExceededError('The incoming image is too large: The provided image is too large.');
+    }
     if (error instanceof StoreFullError) return new QuotaExceededError(`Image storage media is full: ${error.message}`);
     if (error instanceof StoreWriteDeniedError) return new ServiceUnavailableError(`Insufficient permissions on image storage media: ${error.message}`);
     if (error instanceof StoreDuplicateError) return new ConflictError(`Unable to upload duplicate image data: ${error.message}`);
@@ -91,16 +143,22 @@ export class ImageDataService {
   }
 
   /** Removes stored bytes; a failure is logged with the location so recovery can finish it. */
-  async removeData(imageId: string, location: string): Promise<void> {
+  async removeData(imageId: string, store: ImageStore | undefined, location: string): Promise<boolean> {
+    if (store === undefined) {
+      // A store removed from the config keeps its location row, so the bytes are not forgotten.
+      this.log.error({ imageId, location }, 'image data is in a store that is not configured; not removed');
+      return false;
+    }
     try {
-      await this.store.delete(location);
+      await store.delete(location);
     } catch (error) {
       if (!(error instanceof StoreNotFoundError)) {
         this.log.error({ err: error, imageId, location }, 'could not remove image data');
-        return;
+        return false;
       }
     }
     await this.repo.removeLocation(imageId, location);
+    return true;
   }
 
   async download(context: RequestContext, id: string, rangeHeader: string | undefined): Promise<ImageDownload | null> {
@@ -109,17 +167,37 @@ export class ImageDataService {
       throw new ForbiddenError('The requested image has been deactivated. Image data download is forbidden.');
     }
     this.access.authorize(context, 'download_image', loaded, `You are not authorized to complete download_image action.`);
-    const [location] = await this.repo.listLocations(id);
     // No data yet: 204 (reference §3.2).
-    if (location === undefined) return null;
-    const size = (await this.store.stat(location.url)).size;
-    const range = resolveRange(rangeHeader, size);
-    const stream = await this.store.read(location.url, range === null ? {} : { range });
-    return { stream, size, checksum: loaded.image.checksum, range };
+    const locations = await this.repo.listLocations(id);
+    if (locations.length === 0) return null;
+    // Locations are tried in order; the first readable one is streamed (reference §3.2).
+    let lastError: unknown = null;
+    for (const location of locations) {
+      const store = this.stores.get(location.storeId);
+      if (store === undefined) continue;
+      try {
+        const size = (await store.stat(location.url)).size;
+        const range = resolveRange(rangeHeader, size);
+        const stream = await store.read(location.url, range === null ? {} : { range });
+        return { stream, size, checksum: loaded.image.checksum, range };
+      } catch (error) {
+        if (!(error instanceof StoreError)) throw error;
+        this.log.warn({ err: error, imageId: id, store: location.storeId }, 'image data location unreadable');
+        lastError = error;
+      }
+    }
+    throw new ServiceUnavailableError(`The image data of ${id} is not readable from any store${lastError instanceof Error ? `: ${lastError.message}` : ''}`);
   }
 
-  /** Deletes every stored copy of a deleted image (synchronous delete, reference §2.6 step 6). */
-  async purge(imageId: string): Promise<void> {
-    for (const location of await this.repo.listLocations(imageId)) await this.removeData(imageId, location.url);
+  /**
+   * Deletes every stored copy of a deleted image (synchronous delete, reference §2.6 step 6, and
+   * the scrubber, §12). True when nothing is left; a location that could not go stays recorded.
+   */
+  async purge(imageId: string): Promise<boolean> {
+    let clean = true;
+    for (const location of await this.repo.listLocations(imageId)) {
+      if (!(await this.removeData(imageId, this.stores.get(location.storeId), location.url))) clean = false;
+    }
+    return clean;
   }
 }

@@ -29,6 +29,9 @@ export interface ImageChanges {
   readonly tags: readonly string[] | null;
 }
 
+/** The read-only property that tells the owner why the last upload failed (README "Image data"). */
+export const UPLOAD_FAILURE_PROPERTY = 'os_glimpse_upload_failure';
+
 export type NewImageRow = Omit<ImagesTable, 'deleted' | 'deleted_at' | 'created_at' | 'updated_at'>;
 
 type ImagesEb = ExpressionBuilder<Database, 'images'>;
@@ -37,7 +40,7 @@ function now(): string {
   return new Date().toISOString();
 }
 
-function toImage(row: ImagesTable, tags: readonly string[], properties: Readonly<Record<string, string>>): Image {
+function toImage(row: ImagesTable, tags: readonly string[], properties: Readonly<Record<string, string>>, stores: readonly string[]): Image {
   return {
     id: row.id,
     name: row.name,
@@ -59,6 +62,7 @@ function toImage(row: ImagesTable, tags: readonly string[], properties: Readonly
     updatedAt: row.updated_at,
     tags,
     properties,
+    stores,
   };
 }
 
@@ -105,7 +109,11 @@ function secondBounds(at: Date): { start: string; end: string } {
 }
 
 export class ImageRepository {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    /** Multi-store: load each image's store ids for the `stores` field (reference §2.1). */
+    private readonly options: { readonly trackStores: boolean } = { trackStores: false },
+  ) {}
 
   async create(row: NewImageRow, properties: Readonly<Record<string, string>>, tags: readonly string[]): Promise<Image> {
     const at = now();
@@ -120,6 +128,12 @@ export class ImageRepository {
     const image = await this.findById(row.id);
     if (image === null) throw new ConflictError(`Image ID ${row.id} already exists!`);
     return image;
+  }
+
+  /** The stored status of any image, deleted ones included (the scrubber's restore). */
+  async statusIncludingDeleted(id: string): Promise<ImageStatus | null> {
+    const row = await this.db.selectFrom('images').select('status').where('id', '=', id).executeTakeFirst();
+    return row === undefined ? null : row.status;
   }
 
   /** A non-deleted image, or null. */
@@ -256,7 +270,12 @@ export class ImageRepository {
         properties.set(d.image_id, bag);
       }
     }
-    return rows.map((row) => toImage(row, (tags.get(row.id) ?? []).sort(), properties.get(row.id) ?? {}));
+    const stores = new Map<string, string[]>();
+    if (this.options.trackStores) {
+      const located = await this.db.selectFrom('image_locations').select(['image_id', 'store_id']).where('image_id', 'in', ids).orderBy('created_at').execute();
+      for (const l of located) stores.set(l.image_id, [...new Set([...(stores.get(l.image_id) ?? []), l.store_id])]);
+    }
+    return rows.map((row) => toImage(row, (tags.get(row.id) ?? []).sort(), properties.get(row.id) ?? {}, stores.get(row.id) ?? []));
   }
 
   /**
@@ -299,11 +318,13 @@ export class ImageRepository {
   async transitionStatus(id: string, from: ImageStatus, to: ImageStatus, columns: ImageColumnChanges = {}): Promise<boolean> {
     const at = now();
     const deleting = to === 'deleted' || to === 'pending_delete';
+    // A pending_delete image is already soft-deleted; only the scrubber and a restore move it.
+    const restoring = from === 'pending_delete' && to === 'active';
     const result = await this.db
       .updateTable('images')
-      .set({ ...columns, status: to, updated_at: at, ...(deleting ? { deleted: 1, deleted_at: at } : {}) })
+      .set({ ...columns, status: to, updated_at: at, ...(deleting && from !== 'pending_delete' ? { deleted: 1, deleted_at: at } : {}), ...(restoring ? { deleted: 0, deleted_at: null } : {}) })
       .where('id', '=', id)
-      .where('deleted', '=', 0)
+      .where('deleted', '=', from === 'pending_delete' ? 1 : 0)
       .where('status', '=', from)
       .executeTakeFirst();
     return result.numUpdatedRows > 0n;
@@ -329,9 +350,77 @@ export class ImageRepository {
         .where('status', '=', 'saving')
         .executeTakeFirst();
       if (result.numUpdatedRows === 0n) return false;
+      await trx.deleteFrom('image_properties').where('image_id', '=', id).where('name', '=', UPLOAD_FAILURE_PROPERTY).execute();
       await trx.insertInto('image_locations').values({ image_id: id, store_id: data.storeId, url: data.url, created_at: at }).execute();
       return true;
     });
+  }
+
+  /**
+   * Records why the last upload failed, as the read-only property UPLOAD_FAILURE_PROPERTY, so
+   * the owner sees it on the image (Glance's silent failures: glance-lessons §1).
+   */
+  async recordUploadFailure(id: string, reason: string): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      const live = await trx.selectFrom('images').select('id').where('id', '=', id).where('deleted', '=', 0).executeTakeFirst();
+      if (live === undefined) return;
+      await trx.deleteFrom('image_properties').where('image_id', '=', id).where('name', '=', UPLOAD_FAILURE_PROPERTY).execute();
+      await trx.insertInto('image_properties').values({ image_id: id, name: UPLOAD_FAILURE_PROPERTY, value: reason.slice(0, 255) }).execute();
+    });
+  }
+
+  /**
+   * `user_storage_quota` usage: size × stored copies over the owner's images that are not
+   * deleted or killed (reference §3.3).
+   */
+  async storageUsage(owner: string): Promise<number> {
+    const row = await this.db
+      .selectFrom('image_locations')
+      .innerJoin('images', 'images.id', 'image_locations.image_id')
+      .select((eb) => eb.fn.coalesce(eb.fn.sum<number | string>('images.size'), sql<number>`0`).as('total'))
+      .where('images.owner', '=', owner)
+      .where('images.deleted', '=', 0)
+      .where('images.status', '!=', 'killed')
+      .executeTakeFirstOrThrow();
+    return Number(row.total);
+  }
+
+  /** Ids of live images in a status (recovery looks for `saving` left by a killed process). */
+  async idsInStatus(status: ImageStatus): Promise<string[]> {
+    const rows = await this.db.selectFrom('images').select('id').where('status', '=', status).where('deleted', '=', 0).execute();
+    return rows.map((r) => r.id);
+  }
+
+  /** pending_delete images deleted at or before `before`, oldest first (the scrubber's queue, §12). */
+  async pendingDeletes(before: string, limit: number): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom('images')
+      .select('id')
+      .where('status', '=', 'pending_delete')
+      .where('deleted', '=', 1)
+      .where('deleted_at', '<=', before)
+      .orderBy('deleted_at')
+      .orderBy('id')
+      .limit(limit)
+      .execute();
+    return rows.map((r) => r.id);
+  }
+
+  /** Every recorded location with its image's status, for the data check (glimpse-manage data). */
+  async allLocations(): Promise<{ imageId: string; storeId: string; url: string; status: ImageStatus }[]> {
+    const rows = await this.db
+      .selectFrom('image_locations')
+      .innerJoin('images', 'images.id', 'image_locations.image_id')
+      .select(['image_locations.image_id', 'image_locations.store_id', 'image_locations.url', 'images.status'])
+      .orderBy('image_locations.image_id')
+      .execute();
+    return rows.map((r) => ({ imageId: r.image_id, storeId: r.store_id, url: r.url, status: r.status }));
+  }
+
+  /** Every location URL recorded for a store, whatever the image's state. */
+  async locationUrls(storeId: string): Promise<Set<string>> {
+    const rows = await this.db.selectFrom('image_locations').select('url').where('store_id', '=', storeId).execute();
+    return new Set(rows.map((r) => r.url));
   }
 
   async removeLocation(imageId: string, url: string): Promise<void> {

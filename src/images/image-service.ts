@@ -28,12 +28,17 @@ const READ_ONLY_BEFORE_SCHEMA = new Set(['direct_url', 'self', 'file', 'schema',
 const RESERVED = new Set(['location', 'deleted', 'deleted_at', 'locations']);
 const MAX_INT32 = 2147483647;
 
+/** `os_glance_*` is Glance's; `os_glimpse_*` holds facts Glimpse records (e.g. an upload failure). */
+function isServerOwned(key: string): boolean {
+  return key.startsWith('os_glance') || key.startsWith('os_glimpse_');
+}
+
 function isReserved(key: string): boolean {
-  return RESERVED.has(key) || key.startsWith('os_glance');
+  return RESERVED.has(key) || isServerOwned(key);
 }
 
 function countsTowardPropertyQuota(key: string): boolean {
-  return !key.startsWith('os_glance');
+  return !isServerOwned(key);
 }
 
 /** PostgreSQL text cannot hold NUL; refuse it everywhere rather than fail on one backend. */
@@ -86,7 +91,9 @@ export class ImageService {
     private readonly quotas: ImageQuotas,
     private readonly limits: ListLimits,
     /** Removes a deleted image's stored data (ImageDataService). */
-    private readonly data: { purge(imageId: string): Promise<void> },
+    private readonly data: { purge(imageId: string): Promise<boolean> },
+    /** `delayed_delete`: leave the data to the scrubber (reference §12). */
+    private readonly delayedDelete: boolean,
   ) {}
 
   async get(context: RequestContext, id: string): Promise<Image> {
@@ -272,15 +279,24 @@ export class ImageService {
     this.access.authorize(context, 'delete_image', loaded, 'You are not authorized to complete delete_image action.');
     this.access.requireOwner(context, loaded);
     if (loaded.image.protected) throw new ForbiddenError(`Image ${id} is protected and cannot be deleted.`);
-    checkTransition(loaded.image.status, 'deleted', loaded.image);
-    if (!(await this.repo.transitionStatus(id, loaded.image.status, 'deleted'))) {
+    // An image with data goes through pending_delete (soft-deleted at once, reference §12), so a
+    // purge cut short by a crash or a store error is finished by the scrubber, never forgotten.
+    const hasData = (await this.repo.listLocations(id)).length > 0;
+    const target = hasData ? 'pending_delete' : 'deleted';
+    checkTransition(loaded.image.status, target, loaded.image);
+    if (!(await this.repo.transitionStatus(id, loaded.image.status, target))) {
       // Someone else changed the image between our read and the compare-and-set.
       if ((await this.repo.findById(id)) === null) throw new NotFoundError(`No image found with ID ${id}`);
       throw new ConflictError(`Image ${id} changed while it was being deleted; retry.`);
     }
-    // Data goes synchronously with the image (reference §2.6 step 6; no delayed_delete yet).
-    await this.data.purge(id);
-    await this.repo.purgeDetails(id);
+    if (target === 'deleted') {
+      await this.repo.purgeDetails(id);
+      return;
+    }
+    // Synchronous delete (the default): the data goes before the answer (reference §2.6 step 6).
+    if (!this.delayedDelete && (await this.data.purge(id)) && (await this.repo.transitionStatus(id, 'pending_delete', 'deleted'))) {
+      await this.repo.purgeDetails(id);
+    }
   }
 
   /** active → deactivated; a no-op when already deactivated (reference §2.7). */

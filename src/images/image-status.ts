@@ -26,7 +26,9 @@ export const STATUS_TRANSITIONS: Readonly<Record<ImageStatus, readonly ImageStat
   active: ['pending_delete', 'deleted', 'deactivated'],
   killed: ['deleted'],
   pending_delete: ['deleted', 'active'],
-  deactivated: ['active', 'deleted'],
+  // pending_delete from deactivated is Glimpse's: a delete of any image with data goes through
+  // pending_delete so that its purge survives a crash (image-service delete).
+  deactivated: ['active', 'deleted', 'pending_delete'],
   deleted: [],
 };
 

@@ -28,6 +28,8 @@ export interface Image {
   readonly updatedAt: string;
   readonly tags: readonly string[];
   readonly properties: Readonly<Record<string, string>>;
+  /** Ids of the stores holding the data; filled only in multi-store mode. */
+  readonly stores: readonly string[];
 }
 
 export interface ImageMember {

@@ -34,6 +34,8 @@ export function imageView(image: Image): Record<string, unknown> {
     created_at: formatTimestamp(image.createdAt),
     updated_at: formatTimestamp(image.updatedAt),
     tags: [...image.tags],
+    // Only multi-store images carry store ids (reference §2.1 conditional fields).
+    ...(image.stores.length > 0 ? { stores: image.stores.join(',') } : {}),
     self: `/v2/images/${image.id}`,
     file: `/v2/images/${image.id}/file`,
     schema: '/v2/schemas/image',

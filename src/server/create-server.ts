@@ -1,14 +1,15 @@
 import type { FastifyBaseLogger, FastifyInstance, FastifyPluginCallback } from 'fastify';
 import type { Authenticator } from '../auth/authenticator.js';
 import { migrateToLatest, openDatabase, type Db } from '../db/database.js';
-import { ImageAccess, type PolicyCheck } from '../images/image-access.js';
-import { ImageRepository } from '../images/image-repository.js';
+import type { PolicyCheck } from '../images/image-access.js';
 import { ImageSchemaValidator, imageSchema, imagesSchema, memberSchema, membersSchema } from '../images/image-schema.js';
 import { ImageService } from '../images/image-service.js';
 import { MemberService } from '../images/member-service.js';
-import { ImageDataService } from '../images/image-data-service.js';
-import { FileStore } from '../stores/file/file-store.js';
+import type { DataRecovery } from '../maintenance/data-recovery.js';
+import type { Scrubber } from '../maintenance/scrubber.js';
 import { buildApp } from '../http/app.js';
+import { openDataParts } from './data-parts.js';
+import { InfoService } from '../info/info-service.js';
 import type { ServerSettings } from './server-settings.js';
 
 /** How requests are authenticated, and any routes the identity flavor serves itself. */
@@ -23,11 +24,15 @@ export interface ServerParts {
   readonly policy: PolicyCheck;
   /** Built once the database is open (the embedded identity keeps its tokens there). */
   readonly identity: (db: Db) => IdentitySetup | Promise<IdentitySetup>;
+  /** Run the scrubber every wakeup_time in this process (one process of a cluster does). */
+  readonly runScrubber?: boolean;
 }
 
 export interface Server {
   readonly app: FastifyInstance;
   readonly db: Db;
+  readonly scrubber: Scrubber;
+  readonly recovery: DataRecovery;
   close(): Promise<void>;
 }
 
@@ -45,10 +50,7 @@ export async function createServer(parts: ServerParts): Promise<Server> {
     allowAdditionalProperties: settings.allowAdditionalImageProperties,
   };
   const image = imageSchema(schemaOptions);
-  const repo = new ImageRepository(db);
-  const access = new ImageAccess(repo, parts.policy);
-  const store = await FileStore.open({ id: 'file', ...settings.fileStore });
-  const data = new ImageDataService(repo, access, store, { imageSizeCap: settings.imageSizeCap, hashingAlgorithm: settings.hashingAlgorithm }, parts.logger);
+  const { repo, access, stores, data, scrubber, recovery } = await openDataParts(settings, db, parts.policy, parts.logger);
   const images = new ImageService(
     repo,
     access,
@@ -56,6 +58,7 @@ export async function createServer(parts: ServerParts): Promise<Server> {
     { imagePropertyQuota: settings.imagePropertyQuota, imageTagQuota: settings.imageTagQuota },
     { limitParamDefault: settings.limitParamDefault, apiLimitMax: settings.apiLimitMax },
     data,
+    settings.scrubber.delayedDelete,
   );
   const members = new MemberService(repo, access, settings.imageMemberQuota);
   const identity = await parts.identity(db);
@@ -68,15 +71,20 @@ export async function createServer(parts: ServerParts): Promise<Server> {
     images,
     members,
     data,
+    info: new InfoService(stores, parts.policy),
     schemas: { image, images: imagesSchema(schemaOptions), member: memberSchema(), members: membersSchema() },
     authenticator: identity.authenticator,
     isAdmin: (credentials) => parts.policy.enforce('context_is_admin', {}, credentials),
     ...(identity.routes === undefined ? {} : { extraRoutes: identity.routes }),
   });
+  if (parts.runScrubber === true) scrubber.start();
   return {
     app,
     db,
+    scrubber,
+    recovery,
     async close() {
+      await scrubber.stop();
       await app.close();
       await db.destroy();
     },

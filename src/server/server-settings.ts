@@ -27,6 +27,33 @@ export interface ServerSettings {
   readonly imageSizeCap: number;
   /** `hashing_algorithm`, a node:crypto hash name. */
   readonly hashingAlgorithm: string;
-  /** The file store (`[glance_store]` filesystem options). */
-  readonly fileStore: { readonly datadir: string; readonly filePerm: number; readonly durable: boolean };
+  /** The image stores (`[glance_store]`, or `enabled_backends` and their sections). */
+  readonly stores: StoreSettings;
+  /** `user_storage_quota` in bytes; 0 means no quota. */
+  readonly userStorageQuota: number;
+  /** `delayed_delete` and the scrubber's `scrub_time`, `scrub_pool_size`, `wakeup_time` (reference §12). */
+  readonly scrubber: ScrubberSettings;
+}
+
+export interface FileBackendSettings {
+  readonly id: string;
+  readonly type: 'file';
+  readonly description: string | null;
+  readonly datadir: string;
+  readonly filePerm: number;
+  readonly durable: boolean;
+}
+
+export interface StoreSettings {
+  /** `enabled_backends` is set: X-Image-Meta-Store, /v2/info/stores and the `stores` field exist. */
+  readonly multiStore: boolean;
+  readonly defaultBackend: string;
+  readonly backends: readonly FileBackendSettings[];
+}
+
+export interface ScrubberSettings {
+  readonly delayedDelete: boolean;
+  readonly scrubTimeSeconds: number;
+  readonly poolSize: number;
+  readonly wakeupSeconds: number;
 }

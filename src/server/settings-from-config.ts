@@ -3,7 +3,8 @@ import type { Config } from '../config/config-loader.js';
 import type { KeystoneAuthenticatorOptions } from '../identity/keystone/keystone-authenticator.js';
 import type { OptionValue } from '../config/options.js';
 import { loadPolicyFile } from '../policy/policy-file.js';
-import type { ServerSettings } from './server-settings.js';
+import { ConfigError } from '../config/config-error.js';
+import type { FileBackendSettings, ServerSettings, StoreSettings } from './server-settings.js';
 
 function num(value: OptionValue): number {
   if (typeof value !== 'number') throw new Error(`expected a number, got ${JSON.stringify(value)}`);
@@ -18,6 +19,42 @@ function text(value: OptionValue): string | null {
 }
 function list(value: OptionValue): readonly string[] {
   return Array.isArray(value) ? value.map(String) : [];
+}
+
+const SIZE_UNITS: Readonly<Record<string, number>> = { '': 1, B: 1, KB: 1024, MB: 1024 ** 2, GB: 1024 ** 3, TB: 1024 ** 4 };
+
+/** `user_storage_quota`: bytes with an optional B/KB/MB/GB/TB suffix, powers of 1024 (reference §3.3). */
+export function parseByteSize(value: string): number {
+  const match = /^\s*(\d+)\s*([KMGT]?B)?\s*$/i.exec(value);
+  const factor = SIZE_UNITS[(match?.[2] ?? '').toUpperCase()];
+  const bytes = Number(match?.[1]) * (factor ?? NaN);
+  if (match === null || !Number.isSafeInteger(bytes)) throw new ConfigError(`[DEFAULT] user_storage_quota: '${value}' is not a size such as 0, 500MB or 2TB`);
+  return bytes;
+}
+
+function fileBackend(id: string, value: (name: string) => OptionValue, defaultDir: string): FileBackendSettings {
+  return {
+    id,
+    type: 'file',
+    description: text(value('store_description')),
+    datadir: resolve(text(value('filesystem_store_datadir')) ?? defaultDir),
+    filePerm: num(value('filesystem_store_file_perm')),
+    durable: bool(value('filesystem_store_fsync')),
+  };
+}
+
+/** Single store from `[glance_store]`, or the multi-store backends (reference §15.1). */
+function storeSettings(config: Config, dataDir: string): StoreSettings {
+  if (config.backends === null) {
+    return { multiStore: false, defaultBackend: 'file', backends: [fileBackend('file', (name) => config.value('glance_store', name), resolve(dataDir, 'images'))] };
+  }
+  const backends = config.backends.map((b) => fileBackend(b.id, b.value, resolve(dataDir, b.id)));
+  // Two stores in one directory would each see the other's files as orphans.
+  for (const [i, b] of backends.entries()) {
+    const twin = backends.slice(0, i).find((other) => other.datadir === b.datadir);
+    if (twin !== undefined) throw new ConfigError(`[${b.id}] filesystem_store_datadir: ${b.datadir} is also the directory of store '${twin.id}'`);
+  }
+  return { multiStore: true, defaultBackend: String(config.value('glance_store', 'default_backend')), backends };
 }
 
 /** How the process listens and authenticates, beside the ServerSettings the app needs. */
@@ -62,10 +99,13 @@ export function settingsFromConfig(config: Config): { settings: ServerSettings; 
       policyOverrides,
       imageSizeCap: num(v('DEFAULT', 'image_size_cap')),
       hashingAlgorithm: String(v('DEFAULT', 'hashing_algorithm')),
-      fileStore: {
-        datadir: resolve(text(v('glance_store', 'filesystem_store_datadir')) ?? resolve(dataDir, 'images')),
-        filePerm: num(v('glance_store', 'filesystem_store_file_perm')),
-        durable: bool(v('glance_store', 'filesystem_store_fsync')),
+      stores: storeSettings(config, dataDir),
+      userStorageQuota: parseByteSize(String(v('DEFAULT', 'user_storage_quota'))),
+      scrubber: {
+        delayedDelete: bool(v('DEFAULT', 'delayed_delete')),
+        scrubTimeSeconds: num(v('DEFAULT', 'scrub_time')),
+        poolSize: num(v('DEFAULT', 'scrub_pool_size')),
+        wakeupSeconds: num(v('DEFAULT', 'wakeup_time')),
       },
     },
     process: {

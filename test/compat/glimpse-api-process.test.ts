@@ -5,19 +5,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, it } from 'node:test';
-import { startGlimpseProcess } from '../support/glimpse-process.js';
+import { login, startGlimpseProcess } from '../support/glimpse-process.js';
 
 const run = promisify(execFile);
-
-async function login(url: string, user: string, password: string, project: string): Promise<string> {
-  const response = await fetch(`${url}/identity/v3/auth/tokens`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ auth: { identity: { methods: ['password'], password: { user: { name: user, domain: { id: 'default' }, password } } }, scope: { project: { name: project, domain: { id: 'default' } } } } }),
-  });
-  assert.equal(response.status, 201);
-  return response.headers.get('x-subject-token') ?? '';
-}
 
 describe('the glimpse-api program', () => {
   it('runs `workers` processes that share the port and the tokens', async () => {

@@ -14,6 +14,10 @@ export interface GlimpseProcess {
   readonly configFile: string;
   /** What the program printed so far. */
   output(): string;
+  /** SIGKILL, as a crash would: nothing gets to clean up. The directory stays. */
+  kill(): Promise<void>;
+  /** Starts glimpse-api again on the same port, configuration and data. */
+  restart(): Promise<GlimpseProcess>;
   stop(): Promise<void>;
 }
 
@@ -51,24 +55,46 @@ export async function startGlimpseProcess(config: string, chosenPort?: number): 
   const port = chosenPort ?? (await freePort());
   const configFile = join(dir, 'glance-api.conf');
   writeFileSync(configFile, config.replaceAll('{port}', String(port)).replaceAll('{dir}', dir));
+  return launch(dir, port, configFile);
+}
+
+async function launch(dir: string, port: number, configFile: string): Promise<GlimpseProcess> {
   const child = spawn(process.execPath, [resolve('bin/glimpse-api.js'), '--config-file', configFile], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   child.stdout.on('data', (chunk: Buffer) => (log += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (log += chunk.toString()));
   const url = `http://127.0.0.1:${port}`;
   await waitForHealth(url, child, () => log);
+  const signal = async (name: NodeJS.Signals): Promise<void> => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill(name);
+    await exited;
+  };
   return {
     url,
     dir,
     configFile,
     output: () => log,
+    kill: () => signal('SIGKILL'),
+    restart: async () => {
+      await signal('SIGTERM');
+      return launch(dir, port, configFile);
+    },
     stop: async () => {
-      if (child.exitCode === null) {
-        const exited = new Promise((r) => child.once('exit', r));
-        child.kill('SIGTERM');
-        await exited;
-      }
+      await signal('SIGTERM');
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** A project-scoped token from the embedded identity, as the CLIs log in. */
+export async function login(url: string, user: string, password: string, project: string): Promise<string> {
+  const response = await fetch(`${url}/identity/v3/auth/tokens`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ auth: { identity: { methods: ['password'], password: { user: { name: user, domain: { id: 'default' }, password } } }, scope: { project: { name: project, domain: { id: 'default' } } } } }),
+  });
+  if (response.status !== 201) throw new Error(`login as ${user} failed: ${response.status}`);
+  return response.headers.get('x-subject-token') ?? '';
 }

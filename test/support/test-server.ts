@@ -40,6 +40,9 @@ export interface TestServer {
   readonly dialect: Dialect;
   /** This server's data directory (file store under `images/`). */
   readonly dataDir: string;
+  /** The server's scrubber and recovery pass, to run them when a test says. */
+  readonly scrubber: Server['scrubber'];
+  readonly recovery: Server['recovery'];
   token(user: TestUser): Promise<string>;
   /** The project id the embedded identity gave the user. */
   project(user: TestUser): Promise<string>;
@@ -69,12 +72,19 @@ export function testSettings(database: TestDatabase, overrides: Partial<ServerSe
     policyOverrides: {},
     imageSizeCap: 1099511627776,
     hashingAlgorithm: 'sha512',
-    fileStore: { datadir: `${database.dataDir}/images`, filePerm: 0, durable: false },
+    stores: { multiStore: false, defaultBackend: 'file', backends: [{ id: 'file', type: 'file', description: null, datadir: `${database.dataDir}/images`, filePerm: 0, durable: false }] },
+    userStorageQuota: 0,
+    scrubber: { delayedDelete: false, scrubTimeSeconds: 0, poolSize: 1, wakeupSeconds: 300 },
     ...overrides,
   };
 }
 
-export async function startTestServer(dialect: Dialect, overrides: Partial<ServerSettings> = {}): Promise<TestServer> {
+export interface TestServerOptions {
+  /** Lifetime of the embedded identity's tokens (default one hour). */
+  readonly tokenExpirationSeconds?: number;
+}
+
+export async function startTestServer(dialect: Dialect, overrides: Partial<ServerSettings> = {}, options: TestServerOptions = {}): Promise<TestServer> {
   const database = await createTestDatabase(dialect);
   const settings = testSettings(database, overrides);
   const users = Object.entries(TEST_USERS).map(([name, u]) => ({ name, password: { kind: 'plain' as const, value: u.password }, project: u.project, roles: [...u.roles] }));
@@ -82,7 +92,7 @@ export async function startTestServer(dialect: Dialect, overrides: Partial<Serve
     settings,
     logger: pino({ level: process.env['GLIMPSE_TEST_LOG'] ?? 'silent' }),
     policy: buildPolicy(settings),
-    identity: (db) => embeddedIdentity({ db, users, tokenExpirationSeconds: 3600, publicEndpoint: settings.publicEndpoint }),
+    identity: (db) => embeddedIdentity({ db, users, tokenExpirationSeconds: options.tokenExpirationSeconds ?? 3600, publicEndpoint: settings.publicEndpoint }),
   });
   await server.app.listen({ host: '127.0.0.1', port: 0 });
   const address = server.app.server.address();
@@ -116,6 +126,8 @@ export async function startTestServer(dialect: Dialect, overrides: Partial<Serve
     db: server.db,
     dialect,
     dataDir: database.dataDir,
+    scrubber: server.scrubber,
+    recovery: server.recovery,
     token: async (user) => (await login(user)).token,
     project: async (user) => (await login(user)).project,
     async request(user, method, path, options = {}) {
@@ -165,10 +177,10 @@ export async function startTestServer(dialect: Dialect, overrides: Partial<Serve
 }
 
 /** Starts a server before the enclosing suite and stops it after; read `.current` inside tests. */
-export function useTestServer(dialect: Dialect, overrides: Partial<ServerSettings> = {}): { current: TestServer } {
+export function useTestServer(dialect: Dialect, overrides: Partial<ServerSettings> = {}, options: TestServerOptions = {}): { current: TestServer } {
   const holder = {} as { current: TestServer };
   before(async () => {
-    holder.current = await startTestServer(dialect, overrides);
+    holder.current = await startTestServer(dialect, overrides, options);
   });
   after(async () => {
     await holder.current.close();

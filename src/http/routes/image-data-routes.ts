@@ -31,7 +31,14 @@ export const imageDataRoutes: FastifyPluginCallback<{ data: ImageDataService }> 
       request.raw.once('close', () => {
         if (!request.raw.complete) controller.abort();
       });
-      await data.upload(contextOf(request), imageId(request), body, controller.signal);
+      const length = request.headers['content-length'];
+      const store = request.headers['x-image-meta-store'];
+      await data.upload(contextOf(request), imageId(request), {
+        body,
+        signal: controller.signal,
+        declaredSize: length === undefined ? null : Number(length),
+        storeId: typeof store === 'string' && store !== '' ? store : null,
+      });
       return reply.code(204).send();
     },
     GET: async (request, reply) => {

@@ -29,7 +29,11 @@ function pageLink(params: ReadonlyMap<string, readonly string[]>, marker: string
   return query === '' ? '/v2/images' : `/v2/images?${query}`;
 }
 
-export const imageRoutes: FastifyPluginCallback<{ images: ImageService; baseUrl: (request: FastifyRequest) => string }> = (app, { images, baseUrl }, done) => {
+export const imageRoutes: FastifyPluginCallback<{ images: ImageService; baseUrl: (request: FastifyRequest) => string; storeIds: readonly string[] | null }> = (
+  app,
+  { images, baseUrl, storeIds },
+  done,
+) => {
   resource(app, '/images', {
     GET: async (request) => {
       rejectBody(request);
@@ -46,6 +50,8 @@ export const imageRoutes: FastifyPluginCallback<{ images: ImageService; baseUrl:
     POST: async (request, reply) => {
       const image = await images.create(contextOf(request), jsonBody(request));
       void reply.code(201).header('Location', `${baseUrl(request)}/v2/images/${image.id}`);
+      // Multi-store only (reference §2.2): where an upload or import may go.
+      if (storeIds !== null) void reply.header('OpenStack-image-store-ids', storeIds.join(','));
       return imageView(image);
     },
   });

@@ -8,7 +8,7 @@ import { configFilesFromArgs, loadConfig, parseDatabaseUrl } from '../../../src/
 import { parseIni } from '../../../src/config/ini-parser.js';
 import { OPTIONS } from '../../../src/config/options.js';
 import { renderSampleConfig } from '../../../src/config/sample-config.js';
-import { settingsFromConfig } from '../../../src/server/settings-from-config.js';
+import { parseByteSize, settingsFromConfig } from '../../../src/server/settings-from-config.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'glimpse-config-'));
 let counter = 0;
@@ -113,5 +113,42 @@ describe('configuration (Glance option names)', () => {
     const sample = renderSampleConfig();
     for (const option of OPTIONS) assert.ok(sample.includes(`#${option.name} = `), option.name);
     assert.ok(sample.includes('[keystone_authtoken]'));
+  });
+
+  it('reads a single file store from [glance_store] and multi-store from enabled_backends', () => {
+    const single = settingsFromConfig(loadConfig([file('[glance_store]\nfilesystem_store_datadir = /srv/img\nfilesystem_store_file_perm = 640\n')])).settings.stores;
+    assert.deepEqual(single, { multiStore: false, defaultBackend: 'file', backends: [{ id: 'file', type: 'file', description: null, datadir: '/srv/img', filePerm: 640, durable: true }] });
+    const multi = loadConfig([
+      file('[DEFAULT]\nenabled_backends = fast:file, cheap:file\n[glance_store]\ndefault_backend = cheap\n[fast]\nfilesystem_store_datadir = /srv/fast\nstore_description = SSD\n[cheap]\nfilesystem_store_datadir = /srv/cheap\nfilesystem_store_fsync = false\nbogus = 1\n'),
+    ]);
+    assert.ok(multi.warnings.some((w) => w.includes('[cheap] bogus')));
+    const stores = settingsFromConfig(multi).settings.stores;
+    assert.equal(stores.multiStore, true);
+    assert.equal(stores.defaultBackend, 'cheap');
+    assert.deepEqual(stores.backends.map((b) => [b.id, b.datadir, b.description, b.durable]), [['fast', '/srv/fast', 'SSD', true], ['cheap', '/srv/cheap', null, false]]);
+  });
+
+  it('refuses a bad multi-store configuration, naming the option', () => {
+    refuses('[DEFAULT]\nenabled_backends = fast:file\n[fast]\nfilesystem_store_datadir = /a\n', /\[glance_store\] default_backend is required/);
+    refuses('[DEFAULT]\nenabled_backends = fast:file\n[glance_store]\ndefault_backend = slow\n[fast]\nfilesystem_store_datadir = /a\n', /default_backend: 'slow' is not one of enabled_backends \(fast\)/);
+    refuses('[DEFAULT]\nenabled_backends = fast:rbd\n', /store type 'rbd' of 'fast' is not supported/);
+    refuses('[DEFAULT]\nenabled_backends = os_glance_staging_store:file\n', /reserved/);
+    refuses('[DEFAULT]\nenabled_backends = a:file, a:file\n', /'a' appears twice/);
+    refuses('[DEFAULT]\nenabled_backends = fast\n', /'fast' is not <id>:<type>/);
+    refuses('[DEFAULT]\nenabled_backends = fast:file\n[glance_store]\ndefault_backend = fast\n', /\[fast\] filesystem_store_datadir is required/);
+    refuses('[DEFAULT]\nenabled_backends = fast:file\n[glance_store]\ndefault_backend = fast\n[fast]\nfilesystem_store_datadir = /a\nfilesystem_store_file_perm = 999\n', /\[fast\] filesystem_store_file_perm/);
+    const twins = loadConfig([file('[DEFAULT]\nenabled_backends = a:file,b:file\n[glance_store]\ndefault_backend = a\n[a]\nfilesystem_store_datadir = /same\n[b]\nfilesystem_store_datadir = /same/\n')]);
+    assert.throws(() => settingsFromConfig(twins), /\[b\] filesystem_store_datadir: \/same is also the directory of store 'a'/);
+  });
+
+  it('reads user_storage_quota with Glance\'s size suffixes (powers of 1024)', () => {
+    assert.equal(parseByteSize('0'), 0);
+    assert.equal(parseByteSize('1000'), 1000);
+    assert.equal(parseByteSize('500MB'), 500 * 1024 ** 2);
+    assert.equal(parseByteSize('2 tb'), 2 * 1024 ** 4);
+    assert.equal(parseByteSize('7B'), 7);
+    assert.throws(() => parseByteSize('5 PB'), /user_storage_quota: '5 PB' is not a size/);
+    assert.throws(() => parseByteSize('-1'), ConfigError);
+    assert.throws(() => parseByteSize('99999999999TB'), ConfigError);
   });
 });

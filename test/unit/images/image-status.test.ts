@@ -13,8 +13,10 @@ describe('image status state machine', () => {
         if (expected) allowed += 1;
       }
     }
-    // reference §2.9 lists 23 transitions.
-    assert.equal(allowed, 23);
+    // reference §2.9 lists 23 transitions; Glimpse adds deactivated → pending_delete because every
+    // delete of an image with data passes through pending_delete (crash-safe purge).
+    assert.equal(allowed, 24);
+    assert.ok(isTransitionAllowed('deactivated', 'pending_delete'));
   });
 
   it('deleted is terminal', () => {

@@ -1,0 +1,50 @@
+import { policyCredentials, type RequestContext } from '../auth/request-context.js';
+import { ForbiddenError, NotFoundError } from '../errors/domain-errors.js';
+import type { PolicyCheck } from '../images/image-access.js';
+import type { StoreRegistry } from '../stores/store-registry.js';
+
+/**
+ * The discovery documents under /v2/info (reference §9.1, §13.3): which stores exist, which
+ * import methods are enabled, and quota usage.
+ */
+export class InfoService {
+  constructor(
+    private readonly stores: StoreRegistry,
+    private readonly policy: PolicyCheck,
+  ) {}
+
+  /** `GET /v2/info/stores`: any caller; only with multi-store (reference §9.1). */
+  storeList(): Record<string, unknown>[] {
+    this.requireMultiStore();
+    return this.stores.info().map((s) => ({
+      id: s.id,
+      ...(s.description === null ? {} : { description: s.description }),
+      // Glance writes the flag as the string "true", and only on the default store.
+      ...(s.isDefault ? { default: 'true' } : {}),
+    }));
+  }
+
+  /** `GET /v2/info/stores/detail`: the `stores_info_detail` policy (admin by default). */
+  storeDetails(context: RequestContext): Record<string, unknown>[] {
+    this.requireMultiStore();
+    if (!this.policy.enforce('stores_info_detail', {}, policyCredentials(context))) {
+      throw new ForbiddenError('You are not authorized to complete stores_info_detail action.');
+    }
+    return this.stores.info().map((s) => ({
+      id: s.id,
+      ...(s.description === null ? {} : { description: s.description }),
+      ...(s.isDefault ? { default: 'true' } : {}),
+      type: s.type,
+      properties: s.properties,
+    }));
+  }
+
+  /** Ids for the `OpenStack-image-store-ids` header, or null in single-store mode. */
+  storeIds(): string[] | null {
+    return this.stores.multiStore ? this.stores.info().map((s) => s.id) : null;
+  }
+
+  private requireMultiStore(): void {
+    if (!this.stores.multiStore) throw new NotFoundError('Multi backend is not supported at this site.');
+  }
+}

@@ -1,0 +1,101 @@
+import type { FastifyBaseLogger } from 'fastify';
+import type { ImageRepository } from '../images/image-repository.js';
+import type { StoreRegistry } from '../stores/store-registry.js';
+import type { StoredObject } from '../stores/image-store.js';
+
+/** A store object no image owns: an unfinished write, or data whose image row does not point to it. */
+export interface OrphanObject extends StoredObject {
+  readonly storeId: string;
+}
+
+/** A recorded location whose bytes are missing or unreadable: the image cannot be downloaded. */
+export interface LostData {
+  readonly imageId: string;
+  readonly status: string;
+  readonly storeId: string;
+  readonly location: string;
+  readonly reason: string;
+}
+
+export interface RecoveryReport {
+  /** Images found in `saving` (their upload died with the process) and put back to `queued`. */
+  readonly requeued: readonly string[];
+  readonly orphans: readonly OrphanObject[];
+  /** Orphans actually removed (all of them unless a delete failed or `remove` was false). */
+  readonly removed: number;
+}
+
+/**
+ * Crash recovery (README "Image data"): after a SIGKILL mid-upload an image can be left in
+ * `saving` and the store can hold a temporary file, or a finished file the database never
+ * recorded. This pass, run before the API serves (and by `glimpse-manage data recover`), puts
+ * such images back to `queued` with a failure note and lists or removes the orphan bytes.
+ *
+ * It assumes nothing else is writing to these stores while it runs: one Glimpse host per
+ * database and store set, which is how glimpse-api is deployed (workers are forked after it).
+ */
+export class DataRecovery {
+  constructor(
+    private readonly repo: ImageRepository,
+    private readonly stores: StoreRegistry,
+    private readonly log: FastifyBaseLogger,
+  ) {}
+
+  async run(options: { readonly remove: boolean; readonly requeue: boolean }): Promise<RecoveryReport> {
+    const requeued: string[] = [];
+    if (options.requeue) {
+      for (const id of await this.repo.idsInStatus('saving')) {
+        if (await this.repo.transitionStatus(id, 'saving', 'queued', { size: null, virtual_size: null })) {
+          await this.repo.recordUploadFailure(id, `${new Date().toISOString()} INTERRUPTED: the server stopped during the upload; upload again.`);
+          requeued.push(id);
+          this.log.warn({ imageId: id }, 'image was left in saving by a stopped server; back to queued');
+        }
+      }
+    }
+    const orphans = await this.findOrphans();
+    let removed = 0;
+    if (options.remove) {
+      for (const orphan of orphans) {
+        try {
+          await this.stores.get(orphan.storeId)?.delete(orphan.location);
+          removed += 1;
+          this.log.warn({ store: orphan.storeId, location: orphan.location, imageId: orphan.imageId }, 'removed orphan image data');
+        } catch (error) {
+          this.log.error({ err: error, location: orphan.location }, 'could not remove orphan image data');
+        }
+      }
+    }
+    return { requeued, orphans, removed };
+  }
+
+  /** Locations whose data is gone from its store (reported; the operator decides what to do). */
+  async findLostData(): Promise<LostData[]> {
+    const lost: LostData[] = [];
+    for (const location of await this.repo.allLocations()) {
+      const store = this.stores.get(location.storeId);
+      const base = { imageId: location.imageId, status: location.status, storeId: location.storeId, location: location.url };
+      if (store === undefined) {
+        lost.push({ ...base, reason: 'the store is not configured' });
+        continue;
+      }
+      try {
+        await store.stat(location.url);
+      } catch (error) {
+        lost.push({ ...base, reason: error instanceof Error ? error.message : String(error) });
+      }
+    }
+    return lost;
+  }
+
+  /** Every object in every store that no location row refers to (partial writes included). */
+  async findOrphans(): Promise<OrphanObject[]> {
+    const orphans: OrphanObject[] = [];
+    for (const store of this.stores.all()) {
+      const known = await this.repo.locationUrls(store.id);
+      for await (const object of store.list()) {
+        if (object.partial || !known.has(object.location)) orphans.push({ ...object, storeId: store.id });
+      }
+    }
+    return orphans;
+  }
+}

@@ -1,0 +1,91 @@
+import type { FastifyBaseLogger } from 'fastify';
+import { ConflictError, NotFoundError } from '../errors/domain-errors.js';
+import type { ImageDataService } from '../images/image-data-service.js';
+import type { ImageRepository } from '../images/image-repository.js';
+import type { ScrubberSettings } from '../server/server-settings.js';
+
+export interface ScrubReport {
+  readonly scrubbed: readonly string[];
+  /** Images whose data could not all be removed; they stay pending_delete for the next run. */
+  readonly failed: readonly string[];
+}
+
+const PAGE = 1000;
+
+/**
+ * The scrubber (reference §12): purges the data of `pending_delete` images once `scrub_time`
+ * has passed since their deletion, `scrub_pool_size` at a time, then marks them `deleted`.
+ * Every delete goes through pending_delete first (image-service), so a delete interrupted by a
+ * crash or a store error is finished here rather than leaving bytes behind.
+ */
+export class Scrubber {
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<ScrubReport> | null = null;
+
+  constructor(
+    private readonly repo: ImageRepository,
+    private readonly data: ImageDataService,
+    private readonly settings: ScrubberSettings,
+    private readonly log: FastifyBaseLogger,
+  ) {}
+
+  /** One pass; `ignoreScrubTime` purges every pending_delete image (delayed_delete off). */
+  async scrubOnce(options: { readonly ignoreScrubTime?: boolean } = {}): Promise<ScrubReport> {
+    const delay = options.ignoreScrubTime === true || !this.settings.delayedDelete ? 0 : this.settings.scrubTimeSeconds;
+    const before = new Date(Date.now() - delay * 1000).toISOString();
+    const scrubbed: string[] = [];
+    const failed: string[] = [];
+    const seen = new Set<string>();
+    for (;;) {
+      const ids = (await this.repo.pendingDeletes(before, PAGE)).filter((id) => !seen.has(id));
+      if (ids.length === 0) break;
+      for (let i = 0; i < ids.length; i += this.settings.poolSize) {
+        await Promise.all(
+          ids.slice(i, i + this.settings.poolSize).map(async (id) => {
+            seen.add(id);
+            (await this.scrubImage(id) ? scrubbed : failed).push(id);
+          }),
+        );
+      }
+    }
+    if (scrubbed.length > 0 || failed.length > 0) this.log.info({ scrubbed: scrubbed.length, failed: failed.length }, 'scrubber pass');
+    return { scrubbed, failed };
+  }
+
+  private async scrubImage(id: string): Promise<boolean> {
+    if (!(await this.data.purge(id))) return false;
+    if (!(await this.repo.transitionStatus(id, 'pending_delete', 'deleted'))) return false;
+    await this.repo.purgeDetails(id);
+    return true;
+  }
+
+  /** `--restore <id>`: pending_delete → active with its data intact (reference §12). */
+  async restore(id: string): Promise<void> {
+    const status = await this.repo.statusIncludingDeleted(id);
+    if (status === null) throw new NotFoundError(`No image found with ID ${id}`);
+    if (status !== 'pending_delete') throw new ConflictError(`cannot restore the image from ${status} to active (wanted from_state=pending_delete)`);
+    if (!(await this.repo.transitionStatus(id, 'pending_delete', 'active'))) throw new ConflictError(`Image ${id} changed while it was being restored; retry.`);
+  }
+
+  /** Runs a pass every `wakeup_time` seconds until stop(). */
+  start(): void {
+    if (this.timer !== null) return;
+    this.timer = setInterval(() => {
+      if (this.running !== null) return;
+      this.running = this.scrubOnce().catch((error: unknown) => {
+        this.log.error({ err: error }, 'scrubber pass failed');
+        return { scrubbed: [], failed: [] };
+      });
+      void this.running.finally(() => {
+        this.running = null;
+      });
+    }, this.settings.wakeupSeconds * 1000);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+    await this.running;
+  }
+}

@@ -1,0 +1,36 @@
+import type { FastifyBaseLogger } from 'fastify';
+import type { Db } from '../db/database.js';
+import { ImageAccess, type PolicyCheck } from '../images/image-access.js';
+import { ImageDataService } from '../images/image-data-service.js';
+import { ImageRepository } from '../images/image-repository.js';
+import { DataRecovery } from '../maintenance/data-recovery.js';
+import { Scrubber } from '../maintenance/scrubber.js';
+import { StoreRegistry } from '../stores/store-registry.js';
+import type { ServerSettings } from './server-settings.js';
+
+export interface DataParts {
+  readonly repo: ImageRepository;
+  readonly access: ImageAccess;
+  readonly stores: StoreRegistry;
+  readonly data: ImageDataService;
+  readonly scrubber: Scrubber;
+  readonly recovery: DataRecovery;
+}
+
+/**
+ * The image data side, built the same way by the API server, its startup recovery pass and the
+ * glimpse-manage commands, so all three see the same stores and the same rules.
+ */
+export async function openDataParts(settings: ServerSettings, db: Db, policy: PolicyCheck, log: FastifyBaseLogger): Promise<DataParts> {
+  const repo = new ImageRepository(db, { trackStores: settings.stores.multiStore });
+  const access = new ImageAccess(repo, policy);
+  const stores = await StoreRegistry.open(settings.stores);
+  const data = new ImageDataService(
+    repo,
+    access,
+    stores,
+    { imageSizeCap: settings.imageSizeCap, hashingAlgorithm: settings.hashingAlgorithm, userStorageQuota: settings.userStorageQuota },
+    log,
+  );
+  return { repo, access, stores, data, scrubber: new Scrubber(repo, data, settings.scrubber, log), recovery: new DataRecovery(repo, stores, log) };
+}
