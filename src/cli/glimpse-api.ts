@@ -32,13 +32,15 @@ async function prepare(): Promise<ReturnType<typeof settingsFromConfig> & { user
       await migrateToLatest(db);
       // Before any worker serves: finish what a killed predecessor left (README "Image data").
       const startupLog = pino({ level: parts.process.debug ? 'debug' : 'warn' });
-      const { recovery, scrubber } = await openDataParts(parts.settings, db, buildPolicy(parts.settings), startupLog);
+      const dataParts = await openDataParts(parts.settings, db, buildPolicy(parts.settings), startupLog);
+      const { recovery, scrubber } = dataParts;
       const report = await recovery.run({ requeue: true, remove: true });
       if (report.requeued.length > 0 || report.orphans.length > 0) {
         console.warn(`recovery: ${report.requeued.length} upload(s) interrupted and requeued, ${report.removed} of ${report.orphans.length} orphan object(s) removed`);
       }
       // Deletes cut short by a crash are finished now unless delayed_delete keeps them for later.
       if (!parts.settings.scrubber.delayedDelete) await scrubber.scrubOnce();
+      await dataParts.close();
     } finally {
       await db.destroy();
     }

@@ -35,7 +35,12 @@ async function withDataParts(argv: readonly string[], run: (parts: DataParts) =>
   const db = openDatabase(settings.database);
   try {
     await migrateToLatest(db);
-    return await run(await openDataParts(settings, db, buildPolicy(settings), pino({ level: 'warn' }, pino.destination(2))));
+    const parts = await openDataParts(settings, db, buildPolicy(settings), pino({ level: 'warn' }, pino.destination(2)));
+    try {
+      return await run(parts);
+    } finally {
+      await parts.close();
+    }
   } finally {
     await db.destroy();
   }

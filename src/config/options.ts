@@ -81,6 +81,8 @@ export const OPTIONS: readonly OptionDefinition[] = [
   o('oslo_policy', 'enforce_new_defaults', bool, false, 'Use the new (secure RBAC) policy defaults.'),
   o('oslo_policy', 'enforce_scope', bool, false, 'Accepted for compatibility; every rule is project-scoped.'),
   o('image_format', 'disk_formats', list, ['ami', 'ari', 'aki', 'vhd', 'vhdx', 'vmdk', 'raw', 'qcow2', 'vdi', 'iso', 'ploop'], 'Allowed disk_format values.'),
+  o('image_format', 'require_image_format_match', bool, true, 'Refuse uploads whose content is not the declared disk_format (bare containers).'),
+  o('image_format', 'vmdk_allowed_types', list, ['streamOptimized', 'monolithicSparse'], 'VMDK create types accepted in uploads; others (flat, split, vmfs) can point at host files.'),
   o('image_format', 'container_formats', list, ['ami', 'ari', 'aki', 'bare', 'ovf', 'ova', 'docker', 'compressed'], 'Allowed container_format values.'),
   o('embedded_identity', 'token_expiration', int(60), 3600, 'Lifetime of embedded tokens in seconds. Users: user_<name> = <password> <project> <role>[,<role>...].'),
   o('DEFAULT', 'enabled_backends', string, null, 'Multi-store: <id>:<type>[, ...]; each id has a section of its own with that store\'s options. Only the file type exists so far.'),

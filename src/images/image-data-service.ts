@@ -1,10 +1,12 @@
-import { createHash } from 'node:crypto';
-import { Transform, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import type { FastifyBaseLogger } from 'fastify';
 import type { RequestContext } from '../auth/request-context.js';
 import { ConflictError, DomainError, ForbiddenError, GoneError, InvalidInputError, QuotaExceededError, ServiceUnavailableError } from '../errors/domain-errors.js';
 import type { ByteRange, ImageStore } from '../stores/image-store.js';
 import type { StoreRegistry } from '../stores/store-registry.js';
+import type { HashPool } from '../hashing/hash-pool.js';
+import { FormatInspector } from './format-inspection/format-inspector.js';
+import { checkDeclaredFormat, type FormatPolicyOptions } from './format-inspection/format-policy.js';
 import { StoreAbortedError, StoreDuplicateError, StoreError, StoreFullError, StoreNotFoundError, StoreSizeLimitError, StoreWriteDeniedError } from '../stores/store-errors.js';
 import type { ImageAccess } from './image-access.js';
 import type { ImageRepository } from './image-repository.js';
@@ -18,6 +20,8 @@ export interface ImageDataOptions {
   readonly hashingAlgorithm: string;
   /** `user_storage_quota` in bytes; 0 means none (reference §3.3). */
   readonly userStorageQuota: number;
+  /** `[image_format] require_image_format_match` and `vmdk_allowed_types`. */
+  readonly formatPolicy: FormatPolicyOptions;
 }
 
 export interface UploadRequest {
@@ -37,20 +41,6 @@ export interface ImageDownload {
   readonly range: ByteRange | null;
 }
 
-/** md5 `checksum` and the multihash in the same single pass as the write (reference §3.1 step 8). */
-function hashingPassThrough(algorithm: string): { stream: Transform; digests: () => { checksum: string; hash: string } } {
-  const md5 = createHash('md5');
-  const multihash = createHash(algorithm);
-  const stream = new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
-      md5.update(chunk);
-      multihash.update(chunk);
-      callback(null, chunk);
-    },
-  });
-  return { stream, digests: () => ({ checksum: md5.digest('hex'), hash: multihash.digest('hex') }) };
-}
-
 /**
  * Image data: upload (queued → saving → active, each step a compare-and-set) and download
  * (reference §3). On any failure the stored bytes are removed before the answer and the image
@@ -61,6 +51,8 @@ export class ImageDataService {
     private readonly repo: ImageRepository,
     private readonly access: ImageAccess,
     private readonly stores: StoreRegistry,
+    /** md5 and the multihash on worker threads, beside the write (bench/README.md: hashing). */
+    private readonly hashes: HashPool,
     private readonly options: ImageDataOptions,
     private readonly log: FastifyBaseLogger,
   ) {}
@@ -81,14 +73,21 @@ export class ImageDataService {
     if (!(await this.repo.transitionStatus(id, 'queued', 'saving'))) {
       throw new ConflictError(`Image status transition from ${image.status} to saving is not allowed`);
     }
-    const hashing = hashingPassThrough(this.options.hashingAlgorithm);
+    // checksum (md5) and os_hash_value in the same single pass as the write (reference §3.1 step 8).
+    const hashing = this.hashes.hashingStream(['md5', this.options.hashingAlgorithm]);
+    // Format inspection reads the same stream (a bounded prefix), never the stored file.
+    const inspector = new FormatInspector();
+    request.body.on('data', (chunk: Buffer) => {
+      inspector.push(chunk);
+    });
     let written: { location: string; size: number } | null = null;
     try {
       written = await store.write(id, request.body.pipe(hashing.stream), { maxBytes: limit.maxBytes, signal: request.signal });
+      const virtualSize = this.checkFormat(image, inspector, written.size);
       // Checked again with the real size: a concurrent upload by the same owner may have landed.
       await this.uploadLimit(image.owner, written.size);
-      const { checksum, hash } = hashing.digests();
-      const activated = await this.repo.activateWithData(id, { storeId: store.id, url: written.location, size: written.size, checksum, hashAlgo: this.options.hashingAlgorithm, hashValue: hash });
+      const [checksum = '', hash = ''] = await hashing.digests();
+      const activated = await this.repo.activateWithData(id, { storeId: store.id, url: written.location, size: written.size, virtualSize, checksum, hashAlgo: this.options.hashingAlgorithm, hashValue: hash });
       if (!activated) {
         throw new GoneError(`Image ${id} could not be found after upload. The image may have been deleted during the upload, cleaning up the chunks uploaded.`);
       }
@@ -104,6 +103,22 @@ export class ImageDataService {
   /** The owner sees why the upload failed on the image itself (glance-lessons §1). */
   private async noteFailure(id: string, error: unknown): Promise<void> {
     await this.repo.recordUploadFailure(id, `${new Date().toISOString()} ${error instanceof DomainError ? error.code : 'INTERNAL'}: ${error instanceof Error ? error.message : 'upload failed'}`);
+  }
+
+  /**
+   * Refuses data whose content is not the declared disk_format, or that is unsafe to hand to a
+   * hypervisor (backing or data files, external extents: glance-lessons §2); returns the
+   * virtual size. Glance only inspects `bare` containers; other containers wrap disks in
+   * formats of their own (ova, docker), so their content is not checked here either.
+   */
+  private checkFormat(image: { readonly diskFormat: string | null; readonly containerFormat: string | null }, inspector: FormatInspector, size: number): number | null {
+    if (image.containerFormat !== 'bare') return null;
+    const result = inspector.result(size);
+    const problems = checkDeclaredFormat(result, image.diskFormat, this.options.formatPolicy);
+    if (problems.length > 0) {
+      throw new InvalidInputError(`Image data is refused by format inspection: ${problems.map((p) => `${p.message} (${p.code})`).join('; ')}`);
+    }
+    return result.virtualSize;
   }
 
   /** The store an upload goes to: X-Image-Meta-Store in multi-store mode, else the default. */

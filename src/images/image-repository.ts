@@ -339,12 +339,12 @@ export class ImageRepository {
    * saving → active with the data's facts and its location, in one transaction guarded on the
    * status: false means the image changed (e.g. was deleted) during the upload.
    */
-  async activateWithData(id: string, data: { storeId: string; url: string; size: number; checksum: string; hashAlgo: string; hashValue: string }): Promise<boolean> {
+  async activateWithData(id: string, data: { storeId: string; url: string; size: number; virtualSize: number | null; checksum: string; hashAlgo: string; hashValue: string }): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {
       const at = now();
       const result = await trx
         .updateTable('images')
-        .set({ status: 'active', size: data.size, checksum: data.checksum, os_hash_algo: data.hashAlgo, os_hash_value: data.hashValue, updated_at: at })
+        .set({ status: 'active', size: data.size, virtual_size: data.virtualSize, checksum: data.checksum, os_hash_algo: data.hashAlgo, os_hash_value: data.hashValue, updated_at: at })
         .where('id', '=', id)
         .where('deleted', '=', 0)
         .where('status', '=', 'saving')

@@ -50,7 +50,8 @@ export async function createServer(parts: ServerParts): Promise<Server> {
     allowAdditionalProperties: settings.allowAdditionalImageProperties,
   };
   const image = imageSchema(schemaOptions);
-  const { repo, access, stores, data, scrubber, recovery } = await openDataParts(settings, db, parts.policy, parts.logger);
+  const dataParts = await openDataParts(settings, db, parts.policy, parts.logger);
+  const { repo, access, stores, data, scrubber, recovery } = dataParts;
   const images = new ImageService(
     repo,
     access,
@@ -86,6 +87,7 @@ export async function createServer(parts: ServerParts): Promise<Server> {
     async close() {
       await scrubber.stop();
       await app.close();
+      await dataParts.close();
       await db.destroy();
     },
   };

@@ -6,6 +6,7 @@ import { ImageRepository } from '../images/image-repository.js';
 import { DataRecovery } from '../maintenance/data-recovery.js';
 import { Scrubber } from '../maintenance/scrubber.js';
 import { StoreRegistry } from '../stores/store-registry.js';
+import { HashPool } from '../hashing/hash-pool.js';
 import type { ServerSettings } from './server-settings.js';
 
 export interface DataParts {
@@ -15,6 +16,8 @@ export interface DataParts {
   readonly data: ImageDataService;
   readonly scrubber: Scrubber;
   readonly recovery: DataRecovery;
+  /** Stops the hashing threads. */
+  close(): Promise<void>;
 }
 
 /**
@@ -25,12 +28,22 @@ export async function openDataParts(settings: ServerSettings, db: Db, policy: Po
   const repo = new ImageRepository(db, { trackStores: settings.stores.multiStore });
   const access = new ImageAccess(repo, policy);
   const stores = await StoreRegistry.open(settings.stores);
+  const hashes = new HashPool();
   const data = new ImageDataService(
     repo,
     access,
     stores,
-    { imageSizeCap: settings.imageSizeCap, hashingAlgorithm: settings.hashingAlgorithm, userStorageQuota: settings.userStorageQuota },
+    hashes,
+    { imageSizeCap: settings.imageSizeCap, hashingAlgorithm: settings.hashingAlgorithm, userStorageQuota: settings.userStorageQuota, formatPolicy: settings.formatPolicy },
     log,
   );
-  return { repo, access, stores, data, scrubber: new Scrubber(repo, data, settings.scrubber, log), recovery: new DataRecovery(repo, stores, log) };
+  return {
+    repo,
+    access,
+    stores,
+    data,
+    scrubber: new Scrubber(repo, data, settings.scrubber, log),
+    recovery: new DataRecovery(repo, stores, log),
+    close: () => hashes.close(),
+  };
 }

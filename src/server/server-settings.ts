@@ -29,6 +29,8 @@ export interface ServerSettings {
   readonly hashingAlgorithm: string;
   /** The image stores (`[glance_store]`, or `enabled_backends` and their sections). */
   readonly stores: StoreSettings;
+  /** `[image_format] require_image_format_match` and `vmdk_allowed_types`. */
+  readonly formatPolicy: { readonly requireImageFormatMatch: boolean; readonly vmdkAllowedTypes: readonly string[] };
   /** `user_storage_quota` in bytes; 0 means no quota. */
   readonly userStorageQuota: number;
   /** `delayed_delete` and the scrubber's `scrub_time`, `scrub_pool_size`, `wakeup_time` (reference §12). */

@@ -74,6 +74,7 @@ export function testSettings(database: TestDatabase, overrides: Partial<ServerSe
     hashingAlgorithm: 'sha512',
     stores: { multiStore: false, defaultBackend: 'file', backends: [{ id: 'file', type: 'file', description: null, datadir: `${database.dataDir}/images`, filePerm: 0, durable: false }] },
     userStorageQuota: 0,
+    formatPolicy: { requireImageFormatMatch: true, vmdkAllowedTypes: ['streamOptimized', 'monolithicSparse'] },
     scrubber: { delayedDelete: false, scrubTimeSeconds: 0, poolSize: 1, wakeupSeconds: 300 },
     ...overrides,
   };

@@ -18,6 +18,8 @@ import {
   StoreWriteDeniedError,
 } from '../store-errors.js';
 
+const READ_CHUNK = 1024 * 1024;
+
 export interface FileStoreOptions {
   readonly id: string;
   /** `filesystem_store_datadir`; created when missing. */
@@ -115,11 +117,12 @@ export class FileStore implements ImageStore {
     const path = this.#pathOf(location);
     const { size } = await this.stat(location);
     const range = options.range;
-    if (range === undefined) return createReadStream(path);
+    // 1 MiB reads: a sixteenth of the default's thread-pool round trips per byte served.
+    if (range === undefined) return createReadStream(path, { highWaterMark: READ_CHUNK });
     if (range.start < 0 || range.end < range.start || range.end >= size) {
       throw new StoreRangeError(`Range ${range.start}-${range.end} is outside the ${size} bytes of ${location}.`);
     }
-    return createReadStream(path, { start: range.start, end: range.end });
+    return createReadStream(path, { start: range.start, end: range.end, highWaterMark: READ_CHUNK });
   }
 
   async stat(location: string): Promise<{ readonly size: number }> {

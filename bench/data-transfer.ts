@@ -1,0 +1,323 @@
+/**
+ * Image data throughput: Glimpse vs Glance 25 on the same machine, the same file, the same run.
+ *   npx tsx bench/data-transfer.ts     (BENCH_DATA_GIB=2, BENCH_BIG_GIB=10, BENCH_DATA_STATE=/tmp/glimpse-bench-data)
+ * Uploads and downloads a generated file through each server's file store, reports MiB/s,
+ * server CPU seconds and peak server RSS, the machine's hashing limit (md5 + sha512 of the same
+ * bytes in one process), and Glimpse's RSS during a BENCH_BIG_GIB upload.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { cpus, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Readable } from 'node:stream';
+import { Worker } from 'node:worker_threads';
+
+const GIB = 1024 ** 3;
+const MIB = 1024 ** 2;
+const SIZE = Number(process.env['BENCH_DATA_GIB'] ?? 2) * GIB;
+const BIG = Number(process.env['BENCH_BIG_GIB'] ?? 10) * GIB;
+const STATE = resolve(process.env['BENCH_DATA_STATE'] ?? '/tmp/glimpse-bench-data');
+const GLANCE_PORT = 9597;
+const GLIMPSE_PORT = 9598;
+const PYTHON_ENV = { PATH: '/usr/bin:/bin:/usr/sbin:/sbin', HOME: process.env['HOME'] ?? '/root', LANG: 'C.UTF-8' };
+const TICKS_PER_SECOND = 100;
+
+interface Target {
+  readonly name: 'glimpse' | 'glance';
+  readonly url: string;
+  readonly headers: Record<string, string>;
+  readonly group: number;
+}
+
+interface Transfer {
+  readonly mibPerSecond: number;
+  readonly cpuSeconds: number;
+  readonly peakRssMiB: number;
+}
+
+function sh(command: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env): string {
+  const result = spawnSync(command, args, { env, encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`${command} ${args.join(' ')} failed:\n${result.stdout}${result.stderr}`);
+  return result.stdout;
+}
+
+/** Processes of a server's process group (the server and its workers), from /proc. */
+function groupPids(group: number): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[2]) === group) pids.push(Number(entry));
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return pids;
+}
+
+function groupCpuSeconds(group: number): number {
+  let ticks = 0;
+  for (const pid of groupPids(group)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // ended
+    }
+  }
+  return ticks / TICKS_PER_SECOND;
+}
+
+function groupRssMiB(group: number): number {
+  let kib = 0;
+  for (const pid of groupPids(group)) {
+    try {
+      const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+      kib += Number(match?.[1] ?? 0);
+    } catch {
+      // ended
+    }
+  }
+  return kib / 1024;
+}
+
+/** Runs `work` while sampling the server group's RSS; returns MiB/s over `bytes`, CPU and peak RSS. */
+async function observed(target: Target, bytes: number, work: () => Promise<void>): Promise<Transfer> {
+  let peak = groupRssMiB(target.group);
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, groupRssMiB(target.group));
+  }, 100);
+  const cpuBefore = groupCpuSeconds(target.group);
+  const started = process.hrtime.bigint();
+  try {
+    await work();
+  } finally {
+    clearInterval(sampler);
+  }
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  return { mibPerSecond: bytes / MIB / seconds, cpuSeconds: groupCpuSeconds(target.group) - cpuBefore, peakRssMiB: peak };
+}
+
+async function call(target: Target, method: string, path: string, body?: unknown): Promise<Record<string, unknown>> {
+  const response = await fetch(`${target.url}${path}`, {
+    method,
+    headers: { ...target.headers, accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await response.text();
+  if (response.status >= 300) throw new Error(`${target.name} ${method} ${path}: ${response.status} ${text}`);
+  return text === '' ? {} : (JSON.parse(text) as Record<string, unknown>);
+}
+
+function put(target: Target, id: string, body: Readable, size: number): Promise<void> {
+  return new Promise((resolvePut, reject) => {
+    const req = request(`${target.url}/v2/images/${id}/file`, { method: 'PUT', headers: { ...target.headers, 'content-type': 'application/octet-stream', 'content-length': String(size) } }, (res) => {
+      res.resume();
+      res.on('end', () => {
+        if (res.statusCode === 204) resolvePut();
+        else reject(new Error(`${target.name} upload: ${res.statusCode ?? 0}`));
+      });
+    });
+    req.on('error', reject);
+    body.pipe(req);
+  });
+}
+
+function get(target: Target, id: string): Promise<number> {
+  return new Promise((resolveGet, reject) => {
+    request(`${target.url}/v2/images/${id}/file`, { headers: target.headers }, (res) => {
+      let bytes = 0;
+      res.on('data', (chunk: Buffer) => (bytes += chunk.length));
+      res.on('end', () => {
+        resolveGet(bytes);
+      });
+      res.on('error', reject);
+    })
+      .on('error', reject)
+      .end();
+  });
+}
+
+async function waitFor(url: string, child: ChildProcess): Promise<void> {
+  for (let i = 0; i < 600; i += 1) {
+    if (child.exitCode !== null) throw new Error(`${url}: server exited with ${child.exitCode}`);
+    try {
+      if ((await fetch(url)).status < 500) return;
+    } catch {
+      // not yet listening
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${url} did not come up`);
+}
+
+async function startServers(): Promise<{ glimpse: Target; glance: Target; stop: () => void }> {
+  rmSync(STATE, { recursive: true, force: true });
+  mkdirSync(STATE, { recursive: true });
+  writeFileSync(
+    join(STATE, 'glance-api.conf'),
+    `[DEFAULT]\nbind_host = 127.0.0.1\nbind_port = ${GLANCE_PORT}\nworkers = 2\nlog_file = ${STATE}/glance.log\n[database]\nconnection = sqlite:///${STATE}/glance.sqlite\n[paste_deploy]\nflavor = bench\nconfig_file = ${STATE}/glance-api-paste.ini\n[glance_store]\nstores = file\ndefault_store = file\nfilesystem_store_datadir = ${STATE}/glance-images\n[oslo_policy]\npolicy_file = ${STATE}/policy.yaml\n`,
+  );
+  // As in bench/run.ts: Glance's context filter reads identity headers; no Keystone in the loop.
+  const paste = readFileSync('/etc/glance/glance-api-paste.ini', 'utf8').replace('[pipeline:glance-api]', '[pipeline:glance-api-bench]\npipeline = healthcheck versionnegotiation context rootapp\n\n[pipeline:glance-api]');
+  writeFileSync(join(STATE, 'glance-api-paste.ini'), paste);
+  writeFileSync(join(STATE, 'policy.yaml'), '');
+  sh('glance-manage', ['--config-file', join(STATE, 'glance-api.conf'), 'db_sync'], PYTHON_ENV);
+  writeFileSync(
+    join(STATE, 'glimpse.conf'),
+    // fsync off: Glance's file store does not fsync either, so both write through the page cache.
+    `[DEFAULT]\nbind_port = ${GLIMPSE_PORT}\nworkers = 2\ndata_dir = ${STATE}/glimpse-data\nlog_file = ${STATE}/glimpse.log\n[glance_store]\nfilesystem_store_fsync = false\n[embedded_identity]\nuser_bench = bench-secret bench member,reader\n`,
+  );
+  const glance = spawn('glance-api', ['--config-file', join(STATE, 'glance-api.conf')], { env: PYTHON_ENV, stdio: 'ignore', detached: true });
+  const glimpse = spawn(process.execPath, [resolve('bin/glimpse-api.js'), '--config-file', join(STATE, 'glimpse.conf')], { stdio: 'ignore', detached: true });
+  const stop = (): void => {
+    for (const child of [glance, glimpse]) if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+  };
+  try {
+    await waitFor(`http://127.0.0.1:${GLANCE_PORT}/healthcheck`, glance);
+    await waitFor(`http://127.0.0.1:${GLIMPSE_PORT}/healthcheck`, glimpse);
+    const login = await fetch(`http://127.0.0.1:${GLIMPSE_PORT}/identity/v3/auth/tokens`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ auth: { identity: { methods: ['password'], password: { user: { name: 'bench', domain: { id: 'default' }, password: 'bench-secret' } } } } }),
+    });
+    return {
+      glimpse: { name: 'glimpse', url: `http://127.0.0.1:${GLIMPSE_PORT}`, headers: { 'x-auth-token': login.headers.get('x-subject-token') ?? '' }, group: glimpse.pid ?? 0 },
+      glance: {
+        name: 'glance',
+        url: `http://127.0.0.1:${GLANCE_PORT}`,
+        headers: { 'x-identity-status': 'Confirmed', 'x-user-id': 'bench-user', 'x-project-id': 'bench-project', 'x-roles': 'member,reader' },
+        group: glance.pid ?? 0,
+      },
+      stop,
+    };
+  } catch (error) {
+    stop();
+    throw error;
+  }
+}
+
+/** The hashing limit: md5 and sha512 of the same file in one process, inline and on two threads. */
+async function hashLimit(file: string): Promise<{ sequential: number; parallel: number }> {
+  let started = process.hrtime.bigint();
+  const md5 = createHash('md5');
+  const sha = createHash('sha512');
+  for await (const chunk of createReadStream(file, { highWaterMark: MIB })) {
+    md5.update(chunk as Buffer);
+    sha.update(chunk as Buffer);
+  }
+  md5.digest();
+  sha.digest();
+  const sequential = SIZE / MIB / (Number(process.hrtime.bigint() - started) / 1e9);
+  const source = `const { createHash } = require('node:crypto'); const { createReadStream } = require('node:fs'); const { parentPort, workerData } = require('node:worker_threads');
+    (async () => { const h = createHash(workerData.algorithm); for await (const c of createReadStream(workerData.file, { highWaterMark: 1 << 20 })) h.update(c); parentPort.postMessage(h.digest('hex')); })();`;
+  started = process.hrtime.bigint();
+  await Promise.all(
+    ['md5', 'sha512'].map(
+      (algorithm) =>
+        new Promise((resolveHash, reject) => {
+          new Worker(source, { eval: true, workerData: { algorithm, file } }).once('message', resolveHash).once('error', reject);
+        }),
+    ),
+  );
+  const parallel = SIZE / MIB / (Number(process.hrtime.bigint() - started) / 1e9);
+  return { sequential, parallel };
+}
+
+/** A stream of `size` bytes built from one random MiB, for the RSS run (content is irrelevant). */
+function repeated(size: number): Readable {
+  const block = Buffer.alloc(MIB, 7);
+  for (let i = 0; i < block.length; i += 4096) block.writeUInt32LE(i * 2654435761 >>> 0, i);
+  let sent = 0;
+  return new Readable({
+    read() {
+      const n = Math.min(MIB, size - sent);
+      sent += n;
+      this.push(n === 0 ? null : n === MIB ? block : block.subarray(0, n));
+    },
+  });
+}
+
+async function main(): Promise<void> {
+  const { glimpse, glance, stop } = await startServers();
+  try {
+    const file = join(STATE, 'image.raw');
+    sh('sh', ['-c', `head -c ${SIZE} /dev/urandom > '${file}'`]);
+    const expectedMd5 = sh('md5sum', [file]).split(' ')[0];
+    const limit = await hashLimit(file);
+    console.log(`hash limit: md5+sha512 sequential ${limit.sequential.toFixed(0)} MiB/s, on two threads ${limit.parallel.toFixed(0)} MiB/s`);
+
+    const results: Record<string, { upload: Transfer[]; download: Transfer[] }> = {};
+    const rounds = Number(process.env['BENCH_ROUNDS'] ?? 2);
+    for (let round = 0; round < rounds; round += 1) {
+      for (const target of [glimpse, glance]) {
+        const entry = (results[target.name] ??= { upload: [], download: [] });
+        const image = await call(target, 'POST', '/v2/images', { name: `bench-${round}`, disk_format: 'raw', container_format: 'bare' });
+        const id = String(image['id']);
+        sh('sync', []);
+        const upload = await observed(target, SIZE, () => put(target, id, createReadStream(file, { highWaterMark: MIB }), SIZE));
+        const shown = await call(target, 'GET', `/v2/images/${id}`);
+        if (shown['checksum'] !== expectedMd5) throw new Error(`${target.name}: checksum ${String(shown['checksum'])} is not ${expectedMd5 ?? ''}`);
+        let received = 0;
+        const download = await observed(target, SIZE, async () => {
+          received = await get(target, id);
+        });
+        if (received !== SIZE) throw new Error(`${target.name}: downloaded ${received} of ${SIZE} bytes`);
+        entry.upload.push(upload);
+        entry.download.push(download);
+        await call(target, 'DELETE', `/v2/images/${id}`);
+        console.log(`${target.name.padEnd(8)} round ${round}: upload ${upload.mibPerSecond.toFixed(0)} MiB/s (cpu ${upload.cpuSeconds.toFixed(1)} s, rss ${upload.peakRssMiB.toFixed(0)} MiB), download ${download.mibPerSecond.toFixed(0)} MiB/s (cpu ${download.cpuSeconds.toFixed(1)} s, rss ${download.peakRssMiB.toFixed(0)} MiB)`);
+      }
+    }
+    rmSync(file);
+
+    const bigImage = String((await call(glimpse, 'POST', '/v2/images', { name: 'bench-big', disk_format: 'raw', container_format: 'bare' }))['id']);
+    const rssIdle = groupRssMiB(glimpse.group);
+    const big = await observed(glimpse, BIG, () => put(glimpse, bigImage, repeated(BIG), BIG));
+    await call(glimpse, 'DELETE', `/v2/images/${bigImage}`);
+    console.log(`glimpse ${BIG / GIB} GiB upload: ${big.mibPerSecond.toFixed(0)} MiB/s, RSS ${rssIdle.toFixed(0)} MiB before, peak ${big.peakRssMiB.toFixed(0)} MiB`);
+
+    const best = (list: readonly Transfer[]): Transfer => list.reduce((a, b) => (b.mibPerSecond > a.mibPerSecond ? b : a));
+    const g = results['glimpse'];
+    const o = results['glance'];
+    if (g === undefined || o === undefined) throw new Error('no results');
+    const summary = {
+      date: new Date().toISOString(),
+      machine: `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / GIB).toFixed(0)} GiB`,
+      sizeGiB: SIZE / GIB,
+      hashLimit: limit,
+      glimpse: { upload: best(g.upload), download: best(g.download), all: g },
+      glance: { upload: best(o.upload), download: best(o.download), all: o },
+      bigUpload: { sizeGiB: BIG / GIB, rssIdleMiB: rssIdle, ...big },
+    };
+    const date = summary.date.slice(0, 10);
+    mkdirSync('bench/results', { recursive: true });
+    writeFileSync(`bench/results/${date}-data.json`, `${JSON.stringify(summary, null, 2)}\n`);
+    const row = (what: string, a: Transfer, b: Transfer): string =>
+      `| ${what} | ${a.mibPerSecond.toFixed(0)} | ${a.cpuSeconds.toFixed(1)} | ${a.peakRssMiB.toFixed(0)} | ${b.mibPerSecond.toFixed(0)} | ${b.cpuSeconds.toFixed(1)} | ${b.peakRssMiB.toFixed(0)} | ${(a.mibPerSecond / b.mibPerSecond).toFixed(2)}× | ${(b.cpuSeconds / a.cpuSeconds).toFixed(2)}× |`;
+    const table = [
+      `Run on ${summary.machine}, ${summary.date}, ${SIZE / GIB} GiB file, best of ${rounds} rounds; raw numbers in \`bench/results/${date}-data.json\`.`,
+      '',
+      '| transfer | Glimpse MiB/s | Glimpse CPU s | Glimpse peak RSS MiB | Glance MiB/s | Glance CPU s | Glance peak RSS MiB | speed ratio | CPU ratio (Glance/Glimpse) |',
+      '|---|---|---|---|---|---|---|---|---|',
+      row('upload', summary.glimpse.upload, summary.glance.upload),
+      row('download', summary.glimpse.download, summary.glance.download),
+      '',
+      `Hashing limit of this machine (md5 + sha512 of the same ${SIZE / GIB} GiB, one process): ${limit.sequential.toFixed(0)} MiB/s inline, ${limit.parallel.toFixed(0)} MiB/s on two threads. Glimpse upload = ${((summary.glimpse.upload.mibPerSecond / Math.max(limit.sequential, limit.parallel)) * 100).toFixed(0)} % of the better of the two.`,
+      '',
+      `Glimpse RSS during a ${BIG / GIB} GiB upload: ${rssIdle.toFixed(0)} MiB before, ${big.peakRssMiB.toFixed(0)} MiB peak (server processes together), at ${big.mibPerSecond.toFixed(0)} MiB/s.`,
+    ].join('\n');
+    writeFileSync(`bench/results/${date}-data.md`, `${table}\n`);
+    console.log(`\n${table}`);
+  } finally {
+    stop();
+    if (existsSync(STATE) && statSync(STATE).isDirectory()) rmSync(STATE, { recursive: true, force: true });
+  }
+}
+
+await main();

@@ -1,0 +1,12 @@
+/** Messages between the main thread and a hash worker (HASH_WORKER_SOURCE in hash-pool.ts). */
+export type HashRequest =
+  | { readonly type: 'start'; readonly session: number; readonly algorithm: string }
+  /** A view into a SharedArrayBuffer: the same bytes go to every algorithm's worker, copied once. */
+  | { readonly type: 'data'; readonly session: number; readonly buffer: SharedArrayBuffer; readonly offset: number; readonly length: number }
+  | { readonly type: 'end'; readonly session: number }
+  | { readonly type: 'cancel'; readonly session: number };
+
+export type HashResponse =
+  | { readonly type: 'ack'; readonly session: number; readonly bytes: number }
+  | { readonly type: 'digest'; readonly session: number; readonly hex: string }
+  | { readonly type: 'error'; readonly session: number; readonly message: string };
