@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -63,5 +63,53 @@ describe('the glimpse-api program', () => {
     assert.match((await run(process.execPath, [manage, '--config-file', file, 'db', 'sync'])).stdout, /up to date/);
     assert.match((await run(process.execPath, [manage, 'hash-password', 'pw'])).stdout, /^scrypt\$/);
     assert.match((await run(process.execPath, [manage, 'config', 'sample'])).stdout, /#bind_port = 9292/);
+  });
+
+  it('glimpse-manage data check / data recover report and remove orphans; scrub purges and restores', async () => {
+    const glimpse = await startGlimpseProcess('[DEFAULT]\nbind_port = {port}\ndata_dir = {dir}/data\ndelayed_delete = true\n[embedded_identity]\nuser_demo = pw demo member,reader\n');
+    const manage = (...args: string[]): Promise<{ code: number; stdout: string }> =>
+      run(process.execPath, [resolve('bin/glimpse-manage.js'), '--config-file', glimpse.configFile, ...args], { cwd: glimpse.dir }).then(
+        (r) => ({ code: 0, stdout: r.stdout }),
+        (error: unknown) => ({ code: (error as { code: number }).code, stdout: (error as { stdout: string }).stdout }),
+      );
+    try {
+      const token = await login(glimpse.url, 'demo', 'pw', 'demo');
+      const ids: string[] = [];
+      for (let i = 0; i < 2; i += 1) {
+        const created = (await (await fetch(`${glimpse.url}/v2/images`, { method: 'POST', headers: { 'x-auth-token': token }, body: '{"name": "m", "disk_format": "raw", "container_format": "bare"}' })).json()) as { id: string };
+        const put = await fetch(`${glimpse.url}/v2/images/${created.id}/file`, { method: 'PUT', headers: { 'x-auth-token': token, 'content-type': 'application/octet-stream' }, body: 'data' });
+        assert.equal(put.status, 204);
+        assert.equal((await fetch(`${glimpse.url}/v2/images/${created.id}`, { method: 'DELETE', headers: { 'x-auth-token': token } })).status, 204);
+        ids.push(created.id);
+      }
+      const store = join(glimpse.dir, 'data', 'images');
+      const stray = '0b5e2f6c-52c4-4d43-9d7e-4d43a3b8d1a1';
+      writeFileSync(join(store, stray), 'nobody owns this');
+      writeFileSync(join(store, `${stray}.tmp-00ff00ff00ff00ff`), 'unfinished');
+
+      const check = await manage('data', 'check');
+      assert.equal(check.code, 1, check.stdout);
+      assert.match(check.stdout, /orphan .*file:\/\/.*0b5e2f6c-52c4-4d43-9d7e-4d43a3b8d1a1 \(no image refers to it/);
+      assert.match(check.stdout, /\.tmp-00ff00ff00ff00ff \(unfinished write/);
+      assert.match(check.stdout, /2 orphan object\(s\); 0 image location\(s\) without data/);
+      const recover = await manage('data', 'recover');
+      assert.equal(recover.code, 0, recover.stdout);
+      assert.match(recover.stdout, /2 orphan object\(s\), 2 removed/);
+      assert.equal((await manage('data', 'check')).code, 0);
+
+      // delayed_delete kept both images' data; restore one, scrub the other.
+      assert.deepEqual(readdirSync(store).sort(), [...ids].sort());
+      assert.match((await manage('scrub', '--restore', ids[0] ?? '')).stdout, /restored/);
+      const scrub = await manage('scrub');
+      assert.equal(scrub.code, 0, scrub.stdout);
+      assert.match(scrub.stdout, /scrubbed 1 image\(s\); 0 left pending_delete/);
+      assert.deepEqual(readdirSync(store), [ids[0]]);
+      const restored = await fetch(`${glimpse.url}/v2/images/${ids[0] ?? ''}/file`, { headers: { 'x-auth-token': token } });
+      assert.equal(await restored.text(), 'data');
+      const again = await manage('scrub', '--restore', ids[1] ?? '');
+      assert.equal(again.code, 1);
+    } finally {
+      await glimpse.stop();
+    }
   });
 });
