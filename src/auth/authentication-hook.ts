@@ -29,6 +29,16 @@ export function authenticationHook(options: AuthenticationOptions) {
         headers: { 'WWW-Authenticate': `Keystone uri="${options.authenticator.wwwAuthenticateUri(options.baseUrl(request))}"` },
       });
     }
+    // A service token (X-Service-Token, sent by services acting for a user) adds its roles as
+    // service roles, as keystonemiddleware's X-Service-Roles; an invalid one is refused.
+    const service = request.headers['x-service-token'];
+    const serviceText = Array.isArray(service) ? service[0] : service;
+    const serviceIdentity = serviceText === undefined || serviceText === '' || identity === null ? null : await options.authenticator.validate(serviceText);
+    if (serviceText !== undefined && serviceText !== '' && identity !== null && serviceIdentity === null) {
+      throw new UnauthenticatedError('The request you have made requires authentication.', {
+        headers: { 'WWW-Authenticate': `Keystone uri="${options.authenticator.wwwAuthenticateUri(options.baseUrl(request))}"` },
+      });
+    }
     const incoming = request.headers['x-openstack-request-id'];
     const incomingId = Array.isArray(incoming) ? incoming[0] : incoming;
     let requestId = request.id;
@@ -44,6 +54,7 @@ export function authenticationHook(options: AuthenticationOptions) {
       userId: identity?.userId ?? null,
       projectId: identity?.projectId ?? null,
       roles: identity?.roles.map((r) => r.toLowerCase()) ?? [],
+      serviceRoles: serviceIdentity?.roles.map((r) => r.toLowerCase()) ?? [],
       readOnly: identity === null,
     };
     const context: RequestContext = { ...base, isAdmin: options.isAdmin(policyCredentials({ ...base, isAdmin: false })) };

@@ -20,6 +20,8 @@ export interface RequestContext {
   readonly userId: string | null;
   readonly projectId: string | null;
   readonly roles: readonly string[];
+  /** Roles of a service token sent along (X-Service-Token), lowercased; empty without one. */
+  readonly serviceRoles: readonly string[];
   readonly isAdmin: boolean;
   /** Anonymous contexts may only read (reference §1.6 "Read-only access"). */
   readonly readOnly: boolean;
@@ -31,6 +33,7 @@ export function policyCredentials(context: RequestContext): {
   readonly project_id: string | null;
   readonly user_id: string | null;
   readonly is_admin: boolean;
+  readonly service_roles: readonly string[];
 } {
-  return { roles: context.roles, project_id: context.projectId, user_id: context.userId, is_admin: context.isAdmin };
+  return { roles: context.roles, project_id: context.projectId, user_id: context.userId, is_admin: context.isAdmin, service_roles: context.serviceRoles };
 }

@@ -94,6 +94,10 @@ export const OPTIONS: readonly OptionDefinition[] = [
   o('glance_store', 'default_backend', string, null, 'Multi-store: the enabled_backends id that uploads go to unless X-Image-Meta-Store says otherwise.'),
   o('glance_store', 'stores', list, ['file'], 'Accepted for compatibility (deprecated in Glance).'),
   ...FILE_STORE_OPTIONS.map((def) => ({ ...def, section: 'glance_store' })),
+  o('key_manager', 'backend', { kind: 'enum', choices: ['embedded', 'barbican'] }, null, 'Key manager for image signature certificates: embedded (Barbican subset served under /key-manager; default with the embedded identity) or barbican (default with keystone).'),
+  o('barbican', 'barbican_endpoint', uri, null, 'Barbican URL; default: the key-manager endpoint of the caller\'s token catalog.'),
+  o('barbican', 'barbican_api_version', string, 'v1', 'Barbican API version.'),
+  o('barbican', 'auth_endpoint', uri, null, 'Accepted for compatibility; tokens come from the request.'),
   o('oslo_middleware', 'enable_proxy_headers_parsing', bool, false, 'Trust X-Forwarded-* headers.'),
   o('healthcheck', 'disable_by_file_path', string, null, 'While this file exists, /healthcheck answers 503.'),
 ];

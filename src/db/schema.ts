@@ -56,6 +56,24 @@ export interface ImageLocationsTable {
   created_at: string;
 }
 
+export interface KeyManagerSecretsTable {
+  id: string;
+  project_id: string;
+  creator_id: string;
+  name: string | null;
+  secret_type: string;
+  algorithm: string | null;
+  bit_length: number | null;
+  mode: string | null;
+  expiration: string | null;
+  /** The payload's media type: application/octet-stream or text/plain. */
+  content_type: string;
+  /** AES-256-GCM ciphertext, base64 (iv.tag.data). */
+  payload: string;
+  created_at: string;
+  updated_at: string;
+}
+
 export interface IdentityTokensTable {
   /** SHA-256 of the token: the token itself is never stored or logged. */
   token_hash: string;
@@ -76,4 +94,5 @@ export interface Database {
   image_members: ImageMembersTable;
   image_locations: ImageLocationsTable;
   identity_tokens: IdentityTokensTable;
+  key_manager_secrets: KeyManagerSecretsTable;
 }

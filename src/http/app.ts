@@ -11,7 +11,9 @@ import type { ImageDataService } from '../images/image-data-service.js';
 import { imageDataRoutes } from './routes/image-data-routes.js';
 import { infoRoutes } from './routes/info-routes.js';
 import type { InfoService } from '../info/info-service.js';
-import { renderErrorBody, type ErrorText } from './error-body.js';
+import type { SecretService } from '../keymanager/embedded/secret-service.js';
+import { keyManagerVersionRoutes, secretRoutes } from '../keymanager/embedded/secret-routes.js';
+import { barbicanErrorBody, renderErrorBody, type ErrorText } from './error-body.js';
 import { domainErrorText, INTERNAL_ERROR_TEXT } from './error-mapping.js';
 import { imageRoutes } from './routes/image-routes.js';
 import { memberRoutes } from './routes/member-routes.js';
@@ -31,6 +33,8 @@ export interface AppOptions {
   readonly members: MemberService;
   readonly data: ImageDataService;
   readonly info: InfoService;
+  /** The embedded key manager's secrets (Barbican subset under /key-manager), when enabled. */
+  readonly secrets: SecretService | null;
   readonly schemas: Readonly<Record<'image' | 'images' | 'member' | 'members', JsonSchema>>;
   readonly authenticator: AuthenticationOptions['authenticator'];
   readonly isAdmin: AuthenticationOptions['isAdmin'];
@@ -92,7 +96,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       request.log.error({ err: error }, 'unhandled error');
       text = INTERNAL_ERROR_TEXT;
     }
-    const rendered = renderErrorBody(text, request.headers.accept);
+    // The key manager answers in Barbican's error shape, which barbicanclient reads.
+    const rendered = request.url.startsWith('/key-manager') ? barbicanErrorBody(text) : renderErrorBody(text, request.headers.accept);
     void reply.code(text.status).headers(headers).type(rendered.contentType);
     return request.method === 'HEAD' ? '' : rendered.body;
   });
@@ -104,6 +109,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
 
   const baseUrl = (request: FastifyRequest): string => requestBaseUrl(request, options.publicEndpoint);
+  const authentication = authenticationHook({
+    authenticator: options.authenticator,
+    isAdmin: options.isAdmin,
+    maxRequestIdLength: options.maxRequestIdLength,
+    allowAnonymous: options.allowAnonymous,
+    baseUrl,
+  });
   await app.register(versionRoutes, { baseUrl });
   await app.register(healthcheckRoutes, { disableFile: () => options.healthcheckDisableFile !== null && existsSync(options.healthcheckDisableFile) });
   if (options.extraRoutes !== undefined) await app.register(options.extraRoutes);
@@ -111,16 +123,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(
     async (v2) => {
       // onRequest: an unauthenticated caller is refused before its body is even read.
-      v2.addHook(
-        'onRequest',
-        authenticationHook({
-          authenticator: options.authenticator,
-          isAdmin: options.isAdmin,
-          maxRequestIdLength: options.maxRequestIdLength,
-          allowAnonymous: options.allowAnonymous,
-          baseUrl,
-        }),
-      );
+      v2.addHook('onRequest', authentication);
       await v2.register(imageRoutes, { images: options.images, baseUrl, storeIds: options.info.storeIds() });
       await v2.register(memberRoutes, { members: options.members });
       await v2.register(imageDataRoutes, { data: options.data });
@@ -129,5 +132,19 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     },
     { prefix: '/v2' },
   );
+
+  const secrets = options.secrets;
+  if (secrets !== null) {
+    await app.register(
+      async (keyManager) => {
+        await keyManager.register(keyManagerVersionRoutes, { baseUrl });
+        await keyManager.register(async (authenticated) => {
+          authenticated.addHook('onRequest', authentication);
+          await authenticated.register(secretRoutes, { secrets, baseUrl });
+        });
+      },
+      { prefix: '/key-manager' },
+    );
+  }
   return app;
 }

@@ -72,3 +72,8 @@ export function renderErrorBody(text: ErrorText, accept: string | undefined): Er
       return { contentType: 'text/plain; charset=UTF-8', body: `${statusLine}\n\n${text.explanation}\n\n ${text.detail}  ` };
   }
 }
+
+/** Barbican's error document (`code`, `title`, `description`), which barbicanclient prints. */
+export function barbicanErrorBody(text: ErrorText): { contentType: string; body: string } {
+  return { contentType: 'application/json', body: JSON.stringify({ code: text.status, title: text.title, description: text.explanation }) };
+}

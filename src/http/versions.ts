@@ -21,7 +21,7 @@ const VERSIONS: readonly VersionEntry[] = [
 const ACCEPTED_PREFIXES: ReadonlySet<string> = new Set(['v2', ...VERSIONS.map((v) => v.id)]);
 
 /** Paths that are not part of the versioned image API. */
-const UNVERSIONED: ReadonlySet<string> = new Set(['healthcheck', 'identity', 'versions', '']);
+const UNVERSIONED: ReadonlySet<string> = new Set(['healthcheck', 'identity', 'key-manager', 'versions', '']);
 
 const ACCEPT_PREFIX = 'application/vnd.openstack.images-';
 

@@ -9,6 +9,14 @@ import { BASE_ATTRIBUTES, type ImageSchemaValidator } from './image-schema.js';
 import { checkTransition } from './image-status.js';
 import type { Image, Visibility } from './image-types.js';
 
+/** The four operations property protections govern (reference §6). */
+export type PropertyOperation = 'create' | 'read' | 'update' | 'delete';
+
+/** Property protections as the service consults them (src/protections). */
+export interface PropertyRules {
+  check(property: string, operation: PropertyOperation, context: RequestContext): boolean;
+}
+
 export interface ImageQuotas {
   /** Negative means unlimited, as in Glance (reference §13.1). */
   readonly imagePropertyQuota: number;
@@ -94,10 +102,28 @@ export class ImageService {
     private readonly data: { purge(imageId: string): Promise<boolean> },
     /** `delayed_delete`: leave the data to the scrubber (reference §12). */
     private readonly delayedDelete: boolean,
+    /** Property protections, or null when `property_protection_file` is unset (reference §6). */
+    private readonly protections: PropertyRules | null = null,
   ) {}
 
   async get(context: RequestContext, id: string): Promise<Image> {
-    return (await this.access.load(context, id)).image;
+    return this.readable(context, (await this.access.load(context, id)).image);
+  }
+
+  /**
+   * Whether the caller may do `operation` on an extra property. Base attributes are never
+   * protected; neither are the server-owned `os_glance_*` / `os_glimpse_*` facts, which no user
+   * may write anyway.
+   */
+  private allowed(context: RequestContext, key: string, operation: PropertyOperation): boolean {
+    return this.protections === null || isServerOwned(key) || this.protections.check(key, operation, context);
+  }
+
+  /** The image as the caller may see it: properties it may not read are left out (reference §6). */
+  private readable(context: RequestContext, image: Image): Image {
+    if (this.protections === null) return image;
+    const properties = Object.fromEntries(Object.entries(image.properties).filter(([key]) => this.allowed(context, key, 'read')));
+    return { ...image, properties };
   }
 
   async list(context: RequestContext, params: QueryParams): Promise<ImageListPage> {
@@ -124,7 +150,7 @@ export class ImageService {
     const images = rows.filter((image) =>
       this.access.allows(context, 'get_image', { image, callerIsMember: image.owner !== context.projectId && image.visibility === 'shared' }),
     );
-    return { images, hasNext: rows.length === query.limit };
+    return { images: images.map((image) => this.readable(context, image)), hasNext: rows.length === query.limit };
   }
 
   async create(context: RequestContext, body: unknown): Promise<Image> {
@@ -161,13 +187,15 @@ export class ImageService {
 
     const properties: Record<string, string> = {};
     for (const [key, value] of Object.entries(input)) {
-      if (!BASE_ATTRIBUTES.has(key)) properties[key] = value as string;
+      if (BASE_ATTRIBUTES.has(key)) continue;
+      if (!this.allowed(context, key, 'create')) throw new ForbiddenError(`Attribute '${key}' is reserved.`);
+      properties[key] = value as string;
     }
     const tags = [...new Set((input['tags'] as string[] | undefined) ?? [])];
     this.checkTagQuota(input['id'] as string | undefined, tags.length);
     this.checkPropertyQuota(Object.keys(properties));
 
-    return this.repo.create(
+    const created = await this.repo.create(
       {
         id: (input['id'] as string | undefined)?.toLowerCase() ?? randomUUID(),
         name: (input['name'] as string | null | undefined) ?? null,
@@ -189,6 +217,7 @@ export class ImageService {
       properties,
       tags,
     );
+    return this.readable(context, created);
   }
 
   async update(context: RequestContext, id: string, style: PatchStyle, operations: readonly PatchOperation[]): Promise<Image> {
@@ -196,7 +225,7 @@ export class ImageService {
     const loaded = await this.access.load(context, id);
     this.access.authorize(context, 'modify_image', loaded, 'You are not authorized to complete modify_image action.');
     this.access.requireOwner(context, loaded);
-    if (operations.length === 0) return loaded.image;
+    if (operations.length === 0) return this.readable(context, loaded.image);
 
     const draft: Draft = { columns: {}, properties: new Map(Object.entries(loaded.image.properties)), tags: null };
     for (const operation of operations) this.applyOperation(context, loaded, style, operation, draft);
@@ -210,8 +239,11 @@ export class ImageService {
     for (const [key, value] of draft.properties) {
       if (loaded.image.properties[key] !== value) setProperties[key] = value;
     }
+    // Only what the operations changed is written: properties the caller cannot read stay as they
+    // are (Glance deletes them on any save by such a caller: reference §6 data-loss quirk).
     const removeProperties = [...before].filter((k) => !draft.properties.has(k));
-    return this.repo.applyChanges(id, loaded.image.status, { columns: draft.columns, setProperties, removeProperties, tags: draft.tags });
+    const saved = await this.repo.applyChanges(id, loaded.image.status, { columns: draft.columns, setProperties, removeProperties, tags: draft.tags });
+    return this.readable(context, saved);
   }
 
   private applyOperation(context: RequestContext, loaded: LoadedImage, style: PatchStyle, operation: PatchOperation, draft: Draft): void {
@@ -224,11 +256,15 @@ export class ImageService {
     if (READ_ONLY.has(key)) throw new ForbiddenError(`Attribute '${key}' is read-only.`);
     if (isReserved(key)) throw new ForbiddenError(`Attribute '${key}' is reserved.`);
     const image = loaded.image;
-    const exists = isBaseKey(key) || key === 'tags' || draft.properties.has(key);
+    // A property the caller may not read does not exist for it (reference §6).
+    const extraExists = draft.properties.has(key) && this.allowed(context, key, 'read');
+    const exists = isBaseKey(key) || key === 'tags' || extraExists;
 
     if (operation.op === 'remove') {
       if (isBaseKey(key) || key === 'tags' || BASE_ATTRIBUTES.has(key)) throw new ForbiddenError(`Property ${key} may not be removed.`);
-      if (!draft.properties.delete(key)) throw new ConflictError(`Property ${key} does not exist.`);
+      if (!extraExists) throw new ConflictError(`Property ${key} does not exist.`);
+      if (!this.allowed(context, key, 'delete')) throw new ForbiddenError(`Attribute '${key}' is reserved.`);
+      draft.properties.delete(key);
       return;
     }
 
@@ -236,8 +272,15 @@ export class ImageService {
     assertNoNul(key, 'Property names');
     assertNoNul(operation.value, `'${key}'`);
     this.validator.check({ [key]: operation.value });
-    if (operation.op === 'replace' && !exists) throw new ConflictError(`Property ${key} does not exist.`);
+    // Replacing an unreadable property is a create when the caller may create it (reference §6).
+    const createsExtra = !isBaseKey(key) && key !== 'tags' && !extraExists;
+    if (operation.op === 'replace' && !exists && (this.protections === null || !this.allowed(context, key, 'create'))) {
+      throw new ConflictError(`Property ${key} does not exist.`);
+    }
     if (operation.op === 'add' && style === 'v2.0' && exists) throw new ConflictError(`Property ${key} already present.`);
+    if (!isBaseKey(key) && key !== 'tags' && !this.allowed(context, key, createsExtra ? 'create' : 'update')) {
+      throw new ForbiddenError(`Attribute '${key}' is reserved.`);
+    }
 
     if (key === 'tags') {
       draft.tags = [...new Set(operation.value as string[])];

@@ -10,6 +10,7 @@ import type { Scrubber } from '../maintenance/scrubber.js';
 import { buildApp } from '../http/app.js';
 import { openDataParts } from './data-parts.js';
 import { InfoService } from '../info/info-service.js';
+import { openEmbeddedKeyManager } from '../keymanager/embedded/open-embedded-key-manager.js';
 import type { ServerSettings } from './server-settings.js';
 
 /** How requests are authenticated, and any routes the identity flavor serves itself. */
@@ -63,6 +64,7 @@ export async function createServer(parts: ServerParts): Promise<Server> {
   );
   const members = new MemberService(repo, access, settings.imageMemberQuota);
   const identity = await parts.identity(db);
+  const secrets = settings.keyManager.backend === 'embedded' ? await openEmbeddedKeyManager(settings.dataDir, db) : null;
   const app = await buildApp({
     logger: parts.logger,
     publicEndpoint: settings.publicEndpoint,
@@ -73,6 +75,7 @@ export async function createServer(parts: ServerParts): Promise<Server> {
     members,
     data,
     info: new InfoService(stores, parts.policy),
+    secrets,
     schemas: { image, images: imagesSchema(schemaOptions), member: memberSchema(), members: membersSchema() },
     authenticator: identity.authenticator,
     isAdmin: (credentials) => parts.policy.enforce('context_is_admin', {}, credentials),

@@ -29,6 +29,8 @@ export interface ServerSettings {
   readonly hashingAlgorithm: string;
   /** The image stores (`[glance_store]`, or `enabled_backends` and their sections). */
   readonly stores: StoreSettings;
+  /** `[key_manager] backend` and `[barbican]`: where signature certificates come from. */
+  readonly keyManager: { readonly backend: 'embedded' | 'barbican'; readonly barbicanEndpoint: string | null };
   /** `[image_format] require_image_format_match` and `vmdk_allowed_types`. */
   readonly formatPolicy: { readonly requireImageFormatMatch: boolean; readonly vmdkAllowedTypes: readonly string[] };
   /** `user_storage_quota` in bytes; 0 means no quota. */

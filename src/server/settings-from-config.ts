@@ -100,6 +100,10 @@ export function settingsFromConfig(config: Config): { settings: ServerSettings; 
       imageSizeCap: num(v('DEFAULT', 'image_size_cap')),
       hashingAlgorithm: String(v('DEFAULT', 'hashing_algorithm')),
       stores: storeSettings(config, dataDir),
+      keyManager: {
+        backend: (text(v('key_manager', 'backend')) ?? (flavor === 'keystone' ? 'barbican' : 'embedded')) === 'barbican' ? 'barbican' : 'embedded',
+        barbicanEndpoint: text(v('barbican', 'barbican_endpoint')),
+      },
       formatPolicy: { requireImageFormatMatch: bool(v('image_format', 'require_image_format_match')), vmdkAllowedTypes: list(v('image_format', 'vmdk_allowed_types')) },
       userStorageQuota: parseByteSize(String(v('DEFAULT', 'user_storage_quota'))),
       scrubber: {

@@ -22,23 +22,25 @@ export interface EmbeddedIdentityOptions {
   readonly users: readonly EmbeddedUser[];
   readonly tokenExpirationSeconds: number;
   readonly publicEndpoint: string | null;
+  /** The embedded key manager is served, so the catalog lists it. */
+  readonly keyManager: boolean;
 }
 
 /** The embedded flavor: tokens issued and checked here, the Keystone subset under /identity/v3. */
 export function embeddedIdentity(options: EmbeddedIdentityOptions): IdentitySetup {
   const tokens = new TokenStore(options.db, options.tokenExpirationSeconds);
   const routes: FastifyPluginCallback = (app, _opts, done) => {
-    void app.register(identityRoutes, { users: options.users, tokens, baseUrl: (request) => requestBaseUrl(request, options.publicEndpoint) });
+    void app.register(identityRoutes, { users: options.users, tokens, baseUrl: (request) => requestBaseUrl(request, options.publicEndpoint), keyManager: options.keyManager });
     done();
   };
   return { authenticator: new EmbeddedAuthenticator(tokens), routes };
 }
 
 /** The identity flavor chosen by `[paste_deploy] flavor`. */
-export function buildIdentity(process: ProcessSettings, users: readonly EmbeddedUser[], db: Db, publicEndpoint: string | null): IdentitySetup {
+export function buildIdentity(process: ProcessSettings, users: readonly EmbeddedUser[], db: Db, publicEndpoint: string | null, keyManager: boolean): IdentitySetup {
   if (process.flavor === 'keystone') {
     if (process.keystone === null) throw new ConfigError('[keystone_authtoken] auth_url is required with flavor keystone');
     return { authenticator: new KeystoneAuthenticator(process.keystone) };
   }
-  return embeddedIdentity({ db, users, tokenExpirationSeconds: process.tokenExpirationSeconds, publicEndpoint });
+  return embeddedIdentity({ db, users, tokenExpirationSeconds: process.tokenExpirationSeconds, publicEndpoint, keyManager });
 }

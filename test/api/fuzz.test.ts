@@ -17,10 +17,12 @@ async function snapshot(server: TestServer): Promise<string> {
   const db = server.db;
   const parts = await Promise.all([
     db.selectFrom('images').selectAll().orderBy('id').execute(),
-    db.selectFrom('image_properties').selectAll().orderBy('image_id').orderBy('name').execute(),
+    // os_glimpse_upload_failure is the one deliberate trace a refused upload leaves (README "Image data").
+    db.selectFrom('image_properties').selectAll().where('name', '!=', 'os_glimpse_upload_failure').orderBy('image_id').orderBy('name').execute(),
     db.selectFrom('image_tags').selectAll().orderBy('image_id').orderBy('value').execute(),
     db.selectFrom('image_members').selectAll().orderBy('image_id').orderBy('member').execute(),
     db.selectFrom('image_locations').selectAll().orderBy('image_id').orderBy('url').execute(),
+    db.selectFrom('key_manager_secrets').selectAll().orderBy('id').execute(),
   ]);
   return createHash('sha256').update(JSON.stringify(parts)).digest('hex');
 }
@@ -91,7 +93,8 @@ function routeArbitrary(ids: () => readonly string[]) {
     fc.tuple(fc.constantFrom('GET', 'POST', 'PUT'), id).map(([m, i]) => [m, `/v2/images/${i}/members`] as const),
     fc.tuple(fc.constantFrom('GET', 'PUT', 'DELETE', 'POST'), id, fc.oneof(segment, fc.constantFrom('alt_demo', 'demo'))).map(([m, i, member]) => [m, `/v2/images/${i}/members/${member}`] as const),
     fc.tuple(fc.constantFrom('GET', 'POST'), fc.constantFrom('image', 'images', 'member', 'members', 'nothing')).map(([m, s]) => [m, `/v2/schemas/${s}`] as const),
-    fc.tuple(fc.constantFrom('GET', 'POST', 'DELETE'), fc.constantFrom('/', '/versions', '/healthcheck', '/v2', '/v2.9/images', '/v1/images', '/identity/v3', '/identity/v3/auth/tokens')).map(([m, p]) => [m, p] as const),
+    fc.tuple(fc.constantFrom('GET', 'POST', 'DELETE', 'PUT'), fc.oneof(id, fc.constant('')), fc.constantFrom('', '/payload')).map(([m, i, tail]) => [m, `/key-manager/v1/secrets/${i}${i === '' ? '' : tail}`] as const),
+    fc.tuple(fc.constantFrom('GET', 'POST', 'DELETE'), fc.constantFrom('/', '/versions', '/healthcheck', '/v2', '/v2.9/images', '/v1/images', '/identity/v3', '/identity/v3/auth/tokens', '/key-manager', '/key-manager/v1', '/v2/info/stores', '/v2/info/stores/detail', '/v2/info/import', '/v2/info/usage')).map(([m, p]) => [m, p] as const),
   );
 }
 

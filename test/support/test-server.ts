@@ -74,6 +74,7 @@ export function testSettings(database: TestDatabase, overrides: Partial<ServerSe
     hashingAlgorithm: 'sha512',
     stores: { multiStore: false, defaultBackend: 'file', backends: [{ id: 'file', type: 'file', description: null, datadir: `${database.dataDir}/images`, filePerm: 0, durable: false }] },
     userStorageQuota: 0,
+    keyManager: { backend: 'embedded', barbicanEndpoint: null },
     formatPolicy: { requireImageFormatMatch: true, vmdkAllowedTypes: ['streamOptimized', 'monolithicSparse'] },
     scrubber: { delayedDelete: false, scrubTimeSeconds: 0, poolSize: 1, wakeupSeconds: 300 },
     ...overrides,
@@ -93,7 +94,7 @@ export async function startTestServer(dialect: Dialect, overrides: Partial<Serve
     settings,
     logger: pino({ level: process.env['GLIMPSE_TEST_LOG'] ?? 'silent' }),
     policy: buildPolicy(settings),
-    identity: (db) => embeddedIdentity({ db, users, tokenExpirationSeconds: options.tokenExpirationSeconds ?? 3600, publicEndpoint: settings.publicEndpoint }),
+    identity: (db) => embeddedIdentity({ db, users, tokenExpirationSeconds: options.tokenExpirationSeconds ?? 3600, publicEndpoint: settings.publicEndpoint, keyManager: settings.keyManager.backend === 'embedded' }),
   });
   await server.app.listen({ host: '127.0.0.1', port: 0 });
   const address = server.app.server.address();

@@ -16,6 +16,8 @@ export interface IdentityRoutesOptions {
   readonly users: readonly EmbeddedUser[];
   readonly tokens: TokenStore;
   readonly baseUrl: (request: FastifyRequest) => string;
+  /** List the embedded key manager (/key-manager) in the catalog, for `openstack secret …`. */
+  readonly keyManager: boolean;
 }
 
 class KeystoneError extends Error {
@@ -66,7 +68,7 @@ function domainMatches(domain: unknown): boolean {
   return domain['id'] === DEFAULT_DOMAIN.id || domain['name'] === DEFAULT_DOMAIN.name;
 }
 
-export const identityRoutes: FastifyPluginCallback<IdentityRoutesOptions> = (app, { users, tokens, baseUrl }, done) => {
+export const identityRoutes: FastifyPluginCallback<IdentityRoutesOptions> = (app, { users, tokens, baseUrl, keyManager }, done) => {
   const byName = new Map(users.map((u) => [u.name, u]));
   const byId = new Map(users.map((u) => [userId(u.name), u]));
   const projectsById = new Map(users.map((u) => [projectId(u.project), u.project]));
@@ -90,6 +92,7 @@ export const identityRoutes: FastifyPluginCallback<IdentityRoutesOptions> = (app
     return [
       { id: stableId('role', 'service-image'), type: 'image', name: 'glance', endpoints: endpoints('image', base) },
       { id: stableId('role', 'service-identity'), type: 'identity', name: 'keystone', endpoints: endpoints('identity', `${base}/identity`) },
+      ...(keyManager ? [{ id: stableId('role', 'service-key-manager'), type: 'key-manager', name: 'barbican', endpoints: endpoints('key-manager', `${base}/key-manager`) }] : []),
     ];
   }
 
