@@ -84,7 +84,7 @@ async function serve(): Promise<void> {
     settings,
     logger,
     policy: buildPolicy(settings),
-    identity: (db) => buildIdentity(proc, users.users, db, settings.publicEndpoint),
+    identity: (db) => buildIdentity(proc, users.users, db, settings.publicEndpoint, settings.keyManager.backend === 'embedded'),
     // One scrubber per host: the single process, or the first worker of a cluster.
     runScrubber: cluster.isPrimary || cluster.worker?.id === 1,
   });
