@@ -55,6 +55,7 @@ export function authenticationHook(options: AuthenticationOptions) {
       projectId: identity?.projectId ?? null,
       roles: identity?.roles.map((r) => r.toLowerCase()) ?? [],
       serviceRoles: serviceIdentity?.roles.map((r) => r.toLowerCase()) ?? [],
+      authToken: identity === null ? null : (tokenText ?? null),
       readOnly: identity === null,
     };
     const context: RequestContext = { ...base, isAdmin: options.isAdmin(policyCredentials({ ...base, isAdmin: false })) };

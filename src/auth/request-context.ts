@@ -23,6 +23,11 @@ export interface RequestContext {
   /** Roles of a service token sent along (X-Service-Token), lowercased; empty without one. */
   readonly serviceRoles: readonly string[];
   readonly isAdmin: boolean;
+  /**
+   * The caller's token, for calls made on its behalf (the key manager fetches a signing
+   * certificate with it, as castellan does). Never logged.
+   */
+  readonly authToken: string | null;
   /** Anonymous contexts may only read (reference §1.6 "Read-only access"). */
   readonly readOnly: boolean;
 }

@@ -58,6 +58,7 @@ export const OPTIONS: readonly OptionDefinition[] = [
   o('DEFAULT', 'show_multiple_locations', bool, false, 'Show locations in image bodies.'),
   o('DEFAULT', 'max_request_id_length', int(0), 64, 'Longest X-Openstack-Request-ID accepted; 0 disables the check.'),
   o('DEFAULT', 'hashing_algorithm', string, 'sha512', 'Multihash algorithm for os_hash_value.'),
+  o('DEFAULT', 'hashing_threads', int(0, 64), 0, 'Worker threads that hash uploads; 0 hashes on the event loop, the faster choice on two cores (Glimpse option; see bench/README.md).'),
   o('DEFAULT', 'property_protection_file', string, null, 'Property protections rules file.'),
   o('DEFAULT', 'property_protection_rule_format', { kind: 'enum', choices: ['roles', 'policies'] }, 'roles', 'Format of the property protections file.'),
   o('DEFAULT', 'allow_anonymous_access', bool, false, 'Serve unauthenticated requests with a read-only context instead of 401.'),

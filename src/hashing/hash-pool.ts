@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { Transform, type TransformCallback } from 'node:stream';
 import { Worker } from 'node:worker_threads';
 import type { HashRequest, HashResponse } from './hash-protocol.js';
+import type { HashingStream } from './inline-hashing.js';
 
 /**
  * The worker's program. It is plain JavaScript evaluated in the thread, not a module file,
@@ -101,7 +102,8 @@ class HashThread {
 /**
  * Hashes upload streams on worker threads, one thread per algorithm of a stream, so that md5 and
  * the multihash run in parallel with each other and with the HTTP and disk work of the main
- * thread (bench/README.md has the measurements that chose this over hashing inline).
+ * thread. Chosen with `[DEFAULT] hashing_threads` > 0: it pays off only with cores to spare
+ * (bench/README.md, "Hashing", has the two-core measurements where it did not).
  */
 export class HashPool {
   private readonly threads = new Map<number, HashThread>();
@@ -114,7 +116,7 @@ export class HashPool {
    * A pass-through stream that hashes what flows through it with each algorithm. `digests`
    * resolves once the stream has ended (it is complete before the stream's 'finish').
    */
-  hashingStream(algorithms: readonly string[]): { stream: Transform; digests: () => Promise<string[]> } {
+  hashingStream(algorithms: readonly string[]): HashingStream {
     const base = this.nextStream;
     this.nextStream += 1;
     const sessions = algorithms.map((algorithm, index) => this.open(algorithm, (base + index) % this.size));

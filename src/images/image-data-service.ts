@@ -4,7 +4,7 @@ import type { RequestContext } from '../auth/request-context.js';
 import { ConflictError, DomainError, ForbiddenError, GoneError, InvalidInputError, QuotaExceededError, ServiceUnavailableError } from '../errors/domain-errors.js';
 import type { ByteRange, ImageStore } from '../stores/image-store.js';
 import type { StoreRegistry } from '../stores/store-registry.js';
-import type { HashPool } from '../hashing/hash-pool.js';
+import type { HashingStream } from '../hashing/inline-hashing.js';
 import { FormatInspector } from './format-inspection/format-inspector.js';
 import { checkDeclaredFormat, type FormatPolicyOptions } from './format-inspection/format-policy.js';
 import { StoreAbortedError, StoreDuplicateError, StoreError, StoreFullError, StoreNotFoundError, StoreSizeLimitError, StoreWriteDeniedError } from '../stores/store-errors.js';
@@ -51,8 +51,8 @@ export class ImageDataService {
     private readonly repo: ImageRepository,
     private readonly access: ImageAccess,
     private readonly stores: StoreRegistry,
-    /** md5 and the multihash on worker threads, beside the write (bench/README.md: hashing). */
-    private readonly hashes: HashPool,
+    /** Where md5 and the multihash are computed: inline or on worker threads (`hashing_threads`). */
+    private readonly hashing: (algorithms: readonly string[]) => HashingStream,
     private readonly options: ImageDataOptions,
     private readonly log: FastifyBaseLogger,
   ) {}
@@ -74,7 +74,7 @@ export class ImageDataService {
       throw new ConflictError(`Image status transition from ${image.status} to saving is not allowed`);
     }
     // checksum (md5) and os_hash_value in the same single pass as the write (reference §3.1 step 8).
-    const hashing = this.hashes.hashingStream(['md5', this.options.hashingAlgorithm]);
+    const hashing = this.hashing(['md5', this.options.hashingAlgorithm]);
     // Format inspection reads the same stream (a bounded prefix), never the stored file.
     const inspector = new FormatInspector();
     request.body.on('data', (chunk: Buffer) => {

@@ -7,6 +7,7 @@ import { DataRecovery } from '../maintenance/data-recovery.js';
 import { Scrubber } from '../maintenance/scrubber.js';
 import { StoreRegistry } from '../stores/store-registry.js';
 import { HashPool } from '../hashing/hash-pool.js';
+import { inlineHashingStream } from '../hashing/inline-hashing.js';
 import type { ServerSettings } from './server-settings.js';
 
 export interface DataParts {
@@ -28,12 +29,12 @@ export async function openDataParts(settings: ServerSettings, db: Db, policy: Po
   const repo = new ImageRepository(db, { trackStores: settings.stores.multiStore });
   const access = new ImageAccess(repo, policy);
   const stores = await StoreRegistry.open(settings.stores);
-  const hashes = new HashPool();
+  const pool = settings.hashingThreads > 0 ? new HashPool(settings.hashingThreads) : null;
   const data = new ImageDataService(
     repo,
     access,
     stores,
-    hashes,
+    pool === null ? inlineHashingStream : (algorithms) => pool.hashingStream(algorithms),
     { imageSizeCap: settings.imageSizeCap, hashingAlgorithm: settings.hashingAlgorithm, userStorageQuota: settings.userStorageQuota, formatPolicy: settings.formatPolicy },
     log,
   );
@@ -44,6 +45,8 @@ export async function openDataParts(settings: ServerSettings, db: Db, policy: Po
     data,
     scrubber: new Scrubber(repo, data, settings.scrubber, log),
     recovery: new DataRecovery(repo, stores, log),
-    close: () => hashes.close(),
+    close: async () => {
+      await pool?.close();
+    },
   };
 }

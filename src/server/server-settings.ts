@@ -27,6 +27,8 @@ export interface ServerSettings {
   readonly imageSizeCap: number;
   /** `hashing_algorithm`, a node:crypto hash name. */
   readonly hashingAlgorithm: string;
+  /** `hashing_threads`: 0 hashes uploads on the event loop, N on N worker threads. */
+  readonly hashingThreads: number;
   /** The image stores (`[glance_store]`, or `enabled_backends` and their sections). */
   readonly stores: StoreSettings;
   /** `[key_manager] backend` and `[barbican]`: where signature certificates come from. */

@@ -99,6 +99,7 @@ export function settingsFromConfig(config: Config): { settings: ServerSettings; 
       policyOverrides,
       imageSizeCap: num(v('DEFAULT', 'image_size_cap')),
       hashingAlgorithm: String(v('DEFAULT', 'hashing_algorithm')),
+      hashingThreads: num(v('DEFAULT', 'hashing_threads')),
       stores: storeSettings(config, dataDir),
       keyManager: {
         backend: (text(v('key_manager', 'backend')) ?? (flavor === 'keystone' ? 'barbican' : 'embedded')) === 'barbican' ? 'barbican' : 'embedded',

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { describe, it } from 'node:test';
@@ -233,5 +233,19 @@ describe('single store', () => {
     assert.equal((await s.request('demo', 'PUT', `/v2/images/${id}/file`, { rawBody: 'x', headers: { ...OCTET, 'x-image-meta-store': 'ignored' } })).status, 204);
     assert.equal((await show(s, id))['stores'], undefined);
     assert.deepEqual((await s.request('demo', 'GET', '/v2/info/usage')).json(), { usage: {} });
+  });
+});
+
+describe('hashing_threads > 0 (worker-thread hashing)', () => {
+  const server = useTestServer('sqlite', { hashingThreads: 2 });
+
+  it('gives the same checksum and os_hash_value as hashing inline', async () => {
+    const s = server.current;
+    const id = await queuedImage(s);
+    const data = randomBytes(5 * 1024 * 1024 + 3);
+    assert.equal((await s.request('demo', 'PUT', `/v2/images/${id}/file`, { rawBody: data, headers: OCTET })).status, 204);
+    const image = await show(s, id);
+    assert.equal(image['checksum'], createHash('md5').update(data).digest('hex'));
+    assert.equal(image['os_hash_value'], createHash('sha512').update(data).digest('hex'));
   });
 });

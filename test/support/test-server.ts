@@ -72,6 +72,7 @@ export function testSettings(database: TestDatabase, overrides: Partial<ServerSe
     policyOverrides: {},
     imageSizeCap: 1099511627776,
     hashingAlgorithm: 'sha512',
+    hashingThreads: 0,
     stores: { multiStore: false, defaultBackend: 'file', backends: [{ id: 'file', type: 'file', description: null, datadir: `${database.dataDir}/images`, filePerm: 0, durable: false }] },
     userStorageQuota: 0,
     keyManager: { backend: 'embedded', barbicanEndpoint: null },
