@@ -5,7 +5,7 @@ import { Transform } from 'node:stream';
 export interface HashingStream {
   readonly stream: Transform;
   /** The hex digests, in the order of the algorithms asked for, once the stream has ended. */
-  digests(): Promise<string[]>;
+  readonly digests: () => Promise<string[]>;
 }
 
 /**
