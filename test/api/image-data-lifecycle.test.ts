@@ -96,6 +96,45 @@ for (const dialect of testDialects()) {
     });
   });
 
+  describe(`upload failures leave nothing behind on ${dialect}`, () => {
+    const server = useTestServer(dialect);
+
+    it('an image deleted during its upload: 410, and the bytes are removed', async () => {
+      const s = server.current;
+      const id = await queuedImage(s);
+      const token = await s.token('demo');
+      const pieces = Array.from({ length: 10 }, () => randomBytes(64 * 1024));
+      const upload = slowChunkedUpload(s, id, token, pieces, 1000);
+      for (let i = 0; i < 100 && (await show(s, id))['status'] !== 'saving'; i += 1) await new Promise((r) => setTimeout(r, 20));
+      assert.equal((await s.request('demo', 'DELETE', `/v2/images/${id}`)).status, 204);
+      assert.equal(await upload, 410);
+      assert.deepEqual(files(`${s.dataDir}/images`).filter((f) => f.startsWith(id)), []);
+      assert.equal((await s.db.selectFrom('image_locations').select('url').where('image_id', '=', id).execute()).length, 0);
+    });
+
+    it('a store that fails mid-write: 503, image queued with the reason, nothing left', async () => {
+      const s = server.current;
+      const store = `${s.dataDir}/images`;
+      const id = await queuedImage(s);
+      // The store directory becomes a plain file: every write into it fails (ENOTDIR), even as root.
+      const { renameSync, rmSync } = await import('node:fs');
+      renameSync(store, `${store}.away`);
+      writeFileSync(store, 'not a directory');
+      try {
+        const reply = await s.request('demo', 'PUT', `/v2/images/${id}/file`, { rawBody: randomBytes(1000), headers: OCTET });
+        assert.equal(reply.status, 503, reply.text);
+        const image = await show(s, id);
+        assert.equal(image['status'], 'queued');
+        assert.match(String(image[FAILURE]), /SERVICE_UNAVAILABLE: The file store failed/);
+      } finally {
+        rmSync(store);
+        renameSync(`${store}.away`, store);
+      }
+      assert.deepEqual(files(store).filter((f) => f.startsWith(id)), []);
+      assert.equal((await s.request('demo', 'PUT', `/v2/images/${id}/file`, { rawBody: randomBytes(10), headers: OCTET })).status, 204);
+    });
+  });
+
   describe(`delayed_delete and the scrubber on ${dialect}`, () => {
     const server = useTestServer(dialect, { scrubber: { delayedDelete: true, scrubTimeSeconds: 0, poolSize: 2, wakeupSeconds: 300 } });
 
