@@ -99,6 +99,8 @@ export const OPTIONS: readonly OptionDefinition[] = [
   o('barbican', 'barbican_endpoint', uri, null, 'Barbican URL; default: the key-manager endpoint of the caller\'s token catalog.'),
   o('barbican', 'barbican_api_version', string, 'v1', 'Barbican API version.'),
   o('barbican', 'auth_endpoint', uri, null, 'Accepted for compatibility; tokens come from the request.'),
+  o('image_signature_verification', 'trusted_ca_file', string, null, 'PEM bundle of CAs that must have issued image signing certificates (Glimpse option; off by default, as Glance checks no chain).'),
+  o('image_signature_verification', 'partial_signature_properties', { kind: 'enum', choices: ['refuse', 'ignore'] }, 'refuse', 'Some but not all img_signature* properties: refuse with 400 (Glimpse) or ignore and skip verification (Glance).'),
   o('oslo_middleware', 'enable_proxy_headers_parsing', bool, false, 'Trust X-Forwarded-* headers.'),
   o('healthcheck', 'disable_by_file_path', string, null, 'While this file exists, /healthcheck answers 503.'),
 ];

@@ -5,6 +5,7 @@ import { ConflictError, DomainError, ForbiddenError, GoneError, InvalidInputErro
 import type { ByteRange, ImageStore } from '../stores/image-store.js';
 import type { StoreRegistry } from '../stores/store-registry.js';
 import type { HashingStream } from '../hashing/inline-hashing.js';
+import type { ImageSignatures } from '../signing/image-signatures.js';
 import { FormatInspector } from './format-inspection/format-inspector.js';
 import { checkDeclaredFormat, type FormatPolicyOptions } from './format-inspection/format-policy.js';
 import { StoreAbortedError, StoreDuplicateError, StoreError, StoreFullError, StoreNotFoundError, StoreSizeLimitError, StoreWriteDeniedError } from '../stores/store-errors.js';
@@ -54,6 +55,8 @@ export class ImageDataService {
     /** Where md5 and the multihash are computed: inline or on worker threads (`hashing_threads`). */
     private readonly hashing: (algorithms: readonly string[]) => HashingStream,
     private readonly options: ImageDataOptions,
+    /** Signature verification of signed images (reference §7). */
+    private readonly signatures: ImageSignatures,
     private readonly log: FastifyBaseLogger,
   ) {}
 
@@ -66,24 +69,30 @@ export class ImageDataService {
     this.access.requireOwner(context, loaded, denied);
     const image = loaded.image;
     checkTransition(image.status, 'saving', image);
-    const limit = await this.uploadLimit(image.owner, request.declaredSize).catch(async (error: unknown) => {
-      await this.noteFailure(id, error);
-      throw error;
-    });
+    // Refusals before any byte is stored (quota, signing certificate) still tell the owner why.
+    const { limit, verifier } = await Promise.all([this.uploadLimit(image.owner, request.declaredSize), this.signatures.verifierFor(context, image)])
+      .then(([l, v]) => ({ limit: l, verifier: v }))
+      .catch(async (error: unknown) => {
+        await this.noteFailure(id, error);
+        throw error;
+      });
     if (!(await this.repo.transitionStatus(id, 'queued', 'saving'))) {
       throw new ConflictError(`Image status transition from ${image.status} to saving is not allowed`);
     }
     // checksum (md5) and os_hash_value in the same single pass as the write (reference §3.1 step 8).
     const hashing = this.hashing(['md5', this.options.hashingAlgorithm]);
-    // Format inspection reads the same stream (a bounded prefix), never the stored file.
+    // Format inspection (a bounded prefix) and the signature see the same stream, never the
+    // stored file: one pass over the data.
     const inspector = new FormatInspector();
     request.body.on('data', (chunk: Buffer) => {
       inspector.push(chunk);
+      verifier?.update(chunk);
     });
     let written: { location: string; size: number } | null = null;
     try {
       written = await store.write(id, request.body.pipe(hashing.stream), { maxBytes: limit.maxBytes, signal: request.signal });
       const virtualSize = this.checkFormat(image, inspector, written.size);
+      if (verifier !== null) this.signatures.check(id, verifier);
       // Checked again with the real size: a concurrent upload by the same owner may have landed.
       await this.uploadLimit(image.owner, written.size);
       const [checksum = '', hash = ''] = await hashing.digests();

@@ -45,6 +45,11 @@ function isReserved(key: string): boolean {
   return RESERVED.has(key) || isServerOwned(key);
 }
 
+/** The properties signature verification reads (reference §7). */
+function isSignatureProperty(key: string): boolean {
+  return key.startsWith('img_signature') || key === 'mask_gen_algorithm' || key === 'pss_salt_length';
+}
+
 function countsTowardPropertyQuota(key: string): boolean {
   return !isServerOwned(key);
 }
@@ -104,6 +109,8 @@ export class ImageService {
     private readonly delayedDelete: boolean,
     /** Property protections, or null when `property_protection_file` is unset (reference §6). */
     private readonly protections: PropertyRules | null = null,
+    /** Refuses img_signature* property sets that could never verify (reference §7). */
+    private readonly signatures: { validate(properties: Readonly<Record<string, string>>): void } | null = null,
   ) {}
 
   async get(context: RequestContext, id: string): Promise<Image> {
@@ -194,6 +201,7 @@ export class ImageService {
     const tags = [...new Set((input['tags'] as string[] | undefined) ?? [])];
     this.checkTagQuota(input['id'] as string | undefined, tags.length);
     this.checkPropertyQuota(Object.keys(properties));
+    this.signatures?.validate(properties);
 
     const created = await this.repo.create(
       {
@@ -242,6 +250,7 @@ export class ImageService {
     // Only what the operations changed is written: properties the caller cannot read stay as they
     // are (Glance deletes them on any save by such a caller: reference §6 data-loss quirk).
     const removeProperties = [...before].filter((k) => !draft.properties.has(k));
+    if ([...Object.keys(setProperties), ...removeProperties].some(isSignatureProperty)) this.signatures?.validate(Object.fromEntries(draft.properties));
     const saved = await this.repo.applyChanges(id, loaded.image.status, { columns: draft.columns, setProperties, removeProperties, tags: draft.tags });
     return this.readable(context, saved);
   }

@@ -10,7 +10,6 @@ import type { Scrubber } from '../maintenance/scrubber.js';
 import { buildApp } from '../http/app.js';
 import { openDataParts } from './data-parts.js';
 import { InfoService } from '../info/info-service.js';
-import { openEmbeddedKeyManager } from '../keymanager/embedded/open-embedded-key-manager.js';
 import type { ServerSettings } from './server-settings.js';
 
 /** How requests are authenticated, and any routes the identity flavor serves itself. */
@@ -52,7 +51,7 @@ export async function createServer(parts: ServerParts): Promise<Server> {
   };
   const image = imageSchema(schemaOptions);
   const dataParts = await openDataParts(settings, db, parts.policy, parts.logger);
-  const { repo, access, stores, data, scrubber, recovery } = dataParts;
+  const { repo, access, stores, data, scrubber, recovery, signatures, secrets } = dataParts;
   const images = new ImageService(
     repo,
     access,
@@ -61,10 +60,11 @@ export async function createServer(parts: ServerParts): Promise<Server> {
     { limitParamDefault: settings.limitParamDefault, apiLimitMax: settings.apiLimitMax },
     data,
     settings.scrubber.delayedDelete,
+    null,
+    signatures,
   );
   const members = new MemberService(repo, access, settings.imageMemberQuota);
   const identity = await parts.identity(db);
-  const secrets = settings.keyManager.backend === 'embedded' ? await openEmbeddedKeyManager(settings.dataDir, db) : null;
   const app = await buildApp({
     logger: parts.logger,
     publicEndpoint: settings.publicEndpoint,

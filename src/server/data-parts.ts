@@ -8,6 +8,11 @@ import { Scrubber } from '../maintenance/scrubber.js';
 import { StoreRegistry } from '../stores/store-registry.js';
 import { HashPool } from '../hashing/hash-pool.js';
 import { inlineHashingStream } from '../hashing/inline-hashing.js';
+import { ImageSignatures } from '../signing/image-signatures.js';
+import { BarbicanKeyManager } from '../keymanager/barbican/barbican-key-manager.js';
+import { EmbeddedKeyManager } from '../keymanager/embedded/embedded-key-manager.js';
+import { openEmbeddedKeyManager } from '../keymanager/embedded/open-embedded-key-manager.js';
+import type { SecretService } from '../keymanager/embedded/secret-service.js';
 import type { ServerSettings } from './server-settings.js';
 
 export interface DataParts {
@@ -17,6 +22,10 @@ export interface DataParts {
   readonly data: ImageDataService;
   readonly scrubber: Scrubber;
   readonly recovery: DataRecovery;
+  /** Signature verification, which image create and update also consult. */
+  readonly signatures: ImageSignatures;
+  /** The embedded key manager's secrets, or null with `[key_manager] backend = barbican`. */
+  readonly secrets: SecretService | null;
   /** Stops the hashing threads. */
   close(): Promise<void>;
 }
@@ -26,6 +35,12 @@ export interface DataParts {
  * glimpse-manage commands, so all three see the same stores and the same rules.
  */
 export async function openDataParts(settings: ServerSettings, db: Db, policy: PolicyCheck, log: FastifyBaseLogger): Promise<DataParts> {
+  const secrets = settings.keyManager.backend === 'embedded' ? await openEmbeddedKeyManager(settings.dataDir, db) : null;
+  const keyManager =
+    secrets === null
+      ? new BarbicanKeyManager({ endpoint: settings.keyManager.barbicanEndpoint, authUrl: settings.keyManager.identityUrl, apiVersion: settings.keyManager.barbicanApiVersion })
+      : new EmbeddedKeyManager(secrets);
+  const signatures = new ImageSignatures(keyManager, settings.signatures);
   const repo = new ImageRepository(db, { trackStores: settings.stores.multiStore });
   const access = new ImageAccess(repo, policy);
   const stores = await StoreRegistry.open(settings.stores);
@@ -36,6 +51,7 @@ export async function openDataParts(settings: ServerSettings, db: Db, policy: Po
     stores,
     pool === null ? inlineHashingStream : (algorithms) => pool.hashingStream(algorithms),
     { imageSizeCap: settings.imageSizeCap, hashingAlgorithm: settings.hashingAlgorithm, userStorageQuota: settings.userStorageQuota, formatPolicy: settings.formatPolicy },
+    signatures,
     log,
   );
   return {
@@ -45,6 +61,8 @@ export async function openDataParts(settings: ServerSettings, db: Db, policy: Po
     data,
     scrubber: new Scrubber(repo, data, settings.scrubber, log),
     recovery: new DataRecovery(repo, stores, log),
+    signatures,
+    secrets,
     close: async () => {
       await pool?.close();
     },

@@ -1,3 +1,4 @@
+import type { X509Certificate } from 'node:crypto';
 import type { DatabaseConfig } from '../db/database.js';
 
 /**
@@ -32,7 +33,15 @@ export interface ServerSettings {
   /** The image stores (`[glance_store]`, or `enabled_backends` and their sections). */
   readonly stores: StoreSettings;
   /** `[key_manager] backend` and `[barbican]`: where signature certificates come from. */
-  readonly keyManager: { readonly backend: 'embedded' | 'barbican'; readonly barbicanEndpoint: string | null };
+  readonly keyManager: {
+    readonly backend: 'embedded' | 'barbican';
+    readonly barbicanEndpoint: string | null;
+    readonly barbicanApiVersion: string;
+    /** Keystone (`[keystone_authtoken] auth_url`), where a caller's catalog names Barbican. */
+    readonly identityUrl: string | null;
+  };
+  /** `[image_signature_verification]`: partial property sets, trust anchors (reference §7). */
+  readonly signatures: { readonly partial: 'refuse' | 'ignore'; readonly trustedCas: readonly X509Certificate[] | null };
   /** `[image_format] require_image_format_match` and `vmdk_allowed_types`. */
   readonly formatPolicy: { readonly requireImageFormatMatch: boolean; readonly vmdkAllowedTypes: readonly string[] };
   /** `user_storage_quota` in bytes; 0 means no quota. */

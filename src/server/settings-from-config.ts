@@ -4,6 +4,8 @@ import type { KeystoneAuthenticatorOptions } from '../identity/keystone/keystone
 import type { OptionValue } from '../config/options.js';
 import { loadPolicyFile } from '../policy/policy-file.js';
 import { ConfigError } from '../config/config-error.js';
+import type { X509Certificate } from 'node:crypto';
+import { loadTrustedCas } from '../signing/image-signatures.js';
 import type { FileBackendSettings, ServerSettings, StoreSettings } from './server-settings.js';
 
 function num(value: OptionValue): number {
@@ -57,6 +59,16 @@ function storeSettings(config: Config, dataDir: string): StoreSettings {
   return { multiStore: true, defaultBackend: String(config.value('glance_store', 'default_backend')), backends };
 }
 
+/** `trusted_ca_file`, read at startup: a bad bundle stops the server with the option named. */
+function trustedCas(file: string | null, configDir: string): X509Certificate[] | null {
+  if (file === null) return null;
+  try {
+    return loadTrustedCas(resolve(configDir, file));
+  } catch (error) {
+    throw new ConfigError(`[image_signature_verification] trusted_ca_file: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
 /** How the process listens and authenticates, beside the ServerSettings the app needs. */
 export interface ProcessSettings {
   readonly bindHost: string;
@@ -104,6 +116,12 @@ export function settingsFromConfig(config: Config): { settings: ServerSettings; 
       keyManager: {
         backend: (text(v('key_manager', 'backend')) ?? (flavor === 'keystone' ? 'barbican' : 'embedded')) === 'barbican' ? 'barbican' : 'embedded',
         barbicanEndpoint: text(v('barbican', 'barbican_endpoint')),
+        barbicanApiVersion: String(v('barbican', 'barbican_api_version')),
+        identityUrl: authUrl,
+      },
+      signatures: {
+        partial: v('image_signature_verification', 'partial_signature_properties') === 'ignore' ? 'ignore' : 'refuse',
+        trustedCas: trustedCas(text(v('image_signature_verification', 'trusted_ca_file')), config.configDir),
       },
       formatPolicy: { requireImageFormatMatch: bool(v('image_format', 'require_image_format_match')), vmdkAllowedTypes: list(v('image_format', 'vmdk_allowed_types')) },
       userStorageQuota: parseByteSize(String(v('DEFAULT', 'user_storage_quota'))),
