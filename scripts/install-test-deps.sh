@@ -14,6 +14,9 @@ packages=(
   uwsgi-plugin-python3
   curl
   qemu-utils
+  barbican-api
+  python3-barbicanclient
+  openssl
 )
 
 missing=()

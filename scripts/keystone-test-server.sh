@@ -66,12 +66,15 @@ CONF
     --bootstrap-role-name admin --bootstrap-service-name keystone --bootstrap-region-id RegionOne \
     --bootstrap-admin-url "$url/" --bootstrap-internal-url "$url/" --bootstrap-public-url "$url/" >>"$dir/log/manage.log" 2>&1
 
-  (cd "$dir" && OS_KEYSTONE_CONFIG_FILES="$dir/keystone.conf" setsid uwsgi --plugins python3 \
+  # A plain background command: setsid then execs uwsgi in place, so $! is the uwsgi master and
+  # the leader of its own process group, which `stop` kills as a whole. (Wrapping it in a
+  # subshell made $! the subshell and leaked uwsgi.)
+  OS_KEYSTONE_CONFIG_FILES="$dir/keystone.conf" setsid uwsgi --plugins python3 \
     --http-socket "127.0.0.1:$port" --wsgi-file /usr/bin/keystone-wsgi-public \
     --master --processes 1 --threads 1 --enable-threads --lazy-apps --die-on-term --no-orphans \
     --add-header "Connection: close" --buffer-size 65535 --chdir "$dir" \
     --env "OS_KEYSTONE_CONFIG_FILES=$dir/keystone.conf" >"$dir/log/uwsgi.log" 2>&1 </dev/null &
-   echo $! >"$dir/uwsgi.pid")
+  echo $! >"$dir/uwsgi.pid"
   for _ in $(seq 1 300); do
     [ "$(curl -s -o /dev/null -w '%{http_code}' "$url")" = 200 ] && break
     sleep 0.2

@@ -17,13 +17,15 @@ import { migrateToLatest, openDatabase } from '../db/database.js';
 import { ensureDefaultAdmin } from '../identity/embedded/embedded-users.js';
 import { createServer } from '../server/create-server.js';
 import { settingsFromConfig } from '../server/settings-from-config.js';
-import { buildIdentity, buildPolicy } from '../server/wiring.js';
+import { buildIdentity, buildPolicy, buildProtections } from '../server/wiring.js';
+import { ProtectionRuleError } from '../protections/protection-errors.js';
 import { openDataParts } from '../server/data-parts.js';
 
 async function prepare(): Promise<ReturnType<typeof settingsFromConfig> & { users: Awaited<ReturnType<typeof ensureDefaultAdmin>> }> {
   const config = loadConfig(configFilesFromArgs(process.argv.slice(2), process.env));
   const parts = settingsFromConfig(config);
-  buildPolicy(parts.settings); // a bad policy override stops startup here, naming the rule
+  // A bad policy override or protection file stops startup here, naming the rule or section.
+  buildProtections(parts.settings, buildPolicy(parts.settings));
   const users = await ensureDefaultAdmin(config.embeddedUsers, parts.settings.dataDir);
   if (cluster.isPrimary) {
     for (const warning of config.warnings) console.warn(`warning: ${warning}`);
@@ -57,6 +59,10 @@ async function serve(): Promise<void> {
   const workers = proc.workers === 0 ? availableParallelism() : proc.workers;
   if (cluster.isPrimary && workers > 1) {
     for (let i = 0; i < workers; i += 1) cluster.fork();
+    // SIGHUP re-reads the property protection file in every worker.
+    process.on('SIGHUP', () => {
+      for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGHUP');
+    });
     let stopping = false;
     const stopWorkers = (): void => {
       stopping = true;
@@ -80,10 +86,23 @@ async function serve(): Promise<void> {
     { level: proc.debug ? 'debug' : 'info', redact: ['req.headers["x-auth-token"]', 'req.headers["x-subject-token"]'] },
     pino.destination({ dest: proc.logFile ?? 1, sync: false, minLength: 4096 }),
   );
+  const policy = buildPolicy(settings);
+  const protections = buildProtections(settings, policy);
+  if (protections !== null) {
+    process.on('SIGHUP', () => {
+      try {
+        protections.reload();
+        logger.info({ file: settings.propertyProtection.file }, 'property protections reloaded');
+      } catch (error) {
+        logger.error({ err: error }, 'property protections not reloaded; the previous rules stay in force');
+      }
+    });
+  }
   const server = await createServer({
     settings,
     logger,
-    policy: buildPolicy(settings),
+    policy,
+    protections,
     identity: (db) => buildIdentity(proc, users.users, db, settings.publicEndpoint, settings.keyManager.backend === 'embedded'),
     // One scrubber per host: the single process, or the first worker of a cluster.
     runScrubber: cluster.isPrimary || cluster.worker?.id === 1,
@@ -101,7 +120,7 @@ async function serve(): Promise<void> {
 
 serve().catch((error: unknown) => {
   // Configuration and policy mistakes are the operator's to fix: say what, without a stack.
-  if (error instanceof ConfigError || error instanceof StoreError || error instanceof PolicyFileError || error instanceof PolicyRuleSyntaxError || error instanceof PolicyRuleCycleError) {
+  if (error instanceof ConfigError || error instanceof StoreError || error instanceof ProtectionRuleError || error instanceof PolicyFileError || error instanceof PolicyRuleSyntaxError || error instanceof PolicyRuleCycleError) {
     console.error(`glimpse-api: ${error.message}`);
   } else {
     console.error(error);

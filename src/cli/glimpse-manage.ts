@@ -9,6 +9,9 @@
  *                        data is missing (read-only; exit 1 when anything is found)
  *   data recover         requeue interrupted uploads and remove orphan objects (run it with
  *                        glimpse-api stopped; glimpse-api itself runs it at every start)
+ *   protections check --file F [--format roles|policies] [--policy-file P] [--roles a,b --property NAME]
+ *                        validate a property protection file, warn about shadowed sections, and
+ *                        say what given roles may do with a property
  *   scrub [--restore ID] one scrubber pass over pending_delete images (reference §12), or put
  *                        one back to active
  * Options: --config-file FILE (repeatable) or GLIMPSE_CONFIG_FILE, as for glimpse-api.
@@ -25,8 +28,9 @@ import { settingsFromConfig } from '../server/settings-from-config.js';
 import { buildPolicy } from '../server/wiring.js';
 import { StoreError } from '../stores/store-errors.js';
 import pino from 'pino';
+import { runProtectionsCheck } from '../protections/protections-tool.js';
 
-const USAGE = 'usage: glimpse-manage [--config-file FILE]... (db sync | hash-password [PASSWORD] | config sample | data check | data recover | scrub [--restore ID])';
+const USAGE = 'usage: glimpse-manage [--config-file FILE]... (db sync | hash-password [PASSWORD] | config sample | data check | data recover | scrub [--restore ID] | protections check --file F ...)';
 
 /** Opens the database and the image data parts the configuration describes, for one command. */
 async function withDataParts(argv: readonly string[], run: (parts: DataParts) => Promise<number>): Promise<number> {
@@ -111,6 +115,11 @@ async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
   if (command === 'data' && (sub === 'check' || sub === 'recover') && rest.length === 0) return dataCommand(argv, sub);
+  if (command === 'protections' && sub === 'check') {
+    const result = runProtectionsCheck(rest);
+    (result.exitCode === 0 ? console.log : console.error)(result.output);
+    return result.exitCode;
+  }
   if (command === 'scrub') return scrubCommand(argv, sub === undefined ? [] : [sub, ...rest]);
   if (command === 'config' && sub === 'sample') {
     process.stdout.write(renderSampleConfig());

@@ -2,6 +2,7 @@ import { policyCredentials, type RequestContext } from '../auth/request-context.
 import { ForbiddenError, NotFoundError } from '../errors/domain-errors.js';
 import type { PolicyCheck } from '../images/image-access.js';
 import type { StoreRegistry } from '../stores/store-registry.js';
+import type { ProtectionsHolder } from '../protections/protections-holder.js';
 
 /**
  * The discovery documents under /v2/info (reference §9.1, §13.3): which stores exist, which
@@ -11,7 +12,24 @@ export class InfoService {
   constructor(
     private readonly stores: StoreRegistry,
     private readonly policy: PolicyCheck,
+    private readonly protections: ProtectionsHolder | null = null,
   ) {}
+
+  /**
+   * `GET /v2/info/property-protections` (Glimpse): for the caller's own roles, which property
+   * patterns it may create, read, update and delete, so nobody has to guess (glance-lessons §4).
+   */
+  propertyProtections(context: RequestContext): Record<string, unknown> {
+    if (this.protections === null) return { enabled: false };
+    const rules = this.protections.rules;
+    return {
+      enabled: true,
+      format: rules.format,
+      // First matching pattern wins; patterns are Python regular expressions searched in the name.
+      rules: this.protections.describe(context),
+      unmatched: { create: false, read: false, update: false, delete: false },
+    };
+  }
 
   /** `GET /v2/info/stores`: any caller; only with multi-store (reference §9.1). */
   storeList(): Record<string, unknown>[] {

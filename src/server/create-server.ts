@@ -10,6 +10,8 @@ import type { Scrubber } from '../maintenance/scrubber.js';
 import { buildApp } from '../http/app.js';
 import { openDataParts } from './data-parts.js';
 import { InfoService } from '../info/info-service.js';
+import type { ProtectionsHolder } from '../protections/protections-holder.js';
+import type { JsonSchema } from '../images/image-schema.js';
 import type { ServerSettings } from './server-settings.js';
 
 /** How requests are authenticated, and any routes the identity flavor serves itself. */
@@ -24,6 +26,8 @@ export interface ServerParts {
   readonly policy: PolicyCheck;
   /** Built once the database is open (the embedded identity keeps its tokens there). */
   readonly identity: (db: Db) => IdentitySetup | Promise<IdentitySetup>;
+  /** Property protections (`property_protection_file`), or null when off (reference §6). */
+  readonly protections?: ProtectionsHolder | null;
   /** Run the scrubber every wakeup_time in this process (one process of a cluster does). */
   readonly runScrubber?: boolean;
 }
@@ -50,6 +54,7 @@ export async function createServer(parts: ServerParts): Promise<Server> {
     allowAdditionalProperties: settings.allowAdditionalImageProperties,
   };
   const image = imageSchema(schemaOptions);
+  const protections = parts.protections ?? null;
   const dataParts = await openDataParts(settings, db, parts.policy, parts.logger);
   const { repo, access, stores, data, scrubber, recovery, signatures, secrets } = dataParts;
   const images = new ImageService(
@@ -60,7 +65,7 @@ export async function createServer(parts: ServerParts): Promise<Server> {
     { limitParamDefault: settings.limitParamDefault, apiLimitMax: settings.apiLimitMax },
     data,
     settings.scrubber.delayedDelete,
-    null,
+    protections,
     signatures,
   );
   const members = new MemberService(repo, access, settings.imageMemberQuota);
@@ -74,9 +79,17 @@ export async function createServer(parts: ServerParts): Promise<Server> {
     images,
     members,
     data,
-    info: new InfoService(stores, parts.policy),
+    info: new InfoService(stores, parts.policy, protections),
     secrets,
-    schemas: { image, images: imagesSchema(schemaOptions), member: memberSchema(), members: membersSchema() },
+    schemas: {
+      // The served image schema names the protected properties (README "Property protections").
+      get image(): JsonSchema {
+        return protections === null ? image : { ...image, 'x-glimpse-property-protections': protections.rules.summary() };
+      },
+      images: imagesSchema(schemaOptions),
+      member: memberSchema(),
+      members: membersSchema(),
+    },
     authenticator: identity.authenticator,
     isAdmin: (credentials) => parts.policy.enforce('context_is_admin', {}, credentials),
     ...(identity.routes === undefined ? {} : { extraRoutes: identity.routes }),

@@ -42,6 +42,8 @@ export interface ServerSettings {
   };
   /** `[image_signature_verification]`: partial property sets, trust anchors (reference §7). */
   readonly signatures: { readonly partial: 'refuse' | 'ignore'; readonly trustedCas: readonly X509Certificate[] | null };
+  /** `property_protection_file` (resolved) and `property_protection_rule_format` (reference §6). */
+  readonly propertyProtection: { readonly file: string | null; readonly format: string };
   /** `[image_format] require_image_format_match` and `vmdk_allowed_types`. */
   readonly formatPolicy: { readonly requireImageFormatMatch: boolean; readonly vmdkAllowedTypes: readonly string[] };
   /** `user_storage_quota` in bytes; 0 means no quota. */

@@ -123,6 +123,10 @@ export function settingsFromConfig(config: Config): { settings: ServerSettings; 
         partial: v('image_signature_verification', 'partial_signature_properties') === 'ignore' ? 'ignore' : 'refuse',
         trustedCas: trustedCas(text(v('image_signature_verification', 'trusted_ca_file')), config.configDir),
       },
+      propertyProtection: {
+        file: ((f) => (f === null ? null : resolve(config.configDir, f)))(text(v('DEFAULT', 'property_protection_file'))),
+        format: String(v('DEFAULT', 'property_protection_rule_format')),
+      },
       formatPolicy: { requireImageFormatMatch: bool(v('image_format', 'require_image_format_match')), vmdkAllowedTypes: list(v('image_format', 'vmdk_allowed_types')) },
       userStorageQuota: parseByteSize(String(v('DEFAULT', 'user_storage_quota'))),
       scrubber: {

@@ -8,6 +8,8 @@ import { TokenStore } from '../identity/embedded/token-store.js';
 import { KeystoneAuthenticator } from '../identity/keystone/keystone-authenticator.js';
 import { ConfigError } from '../config/config-error.js';
 import { PolicyEnforcer } from '../policy/policy-enforcer.js';
+import { ProtectionRules } from '../protections/protection-rules.js';
+import { ProtectionsHolder } from '../protections/protections-holder.js';
 import type { ProcessSettings } from './settings-from-config.js';
 import type { IdentitySetup } from './create-server.js';
 import type { ServerSettings } from './server-settings.js';
@@ -43,4 +45,12 @@ export function buildIdentity(process: ProcessSettings, users: readonly Embedded
     return { authenticator: new KeystoneAuthenticator(process.keystone) };
   }
   return embeddedIdentity({ db, users, tokenExpirationSeconds: process.tokenExpirationSeconds, publicEndpoint, keyManager });
+}
+
+/** Property protections from the settings, or null when `property_protection_file` is unset. */
+export function buildProtections(settings: ServerSettings, policy: PolicyEnforcer): ProtectionsHolder | null {
+  const { file, format } = settings.propertyProtection;
+  if (file === null) return null;
+  const load = (): ProtectionRules => ProtectionRules.load(file, format, policy);
+  return new ProtectionsHolder(load(), load);
 }

@@ -3,7 +3,7 @@ import { after, before } from 'node:test';
 import pino from 'pino';
 import type { Db } from '../../src/db/database.js';
 import { createServer, type Server } from '../../src/server/create-server.js';
-import { buildPolicy, embeddedIdentity } from '../../src/server/wiring.js';
+import { buildPolicy, buildProtections, embeddedIdentity } from '../../src/server/wiring.js';
 import type { ServerSettings } from '../../src/server/server-settings.js';
 import { createTestDatabase, type Dialect, type TestDatabase } from './test-databases.js';
 
@@ -16,6 +16,10 @@ export const TEST_USERS = {
   demo: { password: 'demo-secret', project: 'demo', roles: ['member', 'reader'] },
   alt: { password: 'alt-secret', project: 'alt_demo', roles: ['member', 'reader'] },
   viewer: { password: 'viewer-secret', project: 'demo', roles: ['reader'] },
+  /** A custom role, for property protections. */
+  auditor: { password: 'auditor-secret', project: 'demo', roles: ['Auditor'] },
+  /** A service user; its token is sent as X-Service-Token on behalf of others. */
+  svc: { password: 'svc-secret', project: 'service', roles: ['service'] },
 } as const;
 export type TestUser = keyof typeof TEST_USERS;
 
@@ -77,6 +81,7 @@ export function testSettings(database: TestDatabase, overrides: Partial<ServerSe
     userStorageQuota: 0,
     keyManager: { backend: 'embedded', barbicanEndpoint: null, barbicanApiVersion: 'v1', identityUrl: null },
     signatures: { partial: 'refuse', trustedCas: null },
+    propertyProtection: { file: null, format: 'roles' },
     formatPolicy: { requireImageFormatMatch: true, vmdkAllowedTypes: ['streamOptimized', 'monolithicSparse'] },
     scrubber: { delayedDelete: false, scrubTimeSeconds: 0, poolSize: 1, wakeupSeconds: 300 },
     ...overrides,
@@ -92,10 +97,12 @@ export async function startTestServer(dialect: Dialect, overrides: Partial<Serve
   const database = await createTestDatabase(dialect);
   const settings = testSettings(database, overrides);
   const users = Object.entries(TEST_USERS).map(([name, u]) => ({ name, password: { kind: 'plain' as const, value: u.password }, project: u.project, roles: [...u.roles] }));
+  const policy = buildPolicy(settings);
   const server: Server = await createServer({
     settings,
     logger: pino({ level: process.env['GLIMPSE_TEST_LOG'] ?? 'silent' }),
-    policy: buildPolicy(settings),
+    policy,
+    protections: buildProtections(settings, policy),
     identity: (db) => embeddedIdentity({ db, users, tokenExpirationSeconds: options.tokenExpirationSeconds ?? 3600, publicEndpoint: settings.publicEndpoint, keyManager: settings.keyManager.backend === 'embedded' }),
   });
   await server.app.listen({ host: '127.0.0.1', port: 0 });

@@ -25,6 +25,12 @@ export const infoRoutes: FastifyPluginCallback<{ info: InfoService }> = (app, { 
       return Promise.resolve({ 'import-methods': { description: 'Import methods available.', type: 'array', value: [] } });
     },
   });
+  resource(app, '/info/property-protections', {
+    GET: async (request) => {
+      rejectBody(request);
+      return Promise.resolve(info.propertyProtections(contextOf(request)));
+    },
+  });
   resource(app, '/info/usage', {
     GET: async (request) => {
       rejectBody(request);
