@@ -170,10 +170,10 @@ for (const dialect of testDialects()) {
       const asMember = (await s.request('demo', 'GET', '/v2/info/property-protections')).json<{ enabled: boolean; format: string; rules: { pattern: string; create: boolean; read: boolean }[]; unmatched: Record<string, boolean> }>();
       assert.equal(asMember.enabled, true);
       assert.equal(asMember.format, 'roles');
-      assert.deepEqual(asMember.rules.map((r) => [r.pattern, r.create, r.read]), [['^x_billing_.*$', false, true], ['^x_service_', false, true], ['^x_.*', true, true]]);
+      assert.deepEqual(asMember.rules.map((r) => [r.pattern, r.create, r.read]), [['^x_billing_.*$', false, true], ['^x_service_', false, true], ['^x_.*', true, true], ['^owner_specified\\.openstack\\.', true, true]]);
       assert.deepEqual(asMember.unmatched, { create: false, read: false, update: false, delete: false });
       const asReader = (await s.request('viewer', 'GET', '/v2/info/property-protections')).json<{ rules: { read: boolean }[] }>();
-      assert.deepEqual(asReader.rules.map((r) => r.read), [true, true, false]);
+      assert.deepEqual(asReader.rules.map((r) => r.read), [true, true, false, true]);
       const schema = (await s.request('demo', 'GET', '/v2/schemas/image')).json();
       const marked = schema['x-glimpse-property-protections'] as { pattern: string; create: string[] }[];
       assert.deepEqual(marked[0], { pattern: '^x_billing_.*$', create: ['admin'], read: ['admin', 'member', 'reader', 'auditor'], update: ['admin'], delete: ['admin'] });

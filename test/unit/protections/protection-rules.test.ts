@@ -113,7 +113,7 @@ describe('glimpse-manage protections check', () => {
   it('validates a file and answers for roles and a property', () => {
     const result = runProtectionsCheck(['--file', sample, '--roles', 'member,reader', '--property', 'x_billing_code']);
     assert.equal(result.exitCode, 0, result.output);
-    assert.match(result.output, /3 section\(s\), roles format, valid/);
+    assert.match(result.output, /4 section\(s\), roles format, valid/);
     assert.match(result.output, /x_billing_code: decided by line \d+ \[\^x_billing_\.\*\$\]; roles member,reader may read$/m);
     const nothing = runProtectionsCheck(['--file', sample, '--roles', 'admin', '--property', 'os_distro']);
     assert.match(nothing.output, /os_distro: no section matches, so nobody may create, read, update or delete it \(admin included\)/);
