@@ -12,6 +12,9 @@
  *   protections check --file F [--format roles|policies] [--policy-file P] [--roles a,b --property NAME]
  *                        validate a property protection file, warn about shadowed sections, and
  *                        say what given roles may do with a property
+ *   image verify ID [--token TOKEN]
+ *                        re-verify an active image's signature against its stored data (audit);
+ *                        --token (or OS_TOKEN) when the key manager is Barbican
  *   scrub [--restore ID] one scrubber pass over pending_delete images (reference §12), or put
  *                        one back to active
  * Options: --config-file FILE (repeatable) or GLIMPSE_CONFIG_FILE, as for glimpse-api.
@@ -30,7 +33,7 @@ import { StoreError } from '../stores/store-errors.js';
 import pino from 'pino';
 import { runProtectionsCheck } from '../protections/protections-tool.js';
 
-const USAGE = 'usage: glimpse-manage [--config-file FILE]... (db sync | hash-password [PASSWORD] | config sample | data check | data recover | scrub [--restore ID] | protections check --file F ...)';
+const USAGE = 'usage: glimpse-manage [--config-file FILE]... (db sync | hash-password [PASSWORD] | config sample | data check | data recover | scrub [--restore ID] | image verify ID [--token T] | protections check --file F ...)';
 
 /** Opens the database and the image data parts the configuration describes, for one command. */
 async function withDataParts(argv: readonly string[], run: (parts: DataParts) => Promise<number>): Promise<number> {
@@ -119,6 +122,15 @@ async function main(argv: readonly string[]): Promise<number> {
     const result = runProtectionsCheck(rest);
     (result.exitCode === 0 ? console.log : console.error)(result.output);
     return result.exitCode;
+  }
+  if (command === 'image' && sub === 'verify' && rest[0] !== undefined) {
+    const id = rest[0];
+    const token = rest[1] === '--token' ? (rest[2] ?? null) : (process.env['OS_TOKEN'] ?? null);
+    return withDataParts(argv, async ({ data }) => {
+      const result = await data.verifyStored(id, token);
+      console.log(`image ${id}: signature verified over ${result.bytes} bytes in store ${result.store}`);
+      return 0;
+    });
   }
   if (command === 'scrub') return scrubCommand(argv, sub === undefined ? [] : [sub, ...rest]);
   if (command === 'config' && sub === 'sample') {

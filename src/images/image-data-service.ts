@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { FastifyBaseLogger } from 'fastify';
 import type { RequestContext } from '../auth/request-context.js';
-import { ConflictError, DomainError, ForbiddenError, GoneError, InvalidInputError, QuotaExceededError, ServiceUnavailableError } from '../errors/domain-errors.js';
+import { ConflictError, DomainError, ForbiddenError, GoneError, InvalidInputError, NotFoundError, QuotaExceededError, ServiceUnavailableError } from '../errors/domain-errors.js';
 import type { ByteRange, ImageStore } from '../stores/image-store.js';
 import type { StoreRegistry } from '../stores/store-registry.js';
 import type { HashingStream } from '../hashing/inline-hashing.js';
@@ -211,6 +211,29 @@ export class ImageDataService {
       }
     }
     throw new ServiceUnavailableError(`The image data of ${id} is not readable from any store${lastError instanceof Error ? `: ${lastError.message}` : ''}`);
+  }
+
+  /**
+   * Re-verifies the signature of an active image against its stored bytes (audits:
+   * `glimpse-manage image verify`). The certificate is read as the image's owner would read it,
+   * with `authToken` when the key manager needs one (Barbican). Throws the upload's 400 errors.
+   */
+  async verifyStored(id: string, authToken: string | null): Promise<{ readonly bytes: number; readonly store: string }> {
+    const image = await this.repo.findById(id);
+    if (image === null) throw new NotFoundError(`No image found with ID ${id}`);
+    const owner: RequestContext = { requestId: 'verify', userId: null, projectId: image.owner, roles: [], serviceRoles: [], isAdmin: false, readOnly: true, authToken };
+    const verifier = await this.signatures.verifierFor(owner, image);
+    if (verifier === null) throw new InvalidInputError(`Image ${id} has no img_signature properties.`);
+    const [location] = await this.repo.listLocations(id);
+    const store = location === undefined ? undefined : this.stores.get(location.storeId);
+    if (location === undefined || store === undefined) throw new ConflictError(`Image ${id} has no readable data.`);
+    let bytes = 0;
+    for await (const chunk of await store.read(location.url)) {
+      verifier.update(chunk as Buffer);
+      bytes += (chunk as Buffer).length;
+    }
+    this.signatures.check(id, verifier);
+    return { bytes, store: store.id };
   }
 
   /**

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { startBarbican, type BarbicanServer } from '../support/barbican-server.js';
 import { freePort, startGlimpseProcess, type GlimpseProcess } from '../support/glimpse-process.js';
@@ -16,6 +18,7 @@ import { HASH_METHODS, KEY_TYPES, SigningLab, type HashMethod, type KeyTypeName 
  * embedded key manager for every key type and hash method, once against a real Barbican.
  */
 const lab = new SigningLab();
+const run = promisify(execFile);
 
 interface Deployment {
   readonly credentials: Credentials;
@@ -101,6 +104,30 @@ describe('image signing with the openstack CLI and the embedded key manager', ()
       }
     });
   }
+
+  it('glimpse-manage image verify re-checks a stored image, and catches bytes changed on disk', async () => {
+    const keyFile = lab.key('ECC_SECP521R1');
+    const certificateId = await storeCertificate(deployment.credentials, lab.certificate(keyFile));
+    const data = randomBytes(16 * 1024);
+    const created = await createSigned(deployment, 'audited', data, signatureProperties(lab.sign(keyFile, 'ECC_SECP521R1', 'SHA-512', data), 'SHA-512', 'ECC_SECP521R1', certificateId));
+    assert.ok(created.ok, created.output);
+    const id = parseJsonOutput<{ id: string }>(created.output).id;
+    const verify = (): Promise<{ code: number; out: string }> =>
+      run(process.execPath, [resolve('bin/glimpse-manage.js'), '--config-file', glimpse.configFile, 'image', 'verify', id], { cwd: glimpse.dir }).then(
+        (r) => ({ code: 0, out: r.stdout }),
+        (error: unknown) => ({ code: (error as { code: number }).code, out: (error as { stderr: string }).stderr }),
+      );
+    const ok = await verify();
+    assert.equal(ok.code, 0, ok.out);
+    assert.match(ok.out, new RegExp(`image ${id}: signature verified over 16384 bytes in store file`));
+    const stored = join(deployment.storeDir, id);
+    const bytes = readFileSync(stored);
+    bytes[10] = (bytes[10] ?? 0) ^ 1;
+    writeFileSync(stored, bytes);
+    const tampered = await verify();
+    assert.equal(tampered.code, 1);
+    assert.match(tampered.out, new RegExp(`Signature verification failed for image ${id}: Signature verification failed`));
+  });
 
   it('refuses a flipped byte, a wrong certificate, an expired certificate and a wrong key type', async () => {
     const keyFile = lab.key('ECC_SECP384R1');
