@@ -5,7 +5,8 @@
  * server CPU seconds and peak server RSS, the machine's hashing limit (md5 + sha512 of the same
  * bytes in one process), and Glimpse's RSS during a BENCH_BIG_GIB upload.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { PYTHON_ENV, prepareGlance, sh, waitFor } from './bench-servers.js';
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
@@ -21,7 +22,6 @@ const BIG = Number(process.env['BENCH_BIG_GIB'] ?? 10) * GIB;
 const STATE = resolve(process.env['BENCH_DATA_STATE'] ?? '/tmp/glimpse-bench-data');
 const GLANCE_PORT = 9597;
 const GLIMPSE_PORT = 9598;
-const PYTHON_ENV = { PATH: '/usr/bin:/bin:/usr/sbin:/sbin', HOME: process.env['HOME'] ?? '/root', LANG: 'C.UTF-8' };
 const TICKS_PER_SECOND = 100;
 
 interface Target {
@@ -37,11 +37,6 @@ interface Transfer {
   readonly peakRssMiB: number;
 }
 
-function sh(command: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env): string {
-  const result = spawnSync(command, args, { env, encoding: 'utf8' });
-  if (result.status !== 0) throw new Error(`${command} ${args.join(' ')} failed:\n${result.stdout}${result.stderr}`);
-  return result.stdout;
-}
 
 /** Processes of a server's process group (the server and its workers), from /proc. */
 function groupPids(group: number): number[] {
@@ -143,31 +138,11 @@ function get(target: Target, id: string): Promise<number> {
   });
 }
 
-async function waitFor(url: string, child: ChildProcess): Promise<void> {
-  for (let i = 0; i < 600; i += 1) {
-    if (child.exitCode !== null) throw new Error(`${url}: server exited with ${child.exitCode}`);
-    try {
-      if ((await fetch(url)).status < 500) return;
-    } catch {
-      // not yet listening
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${url} did not come up`);
-}
 
 async function startServers(): Promise<{ glimpse: Target; glance: Target; stop: () => void }> {
   rmSync(STATE, { recursive: true, force: true });
   mkdirSync(STATE, { recursive: true });
-  writeFileSync(
-    join(STATE, 'glance-api.conf'),
-    `[DEFAULT]\nbind_host = 127.0.0.1\nbind_port = ${GLANCE_PORT}\nworkers = 2\nlog_file = ${STATE}/glance.log\n[database]\nconnection = sqlite:///${STATE}/glance.sqlite\n[paste_deploy]\nflavor = bench\nconfig_file = ${STATE}/glance-api-paste.ini\n[glance_store]\nstores = file\ndefault_store = file\nfilesystem_store_datadir = ${STATE}/glance-images\n[oslo_policy]\npolicy_file = ${STATE}/policy.yaml\n`,
-  );
-  // As in bench/run.ts: Glance's context filter reads identity headers; no Keystone in the loop.
-  const paste = readFileSync('/etc/glance/glance-api-paste.ini', 'utf8').replace('[pipeline:glance-api]', '[pipeline:glance-api-bench]\npipeline = healthcheck versionnegotiation context rootapp\n\n[pipeline:glance-api]');
-  writeFileSync(join(STATE, 'glance-api-paste.ini'), paste);
-  writeFileSync(join(STATE, 'policy.yaml'), '');
-  sh('glance-manage', ['--config-file', join(STATE, 'glance-api.conf'), 'db_sync'], PYTHON_ENV);
+  prepareGlance(STATE, GLANCE_PORT, join(STATE, 'glance-images'));
   writeFileSync(
     join(STATE, 'glimpse.conf'),
     // fsync off: Glance's file store does not fsync either, so both write through the page cache.

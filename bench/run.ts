@@ -4,8 +4,9 @@
  * Loads the data set once into both databases (kept in BENCH_STATE for later runs), starts both
  * servers with 2 workers each, checks they return the same first page, then measures.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { PYTHON_ENV, prepareGlance, sh, waitFor } from './bench-servers.js';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import autocannon from 'autocannon';
@@ -18,7 +19,6 @@ const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 15);
 const STATE = resolve(process.env['BENCH_STATE'] ?? '/tmp/glimpse-bench');
 const GLANCE_PORT = 9595;
 const GLIMPSE_PORT = 9596;
-const PYTHON_ENV = { PATH: '/usr/bin:/bin:/usr/sbin:/sbin', HOME: process.env['HOME'] ?? '/root', LANG: 'C.UTF-8' };
 
 interface Target {
   readonly name: 'glimpse' | 'glance';
@@ -26,26 +26,13 @@ interface Target {
   readonly headers: Record<string, string>;
 }
 
-function sh(command: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env): void {
-  const result = spawnSync(command, args, { env, encoding: 'utf8' });
-  if (result.status !== 0) throw new Error(`${command} ${args.join(' ')} failed:\n${result.stdout}${result.stderr}`);
-}
 
 async function prepareState(): Promise<void> {
   const marker = join(STATE, `loaded-${COUNT}`);
   if (existsSync(marker)) return;
   mkdirSync(STATE, { recursive: true });
   sh('rm', ['-rf', join(STATE, 'glimpse.sqlite'), join(STATE, 'glance.sqlite'), join(STATE, 'glimpse.sqlite-wal'), join(STATE, 'glance.sqlite-wal')]);
-  writeFileSync(
-    join(STATE, 'glance-api.conf'),
-    `[DEFAULT]\nbind_host = 127.0.0.1\nbind_port = ${GLANCE_PORT}\nworkers = 2\nlog_file = ${STATE}/glance.log\n[database]\nconnection = sqlite:///${STATE}/glance.sqlite\n[paste_deploy]\nflavor = bench\nconfig_file = ${STATE}/glance-api-paste.ini\n[glance_store]\nstores = file\ndefault_store = file\nfilesystem_store_datadir = ${STATE}/images\n[oslo_policy]\npolicy_file = ${STATE}/policy.yaml\n`,
-  );
-  // Glance's own `context` filter builds the request context from identity headers, as it does
-  // behind keystonemiddleware; the benchmark client sends those headers (no Keystone in the loop).
-  const paste = readFileSync('/etc/glance/glance-api-paste.ini', 'utf8').replace('[pipeline:glance-api]', '[pipeline:glance-api-bench]\npipeline = healthcheck versionnegotiation context rootapp\n\n[pipeline:glance-api]');
-  writeFileSync(join(STATE, 'glance-api-paste.ini'), paste);
-  writeFileSync(join(STATE, 'policy.yaml'), '');
-  sh('glance-manage', ['--config-file', join(STATE, 'glance-api.conf'), 'db_sync'], PYTHON_ENV);
+  prepareGlance(STATE, GLANCE_PORT, join(STATE, 'images'));
   let started = Date.now();
   await loadGlimpse(join(STATE, 'glimpse.sqlite'), COUNT);
   console.log(`loaded ${COUNT} images into Glimpse in ${((Date.now() - started) / 1000).toFixed(1)} s`);
@@ -55,18 +42,6 @@ async function prepareState(): Promise<void> {
   writeFileSync(marker, new Date().toISOString());
 }
 
-async function waitFor(url: string, child: ChildProcess): Promise<void> {
-  for (let i = 0; i < 600; i += 1) {
-    if (child.exitCode !== null) throw new Error(`${url}: server exited with ${child.exitCode}`);
-    try {
-      if ((await fetch(url)).status < 500) return;
-    } catch {
-      // not yet listening
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${url} did not come up`);
-}
 
 async function startServers(): Promise<{ targets: Target[]; stop: () => void }> {
   const glance = spawn('glance-api', ['--config-file', join(STATE, 'glance-api.conf')], { env: PYTHON_ENV, stdio: 'ignore', detached: true });

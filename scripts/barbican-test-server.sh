@@ -14,11 +14,8 @@ export PATH="/usr/bin:/bin:/usr/sbin:/sbin"
 unset PYTHONPATH VIRTUAL_ENV
 export no_proxy=127.0.0.1,localhost
 
-free_port() {
-  local port=${1:-9311}
-  while (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); done
-  echo "$port"
-}
+# shellcheck source=scripts/lib/loopback-services.sh
+source "$(dirname "$0")/lib/loopback-services.sh"
 
 start() {
   local keystone=${1:?usage: $0 start KEYSTONE_URL}
@@ -74,26 +71,12 @@ CONF
   [ "$(curl -s -o /dev/null -w '%{http_code}' "$url/")" = 300 ] || { tail -20 "$dir/uwsgi.log" >&2; exit 1; }
 
   # The catalog entry `openstack secret …` and a caller's token catalog find Barbican through.
-  local token service
-  token=$(curl -s -D - -o /dev/null -H 'Content-Type: application/json' -d \
-    '{"auth":{"identity":{"methods":["password"],"password":{"user":{"name":"admin","domain":{"id":"default"},"password":"secret"}}},"scope":{"project":{"name":"admin","domain":{"id":"default"}}}}}' \
-    "$keystone/auth/tokens" | tr -d '\r' | sed -n 's/^[Xx]-[Ss]ubject-[Tt]oken: //p')
-  api() { curl -sf -H "X-Auth-Token: $token" -H 'Content-Type: application/json' "$@"; }
-  service=$(api -X POST -d '{"service":{"name":"barbican","type":"key-manager"}}' "$keystone/services" | python3 -c 'import json,sys; print(json.load(sys.stdin)["service"]["id"])')
-  for iface in public internal admin; do
-    api -X POST -d "{\"endpoint\":{\"service_id\":\"$service\",\"interface\":\"$iface\",\"region_id\":\"RegionOne\",\"url\":\"$url\"}}" "$keystone/endpoints" >/dev/null
-  done
+  register_service "$keystone" "$(keystone_admin_token "$keystone")" barbican key-manager "$url"
   echo "$url"
 }
 
 stop() {
-  [ -f "$STATE_FILE" ] || return 0
-  local dir
-  dir=$(sed -n 's/^DIR=//p' "$STATE_FILE")
-  if [ -n "$dir" ] && [ -f "$dir/uwsgi.pid" ]; then
-    kill -KILL -- "-$(cat "$dir/uwsgi.pid")" 2>/dev/null || kill -KILL "$(cat "$dir/uwsgi.pid")" 2>/dev/null || true
-  fi
-  rm -rf "$dir" "$STATE_FILE"
+  stop_from_state "$STATE_FILE"
 }
 
 case "${1:-}" in

@@ -14,11 +14,8 @@ export PATH="/usr/bin:/bin:/usr/sbin:/sbin"
 unset PYTHONPATH VIRTUAL_ENV
 export no_proxy=127.0.0.1,localhost
 
-free_port() {
-  local port=${1:-5000}
-  while (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); done
-  echo "$port"
-}
+# shellcheck source=scripts/lib/loopback-services.sh
+source "$(dirname "$0")/lib/loopback-services.sh"
 
 start() {
   command -v keystone-manage >/dev/null || { echo "keystone is not installed (run scripts/install-test-deps.sh)" >&2; exit 1; }
@@ -83,9 +80,7 @@ CONF
 
   # Provision through the REST API with an admin token: one HTTP call each, no CLI start-up cost.
   local token
-  token=$(curl -s -D - -o /dev/null -H 'Content-Type: application/json' -d \
-    '{"auth":{"identity":{"methods":["password"],"password":{"user":{"name":"admin","domain":{"id":"default"},"password":"secret"}}},"scope":{"project":{"name":"admin","domain":{"id":"default"}}}}}' \
-    "$url/auth/tokens" | tr -d '\r' | sed -n 's/^[Xx]-[Ss]ubject-[Tt]oken: //p')
+  token=$(keystone_admin_token "$url")
   api() { curl -sf -H "X-Auth-Token: $token" -H 'Content-Type: application/json' "$@"; }
   id_of() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(d[sys.argv[1]]["id"])' "$1"; }
   role_id() { api "$url/roles?name=$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["roles"][0]["id"])'; }
@@ -108,22 +103,12 @@ CONF
       api -X PUT "$url/projects/$project/users/$user/roles/$reader" >/dev/null
     fi
   done
-  local service
-  service=$(api -X POST -d '{"service":{"name":"glance","type":"image"}}' "$url/services" | id_of service)
-  for iface in public internal admin; do
-    api -X POST -d "{\"endpoint\":{\"service_id\":\"$service\",\"interface\":\"$iface\",\"region_id\":\"RegionOne\",\"url\":\"${GLIMPSE_IMAGE_URL:-http://127.0.0.1:9292}\"}}" "$url/endpoints" >/dev/null
-  done
+  register_service "$url" "$token" glance image "${GLIMPSE_IMAGE_URL:-http://127.0.0.1:9292}"
   echo "$url"
 }
 
 stop() {
-  [ -f "$STATE_FILE" ] || return 0
-  local dir
-  dir=$(sed -n 's/^DIR=//p' "$STATE_FILE")
-  if [ -n "$dir" ] && [ -f "$dir/uwsgi.pid" ]; then
-    kill -KILL -- "-$(cat "$dir/uwsgi.pid")" 2>/dev/null || kill -KILL "$(cat "$dir/uwsgi.pid")" 2>/dev/null || true
-  fi
-  rm -rf "$dir" "$STATE_FILE"
+  stop_from_state "$STATE_FILE"
 }
 
 case "${1:-}" in
