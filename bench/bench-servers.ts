@@ -3,9 +3,9 @@
  * (Debian's glance-api) so that it builds its request context from identity headers, as it does
  * behind keystonemiddleware, with no Keystone round trip counted.
  */
-import { spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 
 export const PYTHON_ENV = { PATH: '/usr/bin:/bin:/usr/sbin:/sbin', HOME: process.env['HOME'] ?? '/root', LANG: 'C.UTF-8' };
 
@@ -42,4 +42,36 @@ export function prepareGlance(state: string, port: number, imagesDir: string): v
   writeFileSync(join(state, 'glance-api-paste.ini'), paste);
   writeFileSync(join(state, 'policy.yaml'), '');
   sh('glance-manage', ['--config-file', join(state, 'glance-api.conf'), 'db_sync'], PYTHON_ENV);
+}
+
+export interface RunningServers {
+  readonly glance: ChildProcess;
+  readonly glimpse: ChildProcess;
+  /** A token of Glimpse's embedded user `bench` (password `bench-secret`). */
+  readonly token: string;
+  /** Kills both servers' process groups. */
+  readonly stop: () => void;
+}
+
+/** Starts Glance (as prepared in `state`) and Glimpse (with `glimpseConfig`), waits for both, logs in. */
+export async function startServers(state: string, glancePort: number, glimpsePort: number, glimpseConfig: string): Promise<RunningServers> {
+  const glance = spawn('glance-api', ['--config-file', join(state, 'glance-api.conf')], { env: PYTHON_ENV, stdio: 'ignore', detached: true });
+  writeFileSync(join(state, 'glimpse.conf'), glimpseConfig);
+  const glimpse = spawn(process.execPath, [resolve('bin/glimpse-api.js'), '--config-file', join(state, 'glimpse.conf')], { stdio: 'ignore', detached: true });
+  const stop = (): void => {
+    for (const child of [glance, glimpse]) if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+  };
+  try {
+    await waitFor(`http://127.0.0.1:${glancePort}/healthcheck`, glance);
+    await waitFor(`http://127.0.0.1:${glimpsePort}/healthcheck`, glimpse);
+    const login = await fetch(`http://127.0.0.1:${glimpsePort}/identity/v3/auth/tokens`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ auth: { identity: { methods: ['password'], password: { user: { name: 'bench', domain: { id: 'default' }, password: 'bench-secret' } } } } }),
+    });
+    return { glance, glimpse, token: login.headers.get('x-subject-token') ?? '', stop };
+  } catch (error) {
+    stop();
+    throw error;
+  }
 }

@@ -5,8 +5,7 @@
  * server CPU seconds and peak server RSS, the machine's hashing limit (md5 + sha512 of the same
  * bytes in one process), and Glimpse's RSS during a BENCH_BIG_GIB upload.
  */
-import { spawn } from 'node:child_process';
-import { PYTHON_ENV, prepareGlance, sh, waitFor } from './bench-servers.js';
+import { prepareGlance, sh, startServers } from './bench-servers.js';
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
@@ -139,30 +138,20 @@ function get(target: Target, id: string): Promise<number> {
 }
 
 
-async function startServers(): Promise<{ glimpse: Target; glance: Target; stop: () => void }> {
+async function startTargets(): Promise<{ glimpse: Target; glance: Target; stop: () => void }> {
   rmSync(STATE, { recursive: true, force: true });
   mkdirSync(STATE, { recursive: true });
   prepareGlance(STATE, GLANCE_PORT, join(STATE, 'glance-images'));
-  writeFileSync(
-    join(STATE, 'glimpse.conf'),
+  const servers = await startServers(
+    STATE,
+    GLANCE_PORT,
+    GLIMPSE_PORT,
     // fsync off: Glance's file store does not fsync either, so both write through the page cache.
     `[DEFAULT]\nbind_port = ${GLIMPSE_PORT}\nworkers = 2\ndata_dir = ${STATE}/glimpse-data\nlog_file = ${STATE}/glimpse.log\n[glance_store]\nfilesystem_store_fsync = false\n[embedded_identity]\nuser_bench = bench-secret bench member,reader\n`,
   );
-  const glance = spawn('glance-api', ['--config-file', join(STATE, 'glance-api.conf')], { env: PYTHON_ENV, stdio: 'ignore', detached: true });
-  const glimpse = spawn(process.execPath, [resolve('bin/glimpse-api.js'), '--config-file', join(STATE, 'glimpse.conf')], { stdio: 'ignore', detached: true });
-  const stop = (): void => {
-    for (const child of [glance, glimpse]) if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
-  };
-  try {
-    await waitFor(`http://127.0.0.1:${GLANCE_PORT}/healthcheck`, glance);
-    await waitFor(`http://127.0.0.1:${GLIMPSE_PORT}/healthcheck`, glimpse);
-    const login = await fetch(`http://127.0.0.1:${GLIMPSE_PORT}/identity/v3/auth/tokens`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ auth: { identity: { methods: ['password'], password: { user: { name: 'bench', domain: { id: 'default' }, password: 'bench-secret' } } } } }),
-    });
-    return {
-      glimpse: { name: 'glimpse', url: `http://127.0.0.1:${GLIMPSE_PORT}`, headers: { 'x-auth-token': login.headers.get('x-subject-token') ?? '' }, group: glimpse.pid ?? 0 },
+  const { glance, glimpse, stop } = servers;
+  return {
+      glimpse: { name: 'glimpse', url: `http://127.0.0.1:${GLIMPSE_PORT}`, headers: { 'x-auth-token': servers.token }, group: glimpse.pid ?? 0 },
       glance: {
         name: 'glance',
         url: `http://127.0.0.1:${GLANCE_PORT}`,
@@ -170,11 +159,7 @@ async function startServers(): Promise<{ glimpse: Target; glance: Target; stop: 
         group: glance.pid ?? 0,
       },
       stop,
-    };
-  } catch (error) {
-    stop();
-    throw error;
-  }
+  };
 }
 
 /** The hashing limit: md5 and sha512 of the same file in one process, inline and on two threads. */
@@ -219,7 +204,7 @@ function repeated(size: number): Readable {
 }
 
 async function main(): Promise<void> {
-  const { glimpse, glance, stop } = await startServers();
+  const { glimpse, glance, stop } = await startTargets();
   try {
     const file = join(STATE, 'image.raw');
     sh('sh', ['-c', `head -c ${SIZE} /dev/urandom > '${file}'`]);

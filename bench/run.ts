@@ -4,8 +4,7 @@
  * Loads the data set once into both databases (kept in BENCH_STATE for later runs), starts both
  * servers with 2 workers each, checks they return the same first page, then measures.
  */
-import { spawn } from 'node:child_process';
-import { PYTHON_ENV, prepareGlance, sh, waitFor } from './bench-servers.js';
+import { prepareGlance, sh, startServers } from './bench-servers.js';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -43,40 +42,24 @@ async function prepareState(): Promise<void> {
 }
 
 
-async function startServers(): Promise<{ targets: Target[]; stop: () => void }> {
-  const glance = spawn('glance-api', ['--config-file', join(STATE, 'glance-api.conf')], { env: PYTHON_ENV, stdio: 'ignore', detached: true });
-  writeFileSync(
-    join(STATE, 'glimpse.conf'),
+async function startTargets(): Promise<{ targets: Target[]; stop: () => void }> {
+  const servers = await startServers(
+    STATE,
+    GLANCE_PORT,
+    GLIMPSE_PORT,
     `[DEFAULT]\nbind_port = ${GLIMPSE_PORT}\nworkers = 2\ndata_dir = ${STATE}/glimpse-data\nlog_file = ${STATE}/glimpse.log\n[database]\nconnection = sqlite:///${STATE}/glimpse.sqlite\n[embedded_identity]\nuser_bench = bench-secret ${BENCH_PROJECT} member,reader\n`,
   );
-  const glimpse = spawn(process.execPath, [resolve('bin/glimpse-api.js'), '--config-file', join(STATE, 'glimpse.conf')], { stdio: 'ignore', detached: true });
-  const stop = (): void => {
-    for (const child of [glance, glimpse]) if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+  return {
+    targets: [
+      { name: 'glimpse', url: `http://127.0.0.1:${GLIMPSE_PORT}`, headers: { 'x-auth-token': servers.token } },
+      {
+        name: 'glance',
+        url: `http://127.0.0.1:${GLANCE_PORT}`,
+        headers: { 'x-identity-status': 'Confirmed', 'x-user-id': userId('bench'), 'x-project-id': projectId(BENCH_PROJECT), 'x-roles': 'member,reader' },
+      },
+    ],
+    stop: servers.stop,
   };
-  try {
-    await waitFor(`http://127.0.0.1:${GLANCE_PORT}/healthcheck`, glance);
-    await waitFor(`http://127.0.0.1:${GLIMPSE_PORT}/healthcheck`, glimpse);
-    const login = await fetch(`http://127.0.0.1:${GLIMPSE_PORT}/identity/v3/auth/tokens`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ auth: { identity: { methods: ['password'], password: { user: { name: 'bench', domain: { id: 'default' }, password: 'bench-secret' } } } } }),
-    });
-    const token = login.headers.get('x-subject-token') ?? '';
-    return {
-      targets: [
-        { name: 'glimpse', url: `http://127.0.0.1:${GLIMPSE_PORT}`, headers: { 'x-auth-token': token } },
-        {
-          name: 'glance',
-          url: `http://127.0.0.1:${GLANCE_PORT}`,
-          headers: { 'x-identity-status': 'Confirmed', 'x-user-id': userId('bench'), 'x-project-id': projectId(BENCH_PROJECT), 'x-roles': 'member,reader' },
-        },
-      ],
-      stop,
-    };
-  } catch (error) {
-    stop();
-    throw error;
-  }
 }
 
 interface Measurement {
@@ -108,7 +91,7 @@ async function firstPage(target: Target, path: string): Promise<string[]> {
 
 async function main(): Promise<void> {
   await prepareState();
-  const { targets, stop } = await startServers();
+  const { targets, stop } = await startTargets();
   try {
     const glimpse = targets[0];
     if (glimpse === undefined) throw new Error('no target');
