@@ -188,3 +188,19 @@ describe('no property_protection_file', () => {
     assert.equal((await server.current.request('demo', 'POST', '/v2/images', { body: { os_distro: 'debian' } })).status, 201);
   });
 });
+
+describe('allow_additional_image_properties = False', () => {
+  const server = useTestServer('sqlite', { allowAdditionalImageProperties: false });
+  it('limits properties to the schema: extra properties are refused on create and update', async () => {
+    const s = server.current;
+    const extra = await s.request('demo', 'POST', '/v2/images', { body: { name: 'x', x_team: 'blue' } });
+    assert.equal(extra.status, 400);
+    assert.match(extra.text, /x_team/);
+    const created = await s.request('demo', 'POST', '/v2/images', { body: { name: 'only-base', disk_format: 'raw' } });
+    assert.equal(created.status, 201);
+    const id = String(created.json()['id']);
+    const patch = await s.request('demo', 'PATCH', `/v2/images/${id}`, { rawBody: JSON.stringify([{ op: 'add', path: '/x_team', value: 'blue' }]), headers: PATCH });
+    assert.equal(patch.status, 400, patch.text);
+    assert.equal((await s.request('demo', 'GET', `/v2/images/${id}`)).json()['x_team'], undefined);
+  });
+});
