@@ -5,7 +5,7 @@
  *
  * The pattern is parsed the way CPython 3.11's `sre_parse` parses a str pattern (same tokens, same
  * errors for what Python rejects) into a small tree, then emitted as a JavaScript source for the
- * `v` flag. Nothing is passed through textually, because the two dialects disagree in many quiet
+ * `u` flag. Nothing is passed through textually, because the two dialects disagree in many quiet
  * places; each difference is either emitted explicitly or refused with a ProtectionRuleError:
  *
  * - `.` excludes only `\n` in Python (JS also excludes `\r`, U+2028, U+2029) → `[^\n]`.
@@ -21,8 +21,11 @@
  * - Backreferences are kept only when the group is certain to have matched at that point: in JS
  *   a reference to a group that did not take part matches the empty string, in Python it fails.
  * - Refused outright: conditionals `(?(1)…)`, atomic groups and possessive quantifiers (Python
- *   3.11+ only, no JS equivalent), `\N{…}` names, the `L` and `t` flags, non-ASCII group names,
- *   repeat counts above 65535 (CPython allows up to 2**32-2, V8 saturates large counts).
+ *   3.11+ only, no JS equivalent), `\N{…}` names, the `L` and `t` flags, scoped `(?a:…)` (CPython
+ *   3.11 applies it to `\d\w\s` but not to `\D\W\S`), non-ASCII group names, repeat counts
+ *   above 65535 (CPython allows up to 2**32-2, V8 saturates large counts).
+ * - Only the `u` flag is used: Node 20's V8 mis-matches some `v`-flag patterns
+ *   (`/(?:[^b]a)+/v.test("aa")` is false), so sets are written without nested classes.
  *
  * Unicode property data comes from the JavaScript engine (Node 20 ships a newer Unicode version
  * than CPython 3.11's 14.0), so characters assigned after Unicode 14 may classify differently.
@@ -185,9 +188,9 @@ class Parser {
     );
   }
 
-  unsupported(message: string, position: number): never {
+  unsupported(message: string, position: number | null): never {
     throw new ProtectionRuleError(
-      `unsupported regular expression ${JSON.stringify(this.pattern)}: ${message} at position ${position}` +
+      `unsupported regular expression ${JSON.stringify(this.pattern)}: ${message}${position === null ? '' : ` at position ${position}`}` +
         ' (only Python constructs that match identically in JavaScript are accepted)',
     );
   }
@@ -457,6 +460,8 @@ class Parser {
       }
     }
     for (const f of add) if (del.has(f)) this.invalid('bad inline flags: flag turned on and off', this.src.tell());
+    // CPython 3.11 applies a scoped (?a:...) to \d, \w, \s but not to \D, \W, \S (they stay Unicode).
+    if (add.has('a')) this.unsupported('scoped ASCII flag (?a:...), which CPython applies inconsistently', start);
     if (add.has('u') && flags.ascii) this.unsupported('(?u:...) inside an ASCII scope', start);
     const scoped = applyFlags(flags, add, del);
     if (scoped.ascii && scoped.ignoreCase) this.unsupported('(?a) combined with (?i)', start);
@@ -619,7 +624,10 @@ function width(node: Node): [number, number] {
       return width(node.body);
     case 'repeat': {
       const [lo, hi] = width(node.body);
-      return [lo * node.min, node.max === null ? (hi > 0 ? Infinity : 0) : hi * node.max];
+      // As sre_parse: an unbounded repeat of something non-empty is unbounded, `{0}` is empty even
+      // around an unbounded body (Infinity * 0 would be NaN).
+      if (node.max === null) return [lo * node.min, hi > 0 ? Infinity : 0];
+      return [lo * node.min, node.max === 0 ? 0 : hi * node.max];
     }
     case 'backref':
       return [0, Infinity];
@@ -679,7 +687,7 @@ function checkBackrefs(tree: AltNode, unsupported: (message: string) => never): 
 }
 
 // ---------------------------------------------------------------------------------------------
-// Emitter (JavaScript `v` flag syntax; every non-alphanumeric character is written as \u{...}).
+// Emitter (JavaScript `u` flag syntax; every non-alphanumeric character is written as \u{...}).
 
 function lit(cp: number): string {
   return /^[A-Za-z0-9_]$/.test(String.fromCodePoint(cp)) ? String.fromCodePoint(cp) : `\\u{${cp.toString(16)}}`;
@@ -696,14 +704,36 @@ function rangesSource(ranges: readonly (readonly [number, number])[]): string {
 }
 
 /** The members of a category, written for use inside a class. */
-function setMembers(set: CharSetName, ascii: boolean): string {
+type Ranges = readonly (readonly [number, number])[];
+
+const ASCII_DIGIT: Ranges = [[0x30, 0x39]];
+const ASCII_WORD: Ranges = [[0x30, 0x39], [0x41, 0x5a], [0x5f, 0x5f], [0x61, 0x7a]];
+
+/** Every code point not in `ranges` (which are sorted and disjoint). */
+function complement(ranges: Ranges): Ranges {
+  const out: [number, number][] = [];
+  let next = 0;
+  for (const [lo, hi] of ranges) {
+    if (lo > next) out.push([next, lo - 1]);
+    next = hi + 1;
+  }
+  if (next <= 0x10ffff) out.push([next, 0x10ffff]);
+  return out;
+}
+
+/**
+ * The members of a category for use inside a `u`-flag class, or null for Unicode `\W`, which a
+ * class cannot express without nested classes (the `v` flag is avoided, see emitClass).
+ */
+function setMembers(set: CharSetName, negated: boolean, ascii: boolean): string | null {
+  const ranges = (r: Ranges): string => rangesSource(negated ? complement(r) : r);
   switch (set) {
     case 'digit':
-      return ascii ? '0-9' : '\\p{Nd}';
+      return ascii ? ranges(ASCII_DIGIT) : negated ? '\\P{Nd}' : '\\p{Nd}';
     case 'word':
-      return ascii ? 'A-Za-z0-9_' : '\\p{L}\\p{N}_';
+      return ascii ? ranges(ASCII_WORD) : negated ? null : '\\p{L}\\p{N}_';
     case 'space':
-      return rangesSource(ascii ? ASCII_SPACE : UNICODE_SPACE);
+      return ranges(ascii ? ASCII_SPACE : UNICODE_SPACE);
   }
 }
 
@@ -736,16 +766,30 @@ function caseFoldRanges(members: readonly (readonly [number, number])[]): [numbe
   return out;
 }
 
+/**
+ * A Python set as a `u`-flag class. The `v` flag would allow nested classes, but Node 20's V8
+ * mis-matches with it (`/(?:[^b]a)+/v` does not match "aa"), so a set holding Unicode `\W` is
+ * written as an alternation, and when negated as a negative lookahead before one character.
+ */
 function emitClass(negated: boolean, items: readonly ClassItem[], ignoreCase: boolean): string {
   const ranges = items.filter((i) => i.kind === 'range').map((i): [number, number] => [i.lo, i.hi]);
-  const sets = items.filter((i) => i.kind === 'set');
-  let body = rangesSource(ignoreCase ? caseFoldRanges(ranges) : ranges);
-  for (const s of sets) body += s.negated ? `[^${setMembers(s.set, s.ascii)}]` : setMembers(s.set, s.ascii);
-  return `[${negated ? '^' : ''}${body}]`;
+  let inline = rangesSource(ignoreCase ? caseFoldRanges(ranges) : ranges);
+  let notWord = false;
+  for (const item of items) {
+    if (item.kind !== 'set') continue;
+    const members = setMembers(item.set, item.negated, item.ascii);
+    if (members === null) notWord = true;
+    else inline += members;
+  }
+  if (!notWord) return `[${negated ? '^' : ''}${inline}]`;
+  const union = inline === '' ? NOT_WORD : `(?:[${inline}]|${NOT_WORD})`;
+  return negated ? `(?!${union})${ANY}` : union;
 }
 
+const NOT_WORD = '[^\\p{L}\\p{N}_]';
+
 function wordClass(ascii: boolean): string {
-  return `[${setMembers('word', ascii)}]`;
+  return `[${setMembers('word', false, ascii) ?? ''}]`;
 }
 
 function emitAnchor(at: AnchorKind, ascii: boolean): string {
@@ -813,12 +857,11 @@ export interface PatternBranchShape {
 
 /**
  * How the pattern decides, for property names without a newline (the only ones the heuristics
- * consider):
+ * consider); `T` is any text the pattern matches:
  * - `everything`: every non-empty name matches (`.*`, `^.+$`, `^`, …);
- * - `prefix`: `^` + fixed single characters + optional parts: matches exactly the names that start
- *   with such a run, so it matches every name starting with a text it matches itself;
- * - `contains`: the same without anchors: names containing such a run;
- * - `suffix`: the same ending with `$`/`\Z`: names ending with such a run;
+ * - `prefix`: `^` and no other assertion (or a final `.*$`): every name starting with T matches;
+ * - `contains`: no assertion (or only `^.*`, `.*$`): every name containing T matches;
+ * - `suffix`: `$`/`\Z` and no other assertion (or a leading `^.*`): every name ending with T matches;
  * - `other`: anything else.
  */
 export type PatternForm = 'everything' | 'prefix' | 'contains' | 'suffix' | 'other';
@@ -862,11 +905,6 @@ function unwrap(node: Node): Node {
   return n;
 }
 
-const isSingleChar = (node: Node): boolean => {
-  const n = unwrap(node);
-  return n.kind === 'char' || n.kind === 'class' || n.kind === 'any';
-};
-
 /** A class that contains every character except perhaps `\n`. */
 function isAnyChar(node: Node): boolean {
   if (node.kind === 'any') return true;
@@ -894,19 +932,44 @@ function matchesEveryName(seq: SeqNode): boolean {
   let unbounded = false;
   for (const wrapped of middle) {
     const item = unwrap(wrapped);
-    if (alwaysNullable(item)) continue;
     if (isAnyChar(item)) {
       minTotal += 1;
-      continue;
-    }
-    if (item.kind === 'repeat' && isAnyChar(item.body)) {
+    } else if (item.kind === 'repeat' && isAnyChar(unwrap(item.body))) {
       minTotal += item.min;
       unbounded ||= item.max === null;
-      continue;
+    } else if (!alwaysNullable(item)) {
+      return false;
     }
-    return false;
   }
   return minTotal <= 1 && (!(hasStart && hasEnd) || unbounded);
+}
+
+/** Does the subtree hold an anchor or look-around (something that looks beyond its own match)? */
+function hasAssertion(node: Node): boolean {
+  switch (node.kind) {
+    case 'alt':
+      return node.branches.some(hasAssertion);
+    case 'seq':
+      return node.items.some(hasAssertion);
+    case 'group':
+    case 'repeat':
+      return hasAssertion(node.body);
+    case 'anchor':
+    case 'look':
+      return true;
+    case 'char':
+    case 'class':
+    case 'any':
+    case 'backref':
+      return false;
+  }
+}
+
+/** `.*`, `.+`, `.{2,}`…: absorbs any further characters of a name. */
+function isUnboundedAny(node: Node | undefined): boolean {
+  if (node === undefined) return false;
+  const n = unwrap(node);
+  return n.kind === 'repeat' && n.max === null && isAnyChar(unwrap(n.body));
 }
 
 function formOf(tree: AltNode): PatternForm {
@@ -914,16 +977,14 @@ function formOf(tree: AltNode): PatternForm {
   const only = tree.branches[0];
   if (tree.branches.length !== 1 || only === undefined) return 'other';
   const { hasStart, hasEnd, middle } = splitAnchors(only.items);
-  if (middle.some((n) => n.kind === 'anchor')) return 'other';
-  const leading = middle.findIndex((n) => !alwaysNullable(n));
-  const from = leading === -1 ? middle.length : leading;
-  const run = middle.slice(from).findIndex((n) => !isSingleChar(n));
-  const to = run === -1 ? middle.length : from + run;
-  if (to === from) return 'other';
-  const rest = middle.slice(to);
-  if (hasStart && !hasEnd && from === 0 && rest.every(alwaysNullable)) return 'prefix';
-  if (!hasStart && !hasEnd && rest.every(alwaysNullable)) return 'contains';
-  if (!hasStart && hasEnd && rest.length === 0) return 'suffix';
+  // Without assertions in the middle, a match inside a text is still a match inside any longer
+  // name holding that text; an outer anchor next to `.*` does not constrain anything either.
+  if (middle.some(hasAssertion)) return 'other';
+  const openStart = !hasStart || isUnboundedAny(middle[0]);
+  const openEnd = !hasEnd || isUnboundedAny(middle.at(-1));
+  if (openStart && openEnd) return 'contains';
+  if (openEnd) return 'prefix';
+  if (openStart) return 'suffix';
   return 'other';
 }
 
@@ -979,7 +1040,7 @@ function witness(node: Node, atLeastOnce: boolean): string {
     case 'any':
       return 'x';
     case 'class': {
-      const single = new RegExp(`^${emit(node)}$`, 'v');
+      const single = new RegExp(`^(?:${emit(node)})$`, 'u');
       const first = node.items.find((i) => i.kind === 'range');
       const candidates = first === undefined ? CANDIDATE_CHARS : [String.fromCodePoint(first.lo), ...CANDIDATE_CHARS];
       return candidates.find((c) => single.test(c)) ?? '';
@@ -1001,7 +1062,7 @@ function witness(node: Node, atLeastOnce: boolean): string {
 export interface PythonRegex {
   /** The Python source, as written in the file. */
   readonly pattern: string;
-  /** The translation (flags `v`; no `g`/`y`, so `test` keeps no state between calls). */
+  /** The translation (flag `u` only; no `g`/`y`, so `test` keeps no state between calls). */
   readonly regex: RegExp;
   /** Python's `re.search(pattern, text) is not None`. */
   search(text: string): boolean;
@@ -1013,14 +1074,14 @@ export interface PythonRegex {
   readonly examples: readonly string[];
 }
 
-/** Translates a Python str pattern to JavaScript source for the `v` flag; throws ProtectionRuleError. */
-export function translatePythonRegex(pattern: string): { readonly source: string; readonly flags: 'v' } {
-  return { source: compile(pattern).source, flags: 'v' };
+/** Translates a Python str pattern to JavaScript source for the `u` flag; throws ProtectionRuleError. */
+export function translatePythonRegex(pattern: string): { readonly source: string; readonly flags: 'u' } {
+  return { source: compile(pattern).source, flags: 'u' };
 }
 
 export function compilePythonRegex(pattern: string): PythonRegex {
   const { tree, source } = compile(pattern);
-  const regex = new RegExp(source, 'v');
+  const regex = new RegExp(source, 'u');
   const search = (text: string): boolean => regex.test(text);
   const candidates = [
     ...tree.branches.flatMap((b) => [witness(b, false), witness(b, true)]),
@@ -1039,10 +1100,10 @@ export function compilePythonRegex(pattern: string): PythonRegex {
 function compile(pattern: string): { tree: AltNode; source: string } {
   const parser = new Parser(pattern);
   const tree = parser.parse();
-  checkBackrefs(tree, (message) => parser.unsupported(message, 0));
+  checkBackrefs(tree, (message) => parser.unsupported(message, null));
   const source = emit(tree);
   try {
-    new RegExp(source, 'v');
+    new RegExp(source, 'u');
   } catch (err) {
     throw new ProtectionRuleError(
       `unsupported regular expression ${JSON.stringify(pattern)}: JavaScript rejects its translation (${(err as Error).message})`,

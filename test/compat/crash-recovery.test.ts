@@ -83,9 +83,9 @@ describe('crash safety (SIGKILL)', () => {
     try {
       let client = await api(glimpse);
       const images = new Map<string, Buffer>();
-      for (let i = 0; i < 40; i += 1) {
+      for (let i = 0; i < 100; i += 1) {
         const id = String((await client.call('POST', '/v2/images', { name: `d${i}`, disk_format: 'raw', container_format: 'bare' })).json['id']);
-        const data = randomBytes(256 * 1024);
+        const data = randomBytes(64 * 1024);
         assert.equal(await upload(glimpse, client.token, id, data), 204);
         images.set(id, data);
       }
