@@ -1,11 +1,13 @@
 /**
  * Image data throughput: Glimpse vs Glance 25 on the same machine, the same file, the same run.
  *   npx tsx bench/data-transfer.ts     (BENCH_DATA_GIB=2, BENCH_BIG_GIB=10, BENCH_DATA_STATE=/tmp/glimpse-bench-data)
- * Uploads and downloads a generated file through each server's file store, reports MiB/s,
+ * Uploads and downloads a generated file through each server's file store with curl as the
+ * client, reports MiB/s,
  * server CPU seconds and peak server RSS, the machine's hashing limit (md5 + sha512 of the same
  * bytes in one process), and Glimpse's RSS during a BENCH_BIG_GIB upload.
  */
 import { prepareGlance, sh, startServers } from './bench-servers.js';
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
@@ -122,21 +124,35 @@ function put(target: Target, id: string, body: Readable, size: number): Promise<
   });
 }
 
-function get(target: Target, id: string): Promise<number> {
-  return new Promise((resolveGet, reject) => {
-    request(`${target.url}/v2/images/${id}/file`, { headers: target.headers }, (res) => {
-      let bytes = 0;
-      res.on('data', (chunk: Buffer) => (bytes += chunk.length));
-      res.on('end', () => {
-        resolveGet(bytes);
-      });
-      res.on('error', reject);
-    })
-      .on('error', reject)
-      .end();
+/** Runs curl, the client for both servers (light, so the servers' costs dominate); its -w output. */
+function curl(args: readonly string[]): Promise<string> {
+  return new Promise((resolveCurl, reject) => {
+    const child = spawn('curl', ['-sS', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code === 0) resolveCurl(out.trim());
+      else reject(new Error(`curl ${args.join(' ')}: exit ${code ?? -1}: ${out}`));
+    });
   });
 }
 
+const headerArgs = (target: Target): string[] => Object.entries(target.headers).flatMap(([name, value]) => ['-H', `${name}: ${value}`]);
+
+/** PUT of a file with curl -T (Content-Length, streamed from the file, no 100-continue wait). */
+async function upload(target: Target, id: string, file: string): Promise<void> {
+  const status = await curl([...headerArgs(target), '-H', 'Content-Type: application/octet-stream', '-H', 'Expect:', '-T', file, '-o', '/dev/null', '-w', '%{http_code}', `${target.url}/v2/images/${id}/file`]);
+  if (status !== '204') throw new Error(`${target.name} upload: ${status}`);
+}
+
+/** GET of the image data with curl into /dev/null; the bytes received. */
+async function download(target: Target, id: string): Promise<number> {
+  const [status, bytes] = (await curl([...headerArgs(target), '-o', '/dev/null', '-w', '%{http_code} %{size_download}', `${target.url}/v2/images/${id}/file`])).split(' ');
+  if (status !== '200') throw new Error(`${target.name} download: ${status ?? ''}`);
+  return Number(bytes);
+}
 
 async function startTargets(): Promise<{ glimpse: Target; glance: Target; stop: () => void }> {
   rmSync(STATE, { recursive: true, force: true });
@@ -147,7 +163,7 @@ async function startTargets(): Promise<{ glimpse: Target; glance: Target; stop: 
     GLANCE_PORT,
     GLIMPSE_PORT,
     // fsync off: Glance's file store does not fsync either, so both write through the page cache.
-    `[DEFAULT]\nbind_port = ${GLIMPSE_PORT}\nworkers = 2\ndata_dir = ${STATE}/glimpse-data\nlog_file = ${STATE}/glimpse.log\n[glance_store]\nfilesystem_store_fsync = false\n[embedded_identity]\nuser_bench = bench-secret bench member,reader\n`,
+    `[DEFAULT]\nbind_port = ${GLIMPSE_PORT}\nworkers = 2\ndata_dir = ${STATE}/glimpse-data\nlog_file = ${STATE}/glimpse.log\n[glance_store]\nfilesystem_store_fsync = false\nfilesystem_store_direct_io = ${process.env['BENCH_DIRECT_IO'] ?? 'true'}\n[embedded_identity]\nuser_bench = bench-secret bench member,reader\n`,
   );
   const { glance, glimpse, stop } = servers;
   return {
@@ -212,26 +228,38 @@ async function main(): Promise<void> {
     const limit = await hashLimit(file);
     console.log(`hash limit: md5+sha512 sequential ${limit.sequential.toFixed(0)} MiB/s, on two threads ${limit.parallel.toFixed(0)} MiB/s`);
 
-    const results: Record<string, { upload: Transfer[]; download: Transfer[] }> = {};
-    const rounds = Number(process.env['BENCH_ROUNDS'] ?? 2);
+    type Kind = 'upload' | 'firstDownload' | 'warmDownload';
+    const results: Record<string, Record<Kind, Transfer[]>> = {};
+    const rounds = Number(process.env['BENCH_ROUNDS'] ?? 3);
     for (let round = 0; round < rounds; round += 1) {
-      for (const target of [glimpse, glance]) {
-        const entry = (results[target.name] ??= { upload: [], download: [] });
+      // Alternating who goes first: this VM's first writes into fresh memory cost the most.
+      for (const target of round % 2 === 0 ? [glimpse, glance] : [glance, glimpse]) {
+        const entry = (results[target.name] ??= { upload: [], firstDownload: [], warmDownload: [] });
         const image = await call(target, 'POST', '/v2/images', { name: `bench-${round}`, disk_format: 'raw', container_format: 'bare' });
         const id = String(image['id']);
         sh('sync', []);
-        const upload = await observed(target, SIZE, () => put(target, id, createReadStream(file, { highWaterMark: MIB }), SIZE));
+        const uploaded = await observed(target, SIZE, () => upload(target, id, file));
         const shown = await call(target, 'GET', `/v2/images/${id}`);
         if (shown['checksum'] !== expectedMd5) throw new Error(`${target.name}: checksum ${String(shown['checksum'])} is not ${expectedMd5 ?? ''}`);
-        let received = 0;
-        const download = await observed(target, SIZE, async () => {
-          received = await get(target, id);
-        });
-        if (received !== SIZE) throw new Error(`${target.name}: downloaded ${received} of ${SIZE} bytes`);
-        entry.upload.push(upload);
-        entry.download.push(download);
+        // First download right after the upload (Glance's file is in the page cache, Glimpse's
+        // was written with O_DIRECT and is read from disk), then again with both cached.
+        const downloads: Transfer[] = [];
+        for (let i = 0; i < 2; i += 1) {
+          let received = 0;
+          downloads.push(
+            await observed(target, SIZE, async () => {
+              received = await download(target, id);
+            }),
+          );
+          if (received !== SIZE) throw new Error(`${target.name}: downloaded ${received} of ${SIZE} bytes`);
+        }
+        const [first, warm] = downloads as [Transfer, Transfer];
+        entry.upload.push(uploaded);
+        entry.firstDownload.push(first);
+        entry.warmDownload.push(warm);
         await call(target, 'DELETE', `/v2/images/${id}`);
-        console.log(`${target.name.padEnd(8)} round ${round}: upload ${upload.mibPerSecond.toFixed(0)} MiB/s (cpu ${upload.cpuSeconds.toFixed(1)} s, rss ${upload.peakRssMiB.toFixed(0)} MiB), download ${download.mibPerSecond.toFixed(0)} MiB/s (cpu ${download.cpuSeconds.toFixed(1)} s, rss ${download.peakRssMiB.toFixed(0)} MiB)`);
+        const show = (t: Transfer): string => `${t.mibPerSecond.toFixed(0)} MiB/s (cpu ${t.cpuSeconds.toFixed(1)} s, rss ${t.peakRssMiB.toFixed(0)} MiB)`;
+        console.log(`${target.name.padEnd(8)} round ${round}: upload ${show(uploaded)}, download ${show(first)}, again ${show(warm)}`);
       }
     }
     rmSync(file);
@@ -243,6 +271,10 @@ async function main(): Promise<void> {
     console.log(`glimpse ${BIG / GIB} GiB upload: ${big.mibPerSecond.toFixed(0)} MiB/s, RSS ${rssIdle.toFixed(0)} MiB before, peak ${big.peakRssMiB.toFixed(0)} MiB`);
 
     const best = (list: readonly Transfer[]): Transfer => list.reduce((a, b) => (b.mibPerSecond > a.mibPerSecond ? b : a));
+    const median = (list: readonly Transfer[]): number => {
+      const sorted = list.map((t) => t.mibPerSecond).sort((a, b) => a - b);
+      return sorted[Math.floor(sorted.length / 2)] ?? 0;
+    };
     const g = results['glimpse'];
     const o = results['glance'];
     if (g === undefined || o === undefined) throw new Error('no results');
@@ -250,25 +282,30 @@ async function main(): Promise<void> {
       date: new Date().toISOString(),
       machine: `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / GIB).toFixed(0)} GiB`,
       sizeGiB: SIZE / GIB,
+      client: 'curl',
       hashLimit: limit,
-      glimpse: { upload: best(g.upload), download: best(g.download), all: g },
-      glance: { upload: best(o.upload), download: best(o.download), all: o },
+      glimpse: { upload: best(g.upload), firstDownload: best(g.firstDownload), warmDownload: best(g.warmDownload), all: g },
+      glance: { upload: best(o.upload), firstDownload: best(o.firstDownload), warmDownload: best(o.warmDownload), all: o },
       bigUpload: { sizeGiB: BIG / GIB, rssIdleMiB: rssIdle, ...big },
     };
     const date = summary.date.slice(0, 10);
     mkdirSync('bench/results', { recursive: true });
     writeFileSync(`bench/results/${date}-data.json`, `${JSON.stringify(summary, null, 2)}\n`);
-    const row = (what: string, a: Transfer, b: Transfer): string =>
-      `| ${what} | ${a.mibPerSecond.toFixed(0)} | ${a.cpuSeconds.toFixed(1)} | ${a.peakRssMiB.toFixed(0)} | ${b.mibPerSecond.toFixed(0)} | ${b.cpuSeconds.toFixed(1)} | ${b.peakRssMiB.toFixed(0)} | ${(a.mibPerSecond / b.mibPerSecond).toFixed(2)}× | ${(b.cpuSeconds / a.cpuSeconds).toFixed(2)}× |`;
+    const row = (what: string, kind: Kind): string => {
+      const a = best(g[kind]);
+      const b = best(o[kind]);
+      return `| ${what} | ${a.mibPerSecond.toFixed(0)} (${median(g[kind]).toFixed(0)}) | ${a.cpuSeconds.toFixed(1)} | ${a.peakRssMiB.toFixed(0)} | ${b.mibPerSecond.toFixed(0)} (${median(o[kind]).toFixed(0)}) | ${b.cpuSeconds.toFixed(1)} | ${b.peakRssMiB.toFixed(0)} | ${(a.mibPerSecond / b.mibPerSecond).toFixed(2)}× (${(median(g[kind]) / median(o[kind])).toFixed(2)}×) | ${(b.cpuSeconds / a.cpuSeconds).toFixed(2)}× |`;
+    };
     const table = [
-      `Run on ${summary.machine}, ${summary.date}, ${SIZE / GIB} GiB file, best of ${rounds} rounds; raw numbers in \`bench/results/${date}-data.json\`.`,
+      `Run on ${summary.machine}, ${summary.date}, ${SIZE / GIB} GiB file, curl as the client, best of ${rounds} rounds (median in brackets); raw numbers in \`bench/results/${date}-data.json\`.`,
       '',
       '| transfer | Glimpse MiB/s | Glimpse CPU s | Glimpse peak RSS MiB | Glance MiB/s | Glance CPU s | Glance peak RSS MiB | speed ratio | CPU ratio (Glance/Glimpse) |',
       '|---|---|---|---|---|---|---|---|---|',
-      row('upload', summary.glimpse.upload, summary.glance.upload),
-      row('download', summary.glimpse.download, summary.glance.download),
+      row('upload', 'upload'),
+      row('download, right after the upload', 'firstDownload'),
+      row('download, again', 'warmDownload'),
       '',
-      `Hashing limit of this machine (md5 + sha512 of the same ${SIZE / GIB} GiB, one process): ${limit.sequential.toFixed(0)} MiB/s inline, ${limit.parallel.toFixed(0)} MiB/s on two threads. Glimpse upload = ${((summary.glimpse.upload.mibPerSecond / Math.max(limit.sequential, limit.parallel)) * 100).toFixed(0)} % of the better of the two.`,
+      `Hashing limit of this machine (md5 + sha512 of the same ${SIZE / GIB} GiB file, one process): ${limit.sequential.toFixed(0)} MiB/s inline, ${limit.parallel.toFixed(0)} MiB/s on two threads (each thread reading the file). Glimpse's best upload = ${((summary.glimpse.upload.mibPerSecond / Math.max(limit.sequential, limit.parallel)) * 100).toFixed(0)} % of the better of the two.`,
       '',
       `Glimpse RSS during a ${BIG / GIB} GiB upload: ${rssIdle.toFixed(0)} MiB before, ${big.peakRssMiB.toFixed(0)} MiB peak (server processes together), at ${big.mibPerSecond.toFixed(0)} MiB/s.`,
     ].join('\n');

@@ -16,6 +16,13 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm ci --no-audit --no-fund
 fi
 
+# The native addon (native/*.c) is built by npm's install step; rebuild it when its sources are
+# newer than the build, e.g. in a checkout whose node_modules predate a change to them.
+addon=build/Release/glimpse_native.node
+if [ ! -f "$addon" ] || [ -n "$(find native binding.gyp -newer "$addon" 2>/dev/null)" ]; then
+  npm run install
+fi
+
 step "type-check"
 npx tsc --noEmit
 

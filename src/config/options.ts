@@ -36,6 +36,7 @@ export const FILE_STORE_OPTIONS: readonly OptionDefinition[] = [
   o('', 'filesystem_store_datadir', string, null, 'File store directory; default <data_dir>/images (required for a multi-store file backend).'),
   o('', 'filesystem_store_file_perm', int(0, 777), 0, 'Permission (octal, e.g. 640) of image files; 0 keeps the process umask.'),
   o('', 'filesystem_store_fsync', bool, true, 'Flush image files to disk before an upload succeeds (Glimpse option).'),
+  o('', 'filesystem_store_direct_io', bool, true, 'Write image files with O_DIRECT, bypassing the page cache, where the filesystem allows (Glimpse option; see bench/README.md).'),
   o('', 'store_description', string, null, 'Shown by GET /v2/info/stores (multi-store).'),
 ];
 
@@ -58,7 +59,8 @@ export const OPTIONS: readonly OptionDefinition[] = [
   o('DEFAULT', 'show_multiple_locations', bool, false, 'Show locations in image bodies.'),
   o('DEFAULT', 'max_request_id_length', int(0), 64, 'Longest X-Openstack-Request-ID accepted; 0 disables the check.'),
   o('DEFAULT', 'hashing_algorithm', string, 'sha512', 'Multihash algorithm for os_hash_value.'),
-  o('DEFAULT', 'hashing_threads', int(0, 64), 0, 'Worker threads that hash uploads; 0 hashes on the event loop, the faster choice on two cores (Glimpse option; see bench/README.md).'),
+  o('DEFAULT', 'hashing_threads', int(0, 64), 2, 'Worker threads that hash uploads, one digest per thread; 0 hashes on the event loop (Glimpse option; see bench/README.md).'),
+  o('DEFAULT', 'sendfile_downloads', bool, true, 'Send image data from the file store with sendfile(2), never copying it through the process (Glimpse option; see bench/README.md).'),
   o('DEFAULT', 'property_protection_file', string, null, 'Property protections rules file.'),
   o('DEFAULT', 'property_protection_rule_format', { kind: 'enum', choices: ['roles', 'policies'] }, 'roles', 'Format of the property protections file.'),
   o('DEFAULT', 'allow_anonymous_access', bool, false, 'Serve unauthenticated requests with a read-only context instead of 401.'),

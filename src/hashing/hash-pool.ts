@@ -34,11 +34,21 @@ parentPort.on('message', (m) => {
 
 /** Bytes a session may have handed to a worker and not yet seen hashed, before it waits. */
 const MAX_IN_FLIGHT = 16 * 1024 * 1024;
-/** Chunks are gathered to this size before they are shared, to keep messages few. */
+/**
+ * Chunks are copied into shared buffers of this size, to keep messages few. The buffers are
+ * reused once every worker has hashed them: a fresh SharedArrayBuffer per batch cost the main
+ * thread more than the copy itself (zeroed, newly mapped pages).
+ */
 const BATCH = 1024 * 1024;
+/** Idle shared buffers a stream keeps for reuse: enough to cover what may be in flight. */
+const MAX_FREE_BUFFERS = MAX_IN_FLIGHT / BATCH + 1;
 
 interface SessionState {
   inFlight: number;
+  /** Buffers sent and not yet acknowledged, oldest first (a worker acks in order). */
+  readonly held: SharedArrayBuffer[];
+  /** Hands an acknowledged buffer back to its stream. */
+  readonly release: (buffer: SharedArrayBuffer) => void;
   onAck: (() => void) | null;
   /** Set when the session can send no more: cancelled, or its worker failed. */
   closed: Error | null;
@@ -82,6 +92,8 @@ class HashThread {
     switch (message.type) {
       case 'ack': {
         state.inFlight -= message.bytes;
+        const done = state.held.shift();
+        if (done !== undefined) state.release(done);
         const waiting = state.onAck;
         state.onAck = null;
         waiting?.();
@@ -102,8 +114,8 @@ class HashThread {
 /**
  * Hashes upload streams on worker threads, one thread per algorithm of a stream, so that md5 and
  * the multihash run in parallel with each other and with the HTTP and disk work of the main
- * thread. Chosen with `[DEFAULT] hashing_threads` > 0: it pays off only with cores to spare
- * (bench/README.md, "Hashing", has the two-core measurements where it did not).
+ * thread. The default (`[DEFAULT] hashing_threads = 2`): on the project's two-core machine it
+ * uploads faster than hashing on the event loop (bench/README.md, "Image data").
  */
 export class HashPool {
   private readonly threads = new Map<number, HashThread>();
@@ -119,37 +131,51 @@ export class HashPool {
   hashingStream(algorithms: readonly string[]): HashingStream {
     const base = this.nextStream;
     this.nextStream += 1;
-    const sessions = algorithms.map((algorithm, index) => this.open(algorithm, (base + index) % this.size));
-    let pending: Buffer[] = [];
-    let pendingBytes = 0;
+    // How many sessions still read each buffer; at zero it goes back to `free`.
+    const readers = new Map<SharedArrayBuffer, number>();
+    const free: SharedArrayBuffer[] = [];
+    const release = (buffer: SharedArrayBuffer): void => {
+      const left = (readers.get(buffer) ?? 1) - 1;
+      if (left > 0) {
+        readers.set(buffer, left);
+        return;
+      }
+      readers.delete(buffer);
+      if (free.length < MAX_FREE_BUFFERS) free.push(buffer);
+    };
+    const sessions = algorithms.map((algorithm, index) => this.open(algorithm, (base + index) % this.size, release));
     const results = Promise.all(sessions.map((s) => s.result));
     // Errors surface through digests(); this keeps an early failure from being "unhandled".
     results.catch(() => undefined);
 
+    let current: Uint8Array<SharedArrayBuffer> | null = null;
+    let filled = 0;
+    /** Sends the current buffer (its first `filled` bytes) to every session. */
     const share = async (): Promise<void> => {
-      if (pendingBytes === 0) return;
-      const shared = new SharedArrayBuffer(pendingBytes);
-      const view = new Uint8Array(shared);
+      if (current === null || filled === 0) return;
+      const { buffer } = current;
+      const length = filled;
+      current = null;
+      filled = 0;
+      readers.set(buffer, sessions.length);
+      await Promise.all(sessions.map((s) => s.send(buffer, length)));
+    };
+    /** Copies a chunk into shared buffers, sending each one that fills up. */
+    const copy = async (chunk: Buffer): Promise<void> => {
       let offset = 0;
-      for (const chunk of pending) {
-        view.set(chunk, offset);
-        offset += chunk.length;
+      while (offset < chunk.length) {
+        current ??= new Uint8Array(free.pop() ?? new SharedArrayBuffer(BATCH));
+        const n = Math.min(BATCH - filled, chunk.length - offset);
+        current.set(chunk.subarray(offset, offset + n), filled);
+        filled += n;
+        offset += n;
+        if (filled === BATCH) await share();
       }
-      const length = pendingBytes;
-      pending = [];
-      pendingBytes = 0;
-      await Promise.all(sessions.map((s) => s.send(shared, length)));
     };
 
     const stream = new Transform({
       transform(chunk: Buffer, _encoding, callback: TransformCallback) {
-        pending.push(chunk);
-        pendingBytes += chunk.length;
-        if (pendingBytes < BATCH) {
-          callback(null, chunk);
-          return;
-        }
-        share().then(() => {
+        copy(chunk).then(() => {
           callback(null, chunk);
         }, callback);
       },
@@ -184,7 +210,7 @@ export class HashPool {
     return thread;
   }
 
-  private open(algorithm: string, slot: number): { result: Promise<string>; send: (buffer: SharedArrayBuffer, length: number) => Promise<void>; end: () => void; cancel: () => void } {
+  private open(algorithm: string, slot: number, release: (buffer: SharedArrayBuffer) => void): { result: Promise<string>; send: (buffer: SharedArrayBuffer, length: number) => Promise<void>; end: () => void; cancel: () => void } {
     const session = this.nextSession;
     this.nextSession += 1;
     const thread = this.thread(slot);
@@ -192,7 +218,7 @@ export class HashPool {
     const result = new Promise<string>((resolve, reject) => {
       settle = { resolve, reject };
     });
-    const state: SessionState = { inFlight: 0, onAck: null, closed: null, resolve: settle.resolve, reject: settle.reject };
+    const state: SessionState = { inFlight: 0, held: [], release, onAck: null, closed: null, resolve: settle.resolve, reject: settle.reject };
     thread.sessions.set(session, state);
     thread.post({ type: 'start', session, algorithm });
     return {
@@ -205,6 +231,7 @@ export class HashPool {
         }
         if (state.closed !== null) throw state.closed;
         state.inFlight += length;
+        state.held.push(buffer);
         thread.post({ type: 'data', session, buffer, offset: 0, length });
       },
       end: () => {

@@ -9,9 +9,9 @@ export interface HashingStream {
 }
 
 /**
- * Hashes on the event loop, chunk by chunk as the data streams. Each 64 KiB chunk costs well
- * under a millisecond, so other requests interleave; on a two-core machine this measured as fast
- * as worker threads with a lower event-loop delay (bench/README.md, "Hashing").
+ * Hashes on the event loop, chunk by chunk as the data streams (`hashing_threads = 0`). Simpler
+ * than the worker pool and with a lower event-loop delay, but the digests then share one core
+ * with receiving and writing; the pool uploads faster (bench/README.md, "Image data").
  */
 export function inlineHashingStream(algorithms: readonly string[]): HashingStream {
   const hashes = algorithms.map((algorithm) => createHash(algorithm));

@@ -9,6 +9,7 @@ import type { JsonSchema } from '../images/image-schema.js';
 import type { MemberService } from '../images/member-service.js';
 import type { ImageDataService } from '../images/image-data-service.js';
 import { imageDataRoutes } from './routes/image-data-routes.js';
+import type { FileResponder } from './file-response.js';
 import { infoRoutes } from './routes/info-routes.js';
 import type { InfoService } from '../info/info-service.js';
 import type { SecretService } from '../keymanager/embedded/secret-service.js';
@@ -32,6 +33,8 @@ export interface AppOptions {
   readonly images: ImageService;
   readonly members: MemberService;
   readonly data: ImageDataService;
+  /** Sends file-store downloads (sendfile or streaming). */
+  readonly files: FileResponder;
   readonly info: InfoService;
   /** The embedded key manager's secrets (Barbican subset under /key-manager), when enabled. */
   readonly secrets: SecretService | null;
@@ -126,7 +129,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       v2.addHook('onRequest', authentication);
       await v2.register(imageRoutes, { images: options.images, baseUrl, storeIds: options.info.storeIds() });
       await v2.register(memberRoutes, { members: options.members });
-      await v2.register(imageDataRoutes, { data: options.data });
+      await v2.register(imageDataRoutes, { data: options.data, files: options.files });
       await v2.register(schemaRoutes, { schemas: options.schemas });
       await v2.register(infoRoutes, { info: options.info });
     },

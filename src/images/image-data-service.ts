@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import type { FastifyBaseLogger } from 'fastify';
 import type { RequestContext } from '../auth/request-context.js';
 import { ConflictError, DomainError, ForbiddenError, GoneError, InvalidInputError, NotFoundError, QuotaExceededError, ServiceUnavailableError } from '../errors/domain-errors.js';
-import type { ByteRange, ImageStore } from '../stores/image-store.js';
+import type { ByteRange, ImageStore, LocalFile } from '../stores/image-store.js';
 import type { StoreRegistry } from '../stores/store-registry.js';
 import type { HashingStream } from '../hashing/inline-hashing.js';
 import type { ImageSignatures } from '../signing/image-signatures.js';
@@ -35,8 +35,14 @@ export interface UploadRequest {
   readonly storeId: string | null;
 }
 
+/**
+ * The bytes of a download: a local file the HTTP layer may send without copying (the file
+ * store), or a stream (every other store). Either way the receiver closes it.
+ */
+export type DownloadBody = { readonly kind: 'file'; readonly file: LocalFile } | { readonly kind: 'stream'; readonly stream: Readable };
+
 export interface ImageDownload {
-  readonly stream: Readable;
+  readonly body: DownloadBody;
   readonly size: number;
   readonly checksum: string | null;
   readonly range: ByteRange | null;
@@ -200,10 +206,19 @@ export class ImageDataService {
       const store = this.stores.get(location.storeId);
       if (store === undefined) continue;
       try {
+        if (store.openLocal !== undefined) {
+          const file = await store.openLocal(location.url);
+          try {
+            return { body: { kind: 'file', file }, size: file.size, checksum: loaded.image.checksum, range: resolveRange(rangeHeader, file.size) };
+          } catch (error) {
+            await file.handle.close();
+            throw error;
+          }
+        }
         const size = (await store.stat(location.url)).size;
         const range = resolveRange(rangeHeader, size);
         const stream = await store.read(location.url, range === null ? {} : { range });
-        return { stream, size, checksum: loaded.image.checksum, range };
+        return { body: { kind: 'stream', stream }, size, checksum: loaded.image.checksum, range };
       } catch (error) {
         if (!(error instanceof StoreError)) throw error;
         this.log.warn({ err: error, imageId: id, store: location.storeId }, 'image data location unreadable');

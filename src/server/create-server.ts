@@ -13,6 +13,16 @@ import { InfoService } from '../info/info-service.js';
 import type { ProtectionsHolder } from '../protections/protections-holder.js';
 import type { JsonSchema } from '../images/image-schema.js';
 import type { ServerSettings } from './server-settings.js';
+import { FileResponder } from '../http/file-response.js';
+import { nativeSendfile, nativeAddonUnavailable } from '../native/native-addon.js';
+
+/** Downloads by sendfile(2) when configured and the addon is built; the log says when not. */
+function fileResponder(enabled: boolean, log: FastifyBaseLogger): FileResponder {
+  if (enabled && nativeSendfile === null) log.warn(`sendfile_downloads is on but ${nativeAddonUnavailable ?? 'unavailable'}; downloads stream through Node`);
+  // Each transfer holds a libuv thread-pool thread while it sends; half the pool stays for file I/O.
+  const poolSize = Number(process.env['UV_THREADPOOL_SIZE'] ?? 4) || 4;
+  return new FileResponder(enabled ? nativeSendfile : null, Math.max(1, Math.floor(poolSize / 2)));
+}
 
 /** How requests are authenticated, and any routes the identity flavor serves itself. */
 export interface IdentitySetup {
@@ -37,6 +47,8 @@ export interface Server {
   readonly db: Db;
   readonly scrubber: Scrubber;
   readonly recovery: DataRecovery;
+  /** How downloads are sent (sendfile or streaming), with counts by path. */
+  readonly files: FileResponder;
   close(): Promise<void>;
 }
 
@@ -70,6 +82,7 @@ export async function createServer(parts: ServerParts): Promise<Server> {
   );
   const members = new MemberService(repo, access, settings.imageMemberQuota);
   const identity = await parts.identity(db);
+  const files = fileResponder(settings.sendfileDownloads, parts.logger);
   const app = await buildApp({
     logger: parts.logger,
     publicEndpoint: settings.publicEndpoint,
@@ -79,6 +92,7 @@ export async function createServer(parts: ServerParts): Promise<Server> {
     images,
     members,
     data,
+    files,
     info: new InfoService(stores, parts.policy, protections),
     secrets,
     schemas: {
@@ -100,6 +114,7 @@ export async function createServer(parts: ServerParts): Promise<Server> {
     db,
     scrubber,
     recovery,
+    files,
     async close() {
       await scrubber.stop();
       await app.close();

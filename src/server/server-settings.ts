@@ -30,6 +30,8 @@ export interface ServerSettings {
   readonly hashingAlgorithm: string;
   /** `hashing_threads`: 0 hashes uploads on the event loop, N on N worker threads. */
   readonly hashingThreads: number;
+  /** `sendfile_downloads`: file-store downloads by sendfile(2) where the addon is built. */
+  readonly sendfileDownloads: boolean;
   /** The image stores (`[glance_store]`, or `enabled_backends` and their sections). */
   readonly stores: StoreSettings;
   /** `[key_manager] backend` and `[barbican]`: where signature certificates come from. */
@@ -59,6 +61,8 @@ export interface FileBackendSettings {
   readonly datadir: string;
   readonly filePerm: number;
   readonly durable: boolean;
+  /** `filesystem_store_direct_io` (Glimpse option). */
+  readonly directIo: boolean;
 }
 
 export interface StoreSettings {

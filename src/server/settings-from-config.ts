@@ -42,6 +42,7 @@ function fileBackend(id: string, value: (name: string) => OptionValue, defaultDi
     datadir: resolve(text(value('filesystem_store_datadir')) ?? defaultDir),
     filePerm: num(value('filesystem_store_file_perm')),
     durable: bool(value('filesystem_store_fsync')),
+    directIo: bool(value('filesystem_store_direct_io')),
   };
 }
 
@@ -112,6 +113,7 @@ export function settingsFromConfig(config: Config): { settings: ServerSettings; 
       imageSizeCap: num(v('DEFAULT', 'image_size_cap')),
       hashingAlgorithm: String(v('DEFAULT', 'hashing_algorithm')),
       hashingThreads: num(v('DEFAULT', 'hashing_threads')),
+      sendfileDownloads: bool(v('DEFAULT', 'sendfile_downloads')),
       stores: storeSettings(config, dataDir),
       keyManager: {
         backend: (text(v('key_manager', 'backend')) ?? (flavor === 'keystone' ? 'barbican' : 'embedded')) === 'barbican' ? 'barbican' : 'embedded',

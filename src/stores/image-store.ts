@@ -1,3 +1,4 @@
+import type { FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 
 /**
@@ -49,6 +50,14 @@ export interface StoredObject {
   readonly partial: boolean;
 }
 
+/** An object opened as a local file: the whole object, for zero-copy sends (sendfile). */
+export interface LocalFile {
+  /** Open for reading; whoever receives it closes it. */
+  readonly handle: FileHandle;
+  /** The object's size, read from the open file, so it matches what the handle reads. */
+  readonly size: number;
+}
+
 export interface ImageStore {
   /** The store id (`[glance_store] default_backend` / `enabled_backends` key, or the scheme). */
   readonly id: string;
@@ -56,6 +65,11 @@ export interface ImageStore {
   write(imageId: string, data: AsyncIterable<Uint8Array>, options: StoreWriteOptions): Promise<StoreWriteResult>;
   read(location: string, options?: StoreReadOptions): Promise<Readable>;
   stat(location: string): Promise<{ readonly size: number }>;
+  /**
+   * Opens the object as a local file. Only stores whose objects are files on this machine have
+   * it (the file store); downloads from them skip user space (src/http/file-response.ts).
+   */
+  openLocal?(location: string): Promise<LocalFile>;
   delete(location: string): Promise<void>;
   list(): AsyncIterable<StoredObject>;
 }

@@ -30,7 +30,7 @@ export class StoreRegistry {
   static async open(settings: StoreSettings): Promise<StoreRegistry> {
     const entries = await Promise.all(
       settings.backends.map(async (b) => ({
-        store: await FileStore.open({ id: b.id, datadir: b.datadir, filePerm: b.filePerm, durable: b.durable }),
+        store: await FileStore.open({ id: b.id, datadir: b.datadir, filePerm: b.filePerm, durable: b.durable, directIo: b.directIo }),
         info: { id: b.id, description: b.description, isDefault: b.id === settings.defaultBackend, type: b.type, properties: { data_dir: b.datadir, chunk_size: 65536, thin_provisioning: false } },
       })),
     );

@@ -224,7 +224,7 @@ for (const dialect of testDialects()) {
 
 describe('multi-store (enabled_backends)', () => {
   const dir = `/tmp/glimpse-multistore-${process.pid}`;
-  const backends = ['fast', 'cheap'].map((id) => ({ id, type: 'file' as const, description: id === 'fast' ? 'Fast disks' : null, datadir: `${dir}/${id}`, filePerm: 0, durable: false }));
+  const backends = ['fast', 'cheap'].map((id) => ({ id, type: 'file' as const, description: id === 'fast' ? 'Fast disks' : null, datadir: `${dir}/${id}`, filePerm: 0, durable: false, directIo: true }));
   const server = useTestServer('sqlite', { stores: { multiStore: true, defaultBackend: 'fast', backends } });
 
   it('lists the stores, uploads where X-Image-Meta-Store says, and shows `stores`', async () => {
@@ -275,10 +275,10 @@ describe('single store', () => {
   });
 });
 
-describe('hashing_threads > 0 (worker-thread hashing)', () => {
-  const server = useTestServer('sqlite', { hashingThreads: 2 });
+describe('hashing_threads = 0 (hashing on the event loop)', () => {
+  const server = useTestServer('sqlite', { hashingThreads: 0 });
 
-  it('gives the same checksum and os_hash_value as hashing inline', async () => {
+  it('gives the same checksum and os_hash_value as the default worker-thread hashing', async () => {
     const s = server.current;
     const id = await queuedImage(s);
     const data = randomBytes(5 * 1024 * 1024 + 3);

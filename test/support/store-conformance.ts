@@ -72,6 +72,28 @@ export function describeImageStore(name: string, open: () => Promise<StoreUnderT
       await assert.rejects(subject.store.read(location, { range: { start: 50, end: 10 } }), StoreRangeError);
     });
 
+    it('opens an object as a local file with the same bytes, when the store has local files', async (t) => {
+      const store = subject.store;
+      if (store.openLocal === undefined) {
+        t.diagnostic(`${name} has no local files; downloads stream through Node`);
+        return;
+      }
+      const data = randomBytes(1024 * 1024 + 5);
+      const { location } = await subject.store.write(id(), chunks(data), { maxBytes: data.length });
+      const local = await store.openLocal(location);
+      try {
+        assert.equal(local.size, data.length);
+        const copy = Buffer.alloc(data.length);
+        const { bytesRead } = await local.handle.read(copy, 0, data.length, 0);
+        assert.equal(bytesRead, data.length);
+        assert.equal(digest(copy), digest(data));
+      } finally {
+        await local.handle.close();
+      }
+      await subject.store.delete(location);
+      await assert.rejects(store.openLocal(location), StoreNotFoundError);
+    });
+
     it('fails a write past its byte limit and keeps nothing', async () => {
       const before = await objects(subject.store);
       await assert.rejects(subject.store.write(id(), chunks(randomBytes(200_000)), { maxBytes: 199_999 }), StoreSizeLimitError);

@@ -47,6 +47,8 @@ export interface TestServer {
   /** The server's scrubber and recovery pass, to run them when a test says. */
   readonly scrubber: Server['scrubber'];
   readonly recovery: Server['recovery'];
+  /** The download sender, whose counts say whether sendfile was used. */
+  readonly files: Server['files'];
   token(user: TestUser): Promise<string>;
   /** The project id the embedded identity gave the user. */
   project(user: TestUser): Promise<string>;
@@ -76,8 +78,9 @@ export function testSettings(database: TestDatabase, overrides: Partial<ServerSe
     policyOverrides: {},
     imageSizeCap: 1099511627776,
     hashingAlgorithm: 'sha512',
-    hashingThreads: 0,
-    stores: { multiStore: false, defaultBackend: 'file', backends: [{ id: 'file', type: 'file', description: null, datadir: `${database.dataDir}/images`, filePerm: 0, durable: false }] },
+    hashingThreads: 2,
+    sendfileDownloads: true,
+    stores: { multiStore: false, defaultBackend: 'file', backends: [{ id: 'file', type: 'file', description: null, datadir: `${database.dataDir}/images`, filePerm: 0, durable: false, directIo: true }] },
     userStorageQuota: 0,
     keyManager: { backend: 'embedded', barbicanEndpoint: null, barbicanApiVersion: 'v1', identityUrl: null },
     signatures: { partial: 'refuse', trustedCas: null },
@@ -138,6 +141,7 @@ export async function startTestServer(dialect: Dialect, overrides: Partial<Serve
     dialect,
     dataDir: database.dataDir,
     scrubber: server.scrubber,
+    files: server.files,
     recovery: server.recovery,
     token: async (user) => (await login(user)).token,
     project: async (user) => (await login(user)).project,

@@ -4,6 +4,7 @@ import { contextOf } from '../../auth/authentication-hook.js';
 import { UnsupportedMediaTypeError } from '../../errors/domain-errors.js';
 import type { ImageDataService } from '../../images/image-data-service.js';
 import { rejectBody } from '../body.js';
+import type { FileResponder } from '../file-response.js';
 import { resource } from '../resource.js';
 
 function imageId(request: FastifyRequest): string {
@@ -14,7 +15,7 @@ function imageId(request: FastifyRequest): string {
  * `PUT|GET /v2/images/{id}/file` (reference §3). Bodies here are streams: this plugin replaces
  * the JSON routes' buffering parser, so an image never sits in memory.
  */
-export const imageDataRoutes: FastifyPluginCallback<{ data: ImageDataService }> = (app, { data }, done) => {
+export const imageDataRoutes: FastifyPluginCallback<{ data: ImageDataService; files: FileResponder }> = (app, { data, files }, done) => {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_request, payload, parsed) => {
     parsed(null, payload);
@@ -43,18 +44,21 @@ export const imageDataRoutes: FastifyPluginCallback<{ data: ImageDataService }> 
     },
     GET: async (request, reply) => {
       rejectBody(request);
-      const range = request.headers.range;
-      const download = await data.download(contextOf(request), imageId(request), range);
+      const download = await data.download(contextOf(request), imageId(request), request.headers.range);
       if (download === null) return reply.code(204).send();
       void reply.type('application/octet-stream');
       if (download.checksum !== null) void reply.header('Content-MD5', download.checksum);
-      if (download.range === null) {
-        void reply.header('Content-Length', download.size);
-        return reply.code(200).send(download.stream);
+      const { range, size, body } = download;
+      const status = range === null ? 200 : 206;
+      if (range !== null) void reply.header('Content-Range', `bytes ${range.start}-${range.end}/${size}`);
+      const start = range?.start ?? 0;
+      const length = range === null ? size : range.end - range.start + 1;
+      void reply.header('Content-Length', length);
+      if (body.kind === 'file') {
+        await files.send(reply, { status, file: body.file, start, length });
+        return reply;
       }
-      const { start, end } = download.range;
-      void reply.header('Content-Range', `bytes ${start}-${end}/${download.size}`).header('Content-Length', end - start + 1);
-      return reply.code(206).send(download.stream);
+      return reply.code(status).send(body.stream);
     },
   });
   done();

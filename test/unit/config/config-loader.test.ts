@@ -117,7 +117,7 @@ describe('configuration (Glance option names)', () => {
 
   it('reads a single file store from [glance_store] and multi-store from enabled_backends', () => {
     const single = settingsFromConfig(loadConfig([file('[glance_store]\nfilesystem_store_datadir = /srv/img\nfilesystem_store_file_perm = 640\n')])).settings.stores;
-    assert.deepEqual(single, { multiStore: false, defaultBackend: 'file', backends: [{ id: 'file', type: 'file', description: null, datadir: '/srv/img', filePerm: 640, durable: true }] });
+    assert.deepEqual(single, { multiStore: false, defaultBackend: 'file', backends: [{ id: 'file', type: 'file', description: null, datadir: '/srv/img', filePerm: 640, durable: true, directIo: true }] });
     const multi = loadConfig([
       file('[DEFAULT]\nenabled_backends = fast:file, cheap:file\n[glance_store]\ndefault_backend = cheap\n[fast]\nfilesystem_store_datadir = /srv/fast\nstore_description = SSD\n[cheap]\nfilesystem_store_datadir = /srv/cheap\nfilesystem_store_fsync = false\nbogus = 1\n'),
     ]);

@@ -8,11 +8,23 @@ import { FileStore } from '../../../src/stores/file/file-store.js';
 import { StoreUnavailableError } from '../../../src/stores/store-errors.js';
 import { describeImageStore } from '../../support/store-conformance.js';
 
-for (const durable of [false, true]) {
-  describeImageStore(`file store${durable ? ' (durable writes)' : ''}`, async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'glimpse-file-store-'));
+const VARIANTS = [
+  { durable: false, directIo: true, base: tmpdir() },
+  { durable: true, directIo: true, base: tmpdir() },
+  { durable: false, directIo: false, base: tmpdir() },
+  // tmpfs: it takes O_DIRECT since Linux 6.6 (older kernels refuse, and the store then writes
+  // through the page cache); either way the store must behave the same.
+  { durable: false, directIo: true, base: '/dev/shm' },
+];
+
+for (const { durable, directIo, base } of VARIANTS) {
+  describeImageStore(`file store (${durable ? 'durable' : 'no fsync'}, direct_io ${directIo ? 'on' : 'off'}, ${base})`, async () => {
+    const dir = mkdtempSync(join(base, 'glimpse-file-store-'));
+    const store = await FileStore.open({ id: 'file', datadir: join(dir, 'images'), filePerm: 0, durable, directIo });
+    // /tmp is ext4 on this project's machines, which takes O_DIRECT: the direct path is tested.
+    if (base === tmpdir()) assert.equal(store.directIo, directIo);
     return {
-      store: await FileStore.open({ id: 'file', datadir: join(dir, 'images'), filePerm: 0, durable }),
+      store,
       cleanup: () => {
         rmSync(dir, { recursive: true, force: true });
         return Promise.resolve();
@@ -25,10 +37,10 @@ describe('file store specifics', () => {
   it('creates the directory, and refuses one it cannot use with a clear message', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'glimpse-file-store-'));
     try {
-      await FileStore.open({ id: 'file', datadir: join(dir, 'a', 'b'), filePerm: 0, durable: false });
+      await FileStore.open({ id: 'file', datadir: join(dir, 'a', 'b'), filePerm: 0, durable: false, directIo: true });
       assert.ok(statSync(join(dir, 'a', 'b')).isDirectory());
       writeFileSync(join(dir, 'plain-file'), '');
-      await assert.rejects(FileStore.open({ id: 'file', datadir: join(dir, 'plain-file'), filePerm: 0, durable: false }), (error: unknown) => {
+      await assert.rejects(FileStore.open({ id: 'file', datadir: join(dir, 'plain-file'), filePerm: 0, durable: false, directIo: true }), (error: unknown) => {
         return error instanceof StoreUnavailableError && error.message.includes('filesystem_store_datadir') && error.message.includes('plain-file');
       });
     } finally {
@@ -39,7 +51,7 @@ describe('file store specifics', () => {
   it('applies filesystem_store_file_perm (octal)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'glimpse-file-store-'));
     try {
-      const store = await FileStore.open({ id: 'file', datadir: dir, filePerm: 640, durable: false });
+      const store = await FileStore.open({ id: 'file', datadir: dir, filePerm: 640, durable: false, directIo: true });
       const { location } = await store.write('a1b2', Readable.from([Buffer.from('x')]), { maxBytes: 1 });
       assert.equal(statSync(new URL(location)).mode & 0o777, 0o640);
     } finally {
@@ -50,7 +62,7 @@ describe('file store specifics', () => {
   it('lists leftover temporary files as partial, so recovery can remove them', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'glimpse-file-store-'));
     try {
-      const store = await FileStore.open({ id: 'file', datadir: dir, filePerm: 0, durable: false });
+      const store = await FileStore.open({ id: 'file', datadir: dir, filePerm: 0, durable: false, directIo: true });
       writeFileSync(join(dir, 'abc.tmp-0123456789abcdef'), 'half');
       writeFileSync(join(dir, 'not an image'), 'ignored');
       const listed = [];

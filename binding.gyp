@@ -1,0 +1,10 @@
+{
+  "targets": [
+    {
+      "target_name": "glimpse_native",
+      "sources": ["native/addon.c", "native/sendfile.c", "native/aligned-buffer.c"],
+      "cflags": ["-O2", "-Wall", "-Wextra", "-Werror"],
+      "conditions": [["OS!='linux'", {"type": "none", "sources!": ["native/addon.c", "native/sendfile.c", "native/aligned-buffer.c"]}]]
+    }
+  ]
+}

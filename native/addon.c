@@ -1,0 +1,18 @@
+/*
+ * Glimpse's native addon: the two things Node cannot do for the image data path.
+ * send(): sendfile(2) downloads (native/sendfile.c); alignedBuffer(): memory for O_DIRECT
+ * writes (native/aligned-buffer.c). Built by `npm install` from binding.gyp.
+ */
+#include "addon.h"
+
+static void export_function(napi_env env, napi_value exports, const char *name, napi_callback fn) {
+  napi_value value;
+  napi_create_function(env, name, NAPI_AUTO_LENGTH, fn, NULL, &value);
+  napi_set_named_property(env, exports, name, value);
+}
+
+NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
+  export_function(env, exports, "send", glimpse_sendfile);
+  export_function(env, exports, "alignedBuffer", glimpse_aligned_buffer);
+  return exports;
+}

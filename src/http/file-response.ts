@@ -1,0 +1,135 @@
+import type { FastifyReply } from 'fastify';
+import type { OutgoingHttpHeaders } from 'node:http';
+import type { Socket } from 'node:net';
+import { pipeline } from 'node:stream';
+import { TLSSocket } from 'node:tls';
+import type { LocalFile } from '../stores/image-store.js';
+import type { Sendfile } from '../native/native-addon.js';
+
+/** What one native call may send before control comes back to JavaScript. */
+const SLICE_BYTES = 64 * 1024 * 1024;
+/**
+ * How long one native call waits for an unwritable socket. A reader this slow gains nothing
+ * from sendfile, so the rest of its body streams through Node, which waits for it without
+ * holding a thread-pool thread.
+ */
+const STALL_MS = 100;
+/** Streaming reads of a file, as the file store's (1 MiB: few thread-pool round trips). */
+const STREAM_CHUNK = 1024 * 1024;
+
+export interface FileResponse {
+  readonly status: 200 | 206;
+  readonly file: LocalFile;
+  /** First byte to send and how many. */
+  readonly start: number;
+  readonly length: number;
+}
+
+/** The socket's file descriptor, when it is a plain TCP socket libuv owns (not TLS, not a pipe). */
+function plainSocketFd(socket: Socket | null): number | null {
+  if (socket === null || socket instanceof TLSSocket || socket.destroyed) return null;
+  // `_handle` is Node's TCPWrap; its `fd` is public on Unix though not in the typings.
+  const handle = (socket as unknown as { _handle?: { fd?: unknown } | null })._handle;
+  return typeof handle?.fd === 'number' && handle.fd >= 0 ? handle.fd : null;
+}
+
+/**
+ * Sends a slice of a local file as the response body: with sendfile(2) when it can (the bytes
+ * go from the page cache to the socket without entering user space: bench/README.md, "Image
+ * data"), else as a stream. The file is closed when the response is over, either way.
+ *
+ * The sendfile path takes over the response from Fastify (hijack) but keeps Node's HTTP
+ * state: the head goes out through ServerResponse, the body straight to the socket, and
+ * `end()` finishes the response, so keep-alive and Fastify's onResponse hook work as usual.
+ */
+export class FileResponder {
+  #active = 0;
+  /** Responses by how their body went: all by sendfile, all streamed, or sendfile then streamed. */
+  readonly counts = { sendfile: 0, streamed: 0, fellBack: 0 };
+
+  constructor(
+    /** The native sendfile, or null to always stream (`sendfile_downloads = false`, no addon). */
+    private readonly sendfile: Sendfile | null,
+    /**
+     * Transfers allowed at once: each holds a thread-pool thread while it sends, and file-store
+     * writes need the pool too. Further downloads stream.
+     */
+    private readonly maxConcurrent: number,
+  ) {}
+
+  async send(reply: FastifyReply, response: FileResponse): Promise<void> {
+    const { file, start, length } = response;
+    const socket = reply.raw.socket;
+    const fd = plainSocketFd(socket);
+    if (this.sendfile === null || socket === null || fd === null || length === 0 || this.#active >= this.maxConcurrent) {
+      this.counts.streamed += 1;
+      await this.#stream(reply, response, 0);
+      return;
+    }
+    this.#active += 1;
+    let sent = 0;
+    let streamRest = false;
+    try {
+      void reply.hijack();
+      const raw = reply.raw;
+      const headers: OutgoingHttpHeaders = {};
+      for (const [name, value] of Object.entries(reply.getHeaders())) if (value !== undefined) headers[name] = typeof value === 'number' ? String(value) : value;
+      raw.writeHead(response.status, headers);
+      raw.flushHeaders();
+      // The head must be in the kernel before the body is: writes on a socket complete in order.
+      await new Promise<void>((resolve) => socket.write(Buffer.alloc(0), () => resolve()));
+      while (sent < length) {
+        // Checked right before each call: a destroyed socket's fd number may already be reused.
+        if (plainSocketFd(socket) !== fd) return;
+        const progress = await this.sendfile(fd, file.handle.fd, start + sent, Math.min(length - sent, SLICE_BYTES), STALL_MS);
+        sent += progress.sent;
+        if (progress.shortFile) {
+          // The file shrank under us: the promised Content-Length cannot be met; end the
+          // connection so the client sees a truncated body rather than a wrong one.
+          socket.destroy(new Error('image file ended early'));
+          return;
+        }
+        if (progress.stalled) {
+          streamRest = true;
+          break;
+        }
+      }
+    } catch (error) {
+      // EPIPE / ECONNRESET: the client went away; nothing more can be sent on this connection.
+      reply.log.info({ err: error, sent }, 'download ended by the connection');
+      socket.destroy();
+      return;
+    } finally {
+      this.#active -= 1;
+      if (!streamRest) await file.handle.close();
+    }
+    if (streamRest) {
+      this.counts.fellBack += 1;
+      await this.#stream(reply, response, sent);
+    } else {
+      this.counts.sendfile += 1;
+      reply.raw.end();
+    }
+  }
+
+  /** Node's own streaming, from `offset` bytes into the slice on (the head may already be out). */
+  async #stream(reply: FastifyReply, response: FileResponse, offset: number): Promise<void> {
+    const { file, start, length } = response;
+    if (length === 0) {
+      await file.handle.close();
+      if (reply.sent) reply.raw.end();
+      else await reply.code(response.status).send();
+      return;
+    }
+    const stream = file.handle.createReadStream({ start: start + offset, end: start + length - 1, highWaterMark: STREAM_CHUNK, autoClose: true });
+    if (offset === 0 && !reply.sent) {
+      await reply.code(response.status).send(stream);
+      return;
+    }
+    // The head and the first bytes went out by sendfile; the rest follows on the same response
+    // (pipeline destroys the file stream, closing the file, if the client goes away).
+    pipeline(stream, reply.raw, (error) => {
+      if (error) reply.log.info({ err: error }, 'download ended by the connection');
+    });
+  }
+}

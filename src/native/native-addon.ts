@@ -1,0 +1,44 @@
+import { createRequire } from 'node:module';
+
+/** What one native sendfile call managed: bytes sent, and why it stopped early, if it did. */
+export interface SendfileProgress {
+  readonly sent: number;
+  /** The socket stayed unwritable for the whole timeout: a slow or stalled reader. */
+  readonly stalled: boolean;
+  /** The file ended before the requested count (it shrank or was replaced). */
+  readonly shortFile: boolean;
+}
+
+/**
+ * sendfile(2) from `fileFd` at `offset`, up to `count` bytes, to `socketFd`, on libuv's thread
+ * pool (native/sendfile.c). Waits for the socket at most `timeoutMs` at a time. Rejects with an
+ * Error carrying `errno` when the socket or the file fails.
+ */
+export type Sendfile = (socketFd: number, fileFd: number, offset: number, count: number, timeoutMs: number) => Promise<SendfileProgress>;
+
+/** Memory whose address is a multiple of `alignment`, for O_DIRECT writes (native/aligned-buffer.c). */
+export type AlignedBuffer = (size: number, alignment: number) => ArrayBuffer;
+
+interface NativeAddon {
+  readonly send: Sendfile;
+  readonly alignedBuffer: AlignedBuffer;
+}
+
+function load(): { readonly addon: NativeAddon | null; readonly reason: string | null } {
+  if (process.platform !== 'linux') return { addon: null, reason: `the native addon is built for Linux only (this is ${process.platform})` };
+  try {
+    // Built by `npm install` from binding.gyp at the project root.
+    return { addon: createRequire(import.meta.url)('../../build/Release/glimpse_native.node') as NativeAddon, reason: null };
+  } catch (error) {
+    return { addon: null, reason: `the native addon is not built (npm install builds it): ${error instanceof Error ? error.message : String(error)}` };
+  }
+}
+
+const loaded = load();
+
+/** The native sendfile, or null where it cannot run (then downloads stream through Node). */
+export const nativeSendfile: Sendfile | null = loaded.addon?.send ?? null;
+/** Aligned memory, or null without the addon (then the file store writes through the page cache). */
+export const alignedBuffer: AlignedBuffer | null = loaded.addon?.alignedBuffer ?? null;
+/** Why the addon is missing, for the startup log; null when it loaded. */
+export const nativeAddonUnavailable: string | null = loaded.reason;

@@ -1,0 +1,96 @@
+import type { FileHandle } from 'node:fs/promises';
+import { Writable } from 'node:stream';
+import type { AlignedBuffer } from '../../native/native-addon.js';
+
+/**
+ * Addresses, lengths and offsets of O_DIRECT writes must be multiples of the device's logical
+ * block size; 4 KiB is a multiple of every size in use (512 and 4096).
+ */
+export const DIRECT_IO_ALIGNMENT = 4096;
+/** Each write hands the device 8 MiB; two buffers let one fill while the other is written. */
+const BUFFER_BYTES = 8 * 1024 * 1024;
+
+async function writeFully(handle: FileHandle, buffer: Uint8Array, length: number, position: number): Promise<void> {
+  let done = 0;
+  while (done < length) {
+    const { bytesWritten } = await handle.write(buffer, done, length - done, position + done);
+    if (bytesWritten <= 0 || bytesWritten % DIRECT_IO_ALIGNMENT !== 0) throw new Error(`direct write stopped after ${done + bytesWritten} of ${length} bytes`);
+    done += bytesWritten;
+  }
+}
+
+/**
+ * A Writable that stores what it is given in `handle`, a file opened with O_DIRECT: the bytes
+ * go from these buffers to the device without a copy into the page cache, which measured as the
+ * largest cost of an upload after the digests (bench/README.md, "Image data"). The last block is
+ * padded with zeros and the file then truncated to the true size. The caller closes `handle`.
+ */
+export function directWriter(handle: FileHandle, allocate: AlignedBuffer): Writable {
+  const buffers = [new Uint8Array(allocate(BUFFER_BYTES, DIRECT_IO_ALIGNMENT)), new Uint8Array(allocate(BUFFER_BYTES, DIRECT_IO_ALIGNMENT))];
+  let current = 0;
+  let filled = 0;
+  let position = 0;
+  // The write in progress, if any; a buffer is refilled only after its own write has finished.
+  let writing: Promise<void> = Promise.resolve();
+
+  const submit = async (length: number): Promise<void> => {
+    await writing;
+    const buffer = buffers[current];
+    if (buffer === undefined) throw new Error('no buffer');
+    writing = writeFully(handle, buffer, length, position);
+    // Seen by the next submit or by finish; this keeps a failure from being "unhandled" meanwhile.
+    writing.catch(() => undefined);
+    position += length;
+    current = 1 - current;
+    filled = 0;
+  };
+
+  const take = async (chunk: Buffer): Promise<void> => {
+    let offset = 0;
+    while (offset < chunk.length) {
+      const buffer = buffers[current];
+      if (buffer === undefined) throw new Error('no buffer');
+      const n = Math.min(BUFFER_BYTES - filled, chunk.length - offset);
+      buffer.set(chunk.subarray(offset, offset + n), filled);
+      filled += n;
+      offset += n;
+      if (filled === BUFFER_BYTES) await submit(BUFFER_BYTES);
+    }
+  };
+
+  const finish = async (): Promise<void> => {
+    const size = position + filled;
+    if (filled > 0) {
+      const padded = Math.ceil(filled / DIRECT_IO_ALIGNMENT) * DIRECT_IO_ALIGNMENT;
+      buffers[current]?.fill(0, filled, padded);
+      await submit(padded);
+    }
+    await writing;
+    if (position !== size) await handle.truncate(size);
+  };
+
+  return new Writable({
+    highWaterMark: BUFFER_BYTES,
+    write(chunk: Buffer, _encoding, callback) {
+      take(chunk).then(() => {
+        callback();
+      }, callback);
+    },
+    final(callback) {
+      finish().then(() => {
+        callback();
+      }, callback);
+    },
+    destroy(error, callback) {
+      // The file must not be closed (and removed) under a write still running in the pool.
+      writing.then(
+        () => {
+          callback(error);
+        },
+        () => {
+          callback(error);
+        },
+      );
+    },
+  });
+}
