@@ -79,7 +79,7 @@ export class FileStore implements ImageStore {
   readonly #options: FileStoreOptions;
   /**
    * Whether writes use O_DIRECT: asked for (`filesystem_store_direct_io`), the addon is built,
-   * and the directory's filesystem takes it (tmpfs does not).
+   * and the directory's filesystem takes it (tmpfs before Linux 6.6 does not).
    */
   readonly directIo: boolean;
 
