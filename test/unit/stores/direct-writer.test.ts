@@ -1,0 +1,76 @@
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { constants, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { after, describe, it } from 'node:test';
+import { alignedBuffer } from '../../../src/native/native-addon.js';
+import { directWriter, DIRECT_IO_ALIGNMENT } from '../../../src/stores/file/direct-writer.js';
+
+const MIB = 1024 * 1024;
+const sha = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
+
+/** Chunks of uneven sizes, as a socket delivers them. */
+function* uneven(data: Buffer): Generator<Buffer> {
+  let at = 0;
+  let n = 7;
+  while (at < data.length) {
+    n = (n * 1103515245 + 12345) % 2147483648;
+    const size = 1 + (n % (3 * MIB));
+    yield data.subarray(at, at + size);
+    at += size;
+  }
+}
+
+describe('direct writer (O_DIRECT from aligned buffers)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'glimpse-direct-'));
+  after(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('gives aligned memory', () => {
+    assert.ok(alignedBuffer !== null, 'the native addon is built');
+    const buffer = alignedBuffer(DIRECT_IO_ALIGNMENT * 3, DIRECT_IO_ALIGNMENT);
+    assert.equal(buffer.byteLength, DIRECT_IO_ALIGNMENT * 3);
+    assert.throws(() => alignedBuffer(4096, 3000), RangeError);
+    assert.throws(() => alignedBuffer(0, 4096), RangeError);
+  });
+
+  // Around the 4 KiB block and the 8 MiB buffer: empty, partial block, exact buffers, one over.
+  for (const size of [0, 1, 4095, 4096, 8 * MIB - 1, 8 * MIB, 8 * MIB + 1, 16 * MIB, 24 * MIB + 4097]) {
+    it(`stores ${size} bytes exactly, with the true size`, async () => {
+      assert.ok(alignedBuffer !== null);
+      const data = randomBytes(size);
+      const path = join(dir, `image-${size}`);
+      const handle = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_DIRECT, 0o600);
+      try {
+        await pipeline(Readable.from(uneven(data)), directWriter(handle, alignedBuffer));
+      } finally {
+        await handle.close();
+      }
+      assert.equal(statSync(path).size, size);
+      assert.equal(sha(readFileSync(path)), sha(data));
+    });
+  }
+
+  it('fails with its source, after the write in flight has finished', async () => {
+    assert.ok(alignedBuffer !== null);
+    const path = join(dir, 'broken');
+    const handle = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_DIRECT, 0o600);
+    async function* breaksAfter10MiB(): AsyncGenerator<Buffer> {
+      yield randomBytes(10 * MIB);
+      await new Promise((resolve) => setImmediate(resolve));
+      throw new Error('client went away');
+    }
+    try {
+      await assert.rejects(pipeline(breaksAfter10MiB(), directWriter(handle, alignedBuffer)), /client went away/);
+    } finally {
+      // Closing must not race a write still running in the thread pool (it would fail with EBADF).
+      await handle.close();
+    }
+    assert.equal(statSync(path).size, 8 * MIB, 'the one full buffer was written; the caller removes the file');
+  });
+});
