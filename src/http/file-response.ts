@@ -116,9 +116,9 @@ export class FileResponder {
   async #stream(reply: FastifyReply, response: FileResponse, offset: number): Promise<void> {
     const { file, start, length } = response;
     if (length === 0) {
+      // Only reached before anything was sent: the sendfile path never takes an empty body.
       await file.handle.close();
-      if (reply.sent) reply.raw.end();
-      else await reply.code(response.status).send();
+      await reply.code(response.status).send();
       return;
     }
     const stream = file.handle.createReadStream({ start: start + offset, end: start + length - 1, highWaterMark: STREAM_CHUNK, autoClose: true });

@@ -26,8 +26,8 @@ async function writeFully(handle: FileHandle, buffer: Uint8Array, length: number
  * padded with zeros and the file then truncated to the true size. The caller closes `handle`.
  */
 export function directWriter(handle: FileHandle, allocate: AlignedBuffer): Writable {
-  const buffers = [new Uint8Array(allocate(BUFFER_BYTES, DIRECT_IO_ALIGNMENT)), new Uint8Array(allocate(BUFFER_BYTES, DIRECT_IO_ALIGNMENT))];
-  let current = 0;
+  const buffers: readonly [Uint8Array, Uint8Array] = [new Uint8Array(allocate(BUFFER_BYTES, DIRECT_IO_ALIGNMENT)), new Uint8Array(allocate(BUFFER_BYTES, DIRECT_IO_ALIGNMENT))];
+  let current: 0 | 1 = 0;
   let filled = 0;
   let position = 0;
   // The write in progress, if any; a buffer is refilled only after its own write has finished.
@@ -35,23 +35,19 @@ export function directWriter(handle: FileHandle, allocate: AlignedBuffer): Writa
 
   const submit = async (length: number): Promise<void> => {
     await writing;
-    const buffer = buffers[current];
-    if (buffer === undefined) throw new Error('no buffer');
-    writing = writeFully(handle, buffer, length, position);
+    writing = writeFully(handle, buffers[current], length, position);
     // Seen by the next submit or by finish; this keeps a failure from being "unhandled" meanwhile.
     writing.catch(() => undefined);
     position += length;
-    current = 1 - current;
+    current = current === 0 ? 1 : 0;
     filled = 0;
   };
 
   const take = async (chunk: Buffer): Promise<void> => {
     let offset = 0;
     while (offset < chunk.length) {
-      const buffer = buffers[current];
-      if (buffer === undefined) throw new Error('no buffer');
       const n = Math.min(BUFFER_BYTES - filled, chunk.length - offset);
-      buffer.set(chunk.subarray(offset, offset + n), filled);
+      buffers[current].set(chunk.subarray(offset, offset + n), filled);
       filled += n;
       offset += n;
       if (filled === BUFFER_BYTES) await submit(BUFFER_BYTES);
@@ -62,7 +58,7 @@ export function directWriter(handle: FileHandle, allocate: AlignedBuffer): Writa
     const size = position + filled;
     if (filled > 0) {
       const padded = Math.ceil(filled / DIRECT_IO_ALIGNMENT) * DIRECT_IO_ALIGNMENT;
-      buffers[current]?.fill(0, filled, padded);
+      buffers[current].fill(0, filled, padded);
       await submit(padded);
     }
     await writing;

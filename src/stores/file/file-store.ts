@@ -5,7 +5,7 @@ import { join, resolve, sep } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { alignedBuffer } from '../../native/native-addon.js';
+import { alignedBuffer, type AlignedBuffer } from '../../native/native-addon.js';
 import { directWriter } from './direct-writer.js';
 import type { ImageStore, LocalFile, StoreCapabilities, StoredObject, StoreReadOptions, StoreWriteOptions, StoreWriteResult } from '../image-store.js';
 import {
@@ -78,16 +78,22 @@ export class FileStore implements ImageStore {
   readonly #dir: string;
   readonly #options: FileStoreOptions;
   /**
-   * Whether writes use O_DIRECT: asked for (`filesystem_store_direct_io`), the addon is built,
-   * and the directory's filesystem takes it (tmpfs before Linux 6.6 does not).
+   * The aligned-memory allocator when writes use O_DIRECT: asked for
+   * (`filesystem_store_direct_io`), the addon is built, and the directory's filesystem takes it
+   * (tmpfs before Linux 6.6 does not); null when they go through the page cache.
    */
-  readonly directIo: boolean;
+  readonly #direct: AlignedBuffer | null;
 
-  private constructor(options: FileStoreOptions, directIo: boolean) {
+  private constructor(options: FileStoreOptions, direct: AlignedBuffer | null) {
     this.id = options.id;
     this.#dir = resolve(options.datadir);
     this.#options = options;
-    this.directIo = directIo;
+    this.#direct = direct;
+  }
+
+  /** Whether writes use O_DIRECT. */
+  get directIo(): boolean {
+    return this.#direct !== null;
   }
 
   /** Creates the directory if needed; an unusable one stops startup with a clear message. */
@@ -96,10 +102,10 @@ export class FileStore implements ImageStore {
     try {
       await mkdir(dir, { recursive: true });
       await access(dir, constants.R_OK | constants.W_OK | constants.X_OK);
+      return new FileStore(options, options.directIo && alignedBuffer !== null && (await FileStore.#takesDirectIo(dir)) ? alignedBuffer : null);
     } catch (error) {
       throw new StoreUnavailableError(`filesystem_store_datadir ${dir} is not a usable directory: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
     }
-    return new FileStore(options, options.directIo && alignedBuffer !== null && (await FileStore.#takesDirectIo(dir)));
   }
 
   /** Opens a probe file with O_DIRECT; filesystems without direct I/O refuse with EINVAL. */
@@ -111,7 +117,7 @@ export class FileStore implements ImageStore {
       return true;
     } catch (error) {
       if (errnoOf(error) === 'EINVAL') return false;
-      throw new StoreUnavailableError(`filesystem_store_datadir ${dir} is not a usable directory: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+      throw error;
     } finally {
       await unlink(probe).catch(() => undefined);
     }
@@ -125,13 +131,14 @@ export class FileStore implements ImageStore {
     const mode = this.#options.filePerm === 0 ? 0o666 : parseInt(String(this.#options.filePerm), 8);
     try {
       if (options.signal?.aborted === true) throw new StoreAbortedError('The write was aborted.');
-      const handle = await this.#create(temp, mode);
+      const direct = this.#direct;
+      const handle = await open(temp, direct === null ? 'wx' : constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_DIRECT, mode);
       // The page-cache stream closes the file itself (pipeline waits for its 'close').
-      const sink = this.directIo && alignedBuffer !== null ? directWriter(handle, alignedBuffer) : handle.createWriteStream({ highWaterMark: WRITE_BUFFER });
+      const sink = direct === null ? handle.createWriteStream({ highWaterMark: WRITE_BUFFER }) : directWriter(handle, direct);
       try {
         await pipeline(data, sizeLimiter(options.maxBytes, counter), sink, options.signal === undefined ? {} : { signal: options.signal });
       } finally {
-        if (this.directIo) await handle.close();
+        if (direct !== null) await handle.close();
       }
       if (this.#options.durable) await this.#sync(temp);
       try {
@@ -220,11 +227,6 @@ export class FileStore implements ImageStore {
       throw new StoreNotFoundError(`${location} is not in store ${this.id}.`);
     }
     return path;
-  }
-
-  /** Creates the temporary file, with O_DIRECT when this store writes direct. */
-  async #create(temp: string, mode: number): Promise<FileHandle> {
-    return open(temp, this.directIo ? constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_DIRECT : 'wx', mode);
   }
 
   async #sync(path: string): Promise<void> {

@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { nativeSendfile, nativeAddonUnavailable, type Sendfile } from '../../../src/native/native-addon.js';
 
-/** The server side of a fresh loopback TCP connection, and the client side. */
-async function connection(): Promise<{ server: Socket; client: Socket; close: () => void }> {
+/** Runs `test` with both ends of a fresh loopback TCP connection, then closes them. */
+async function withConnection(test: (server: Socket, client: Socket) => Promise<void>): Promise<void> {
   const listener = createServer();
   await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
   const address = listener.address();
@@ -18,14 +18,12 @@ async function connection(): Promise<{ server: Socket; client: Socket; close: ()
   const client = connect(address.port, '127.0.0.1');
   const server = await accepted;
   listener.close();
-  return {
-    server,
-    client,
-    close: () => {
-      server.destroy();
-      client.destroy();
-    },
-  };
+  try {
+    await test(server, client);
+  } finally {
+    server.destroy();
+    client.destroy();
+  }
 }
 
 function fdOf(socket: Socket): number {
@@ -76,8 +74,7 @@ describe('native sendfile (native/sendfile.c)', () => {
   });
 
   it('sends a slice of the file from an offset, byte for byte', async () => {
-    const { server, client, close } = await connection();
-    try {
+    await withConnection(async (server, client) => {
       const [progress, received] = await Promise.all([send(fdOf(server), file.fd, 12_345, 5_000_000, 1000), receive(client, 5_000_000)]);
       assert.deepEqual(progress, { sent: 5_000_000, stalled: false, shortFile: false });
       assert.equal(sha(received), sha(data.subarray(12_345, 12_345 + 5_000_000)));
@@ -85,14 +82,11 @@ describe('native sendfile (native/sendfile.c)', () => {
       server.write('after');
       assert.equal((await receive(client, 5)).toString(), 'after');
       assert.equal((await file.read(Buffer.alloc(4), 0, 4, 0)).bytesRead, 4);
-    } finally {
-      close();
-    }
+    });
   });
 
   it('comes back with what it sent when the reader stops reading', async () => {
-    const { server, client, close } = await connection();
-    try {
+    await withConnection(async (server, client) => {
       client.pause();
       const started = Date.now();
       const progress = await send(fdOf(server), file.fd, 0, data.length, 50);
@@ -105,24 +99,18 @@ describe('native sendfile (native/sendfile.c)', () => {
       const received = await receive(client, data.length);
       assert.equal((await rest).sent, data.length - progress.sent);
       assert.equal(sha(received), sha(data));
-    } finally {
-      close();
-    }
+    });
   });
 
   it('says when the file ends before the count', async () => {
-    const { server, client, close } = await connection();
-    try {
+    await withConnection(async (server, client) => {
       const [progress] = await Promise.all([send(fdOf(server), file.fd, data.length - 10, 100, 1000), receive(client, 10)]);
       assert.deepEqual(progress, { sent: 10, stalled: false, shortFile: true });
-    } finally {
-      close();
-    }
+    });
   });
 
   it('fails with the errno when the reader has gone', async () => {
-    const { server, client, close } = await connection();
-    try {
+    await withConnection(async (server, client) => {
       client.destroy();
       await new Promise((resolve) => server.once('end', resolve).resume());
       // The first bytes may still be accepted by the kernel; the reset fails a later write.
@@ -132,9 +120,7 @@ describe('native sendfile (native/sendfile.c)', () => {
         })(),
         (error: Error & { errno?: number }) => error.errno === 32 || error.errno === 104,
       );
-    } finally {
-      close();
-    }
+    });
   });
 
   it('refuses bad arguments without touching any descriptor', async () => {
