@@ -2,9 +2,9 @@
   "targets": [
     {
       "target_name": "glimpse_native",
-      "sources": ["native/addon.c", "native/sendfile.c", "native/aligned-buffer.c"],
+      "sources": ["native/addon.c", "native/sendfile.c", "native/aligned-buffer.c", "native/socket-dup.c"],
       "cflags": ["-O2", "-Wall", "-Wextra", "-Werror"],
-      "conditions": [["OS!='linux'", {"type": "none", "sources!": ["native/addon.c", "native/sendfile.c", "native/aligned-buffer.c"]}]]
+      "conditions": [["OS!='linux'", {"type": "none", "sources!": ["native/addon.c", "native/sendfile.c", "native/aligned-buffer.c", "native/socket-dup.c"]}]]
     }
   ]
 }

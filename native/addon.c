@@ -1,7 +1,9 @@
 /*
- * Glimpse's native addon: the two things Node cannot do for the image data path.
- * send(): sendfile(2) downloads (native/sendfile.c); alignedBuffer(): memory for O_DIRECT
- * writes (native/aligned-buffer.c). Built by `npm install` from binding.gyp.
+ * Glimpse's native addon: what Node cannot do for the image data path.
+ * send(): sendfile(2) downloads (native/sendfile.c); alignedBuffer() and alignedOffset():
+ * memory for O_DIRECT writes (native/aligned-buffer.c); dupSocket(): a second descriptor of a
+ * connection, for reading upload bodies (native/socket-dup.c). Built by `npm install` from
+ * binding.gyp.
  */
 #include "addon.h"
 
@@ -14,5 +16,7 @@ static void export_function(napi_env env, napi_value exports, const char *name, 
 NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
   export_function(env, exports, "send", glimpse_sendfile);
   export_function(env, exports, "alignedBuffer", glimpse_aligned_buffer);
+  export_function(env, exports, "alignedOffset", glimpse_aligned_offset);
+  export_function(env, exports, "dupSocket", glimpse_dup_socket);
   return exports;
 }

@@ -46,3 +46,36 @@ napi_value glimpse_aligned_buffer(napi_env env, napi_callback_info info) {
   }
   return buffer;
 }
+
+/*
+ * alignedOffset(view, alignment) -> how many bytes past the start of a Uint8Array its first
+ * multiple-of-alignment address lies. Shared memory (SharedArrayBuffer) cannot be allocated
+ * aligned from C, so the upload reader over-allocates it and starts its buffers here.
+ */
+napi_value glimpse_aligned_offset(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  int64_t alignment;
+  bool is_typedarray = false;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 2 || napi_is_typedarray(env, argv[0], &is_typedarray) != napi_ok || !is_typedarray ||
+      napi_get_value_int64(env, argv[1], &alignment) != napi_ok) {
+    napi_throw_type_error(env, NULL, "alignedOffset(view, alignment)");
+    return NULL;
+  }
+  if (alignment < 1 || alignment > (1 << 21) || (alignment & (alignment - 1)) != 0) {
+    napi_throw_range_error(env, NULL, "alignedOffset: alignment must be a power of two up to 2 MiB");
+    return NULL;
+  }
+  napi_typedarray_type type;
+  size_t length;
+  void *data = NULL;
+  if (napi_get_typedarray_info(env, argv[0], &type, &length, &data, NULL, NULL) != napi_ok || type != napi_uint8_array || data == NULL) {
+    napi_throw_type_error(env, NULL, "alignedOffset: expected a non-empty Uint8Array");
+    return NULL;
+  }
+  uintptr_t address = (uintptr_t)data;
+  uintptr_t mask = (uintptr_t)alignment - 1;
+  napi_value result;
+  napi_create_int64(env, (int64_t)(((address + mask) & ~mask) - address), &result);
+  return result;
+}

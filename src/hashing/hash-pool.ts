@@ -3,6 +3,7 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { Worker } from 'node:worker_threads';
 import type { HashRequest, HashResponse } from './hash-protocol.js';
 import type { HashingStream } from './inline-hashing.js';
+import { leaseOf, type ChunkLease } from '../buffers/chunk-lease.js';
 
 /**
  * The worker's program. It is plain JavaScript evaluated in the thread, not a module file,
@@ -45,10 +46,8 @@ const MAX_FREE_BUFFERS = MAX_IN_FLIGHT / BATCH + 1;
 
 interface SessionState {
   inFlight: number;
-  /** Buffers sent and not yet acknowledged, oldest first (a worker acks in order). */
-  readonly held: SharedArrayBuffer[];
-  /** Hands an acknowledged buffer back to its stream. */
-  readonly release: (buffer: SharedArrayBuffer) => void;
+  /** For each data message not yet acknowledged, what to run once it is, oldest first (a worker acks in order). */
+  readonly held: (() => void)[];
   onAck: (() => void) | null;
   /** Set when the session can send no more: cancelled, or its worker failed. */
   closed: Error | null;
@@ -92,8 +91,7 @@ class HashThread {
     switch (message.type) {
       case 'ack': {
         state.inFlight -= message.bytes;
-        const done = state.held.shift();
-        if (done !== undefined) state.release(done);
+        state.held.shift()?.();
         const waiting = state.onAck;
         state.onAck = null;
         waiting?.();
@@ -131,19 +129,16 @@ export class HashPool {
   hashingStream(algorithms: readonly string[]): HashingStream {
     const base = this.nextStream;
     this.nextStream += 1;
-    // How many sessions still read each buffer; at zero it goes back to `free`.
-    const readers = new Map<SharedArrayBuffer, number>();
     const free: SharedArrayBuffer[] = [];
-    const release = (buffer: SharedArrayBuffer): void => {
-      const left = (readers.get(buffer) ?? 1) - 1;
-      if (left > 0) {
-        readers.set(buffer, left);
-        return;
-      }
-      readers.delete(buffer);
-      if (free.length < MAX_FREE_BUFFERS) free.push(buffer);
+    const sessions = algorithms.map((algorithm, index) => this.open(algorithm, (base + index) % this.size));
+    /** Runs `done` once every session has hashed a message's bytes (each acknowledges on its own). */
+    const afterAll = (done: () => void): (() => void) => {
+      let left = sessions.length;
+      return () => {
+        left -= 1;
+        if (left === 0) done();
+      };
     };
-    const sessions = algorithms.map((algorithm, index) => this.open(algorithm, (base + index) % this.size, release));
     const results = Promise.all(sessions.map((s) => s.result));
     // Errors surface through digests(); this keeps an early failure from being "unhandled".
     results.catch(() => undefined);
@@ -157,8 +152,23 @@ export class HashPool {
       const length = filled;
       current = null;
       filled = 0;
-      readers.set(buffer, sessions.length);
-      await Promise.all(sessions.map((s) => s.send(buffer, length)));
+      const reuse = afterAll(() => {
+        if (free.length < MAX_FREE_BUFFERS) free.push(buffer);
+      });
+      await Promise.all(sessions.map((s) => s.send(buffer, 0, length, reuse)));
+    };
+    /**
+     * A leased chunk in shared memory (src/http/socket-body.ts) goes to the workers as it is,
+     * with no copy; it is held until every worker has hashed it. Whatever is waiting in the
+     * current buffer goes first: the digests must see the bytes in order.
+     */
+    const lend = async (chunk: Buffer, buffer: SharedArrayBuffer, lease: ChunkLease): Promise<void> => {
+      await share();
+      lease.retain();
+      const release = afterAll(() => {
+        lease.release();
+      });
+      await Promise.all(sessions.map((s) => s.send(buffer, chunk.byteOffset, chunk.length, release)));
     };
     /** Copies a chunk into shared buffers, sending each one that fills up. */
     const copy = async (chunk: Buffer): Promise<void> => {
@@ -175,7 +185,9 @@ export class HashPool {
 
     const stream = new Transform({
       transform(chunk: Buffer, _encoding, callback: TransformCallback) {
-        copy(chunk).then(() => {
+        const lease = leaseOf(chunk);
+        const { buffer } = chunk;
+        (lease !== undefined && buffer instanceof SharedArrayBuffer ? lend(chunk, buffer, lease) : copy(chunk)).then(() => {
           callback(null, chunk);
         }, callback);
       },
@@ -210,7 +222,10 @@ export class HashPool {
     return thread;
   }
 
-  private open(algorithm: string, slot: number, release: (buffer: SharedArrayBuffer) => void): { result: Promise<string>; send: (buffer: SharedArrayBuffer, length: number) => Promise<void>; end: () => void; cancel: () => void } {
+  private open(
+    algorithm: string,
+    slot: number,
+  ): { result: Promise<string>; send: (buffer: SharedArrayBuffer, offset: number, length: number, hashed: () => void) => Promise<void>; end: () => void; cancel: () => void } {
     const session = this.nextSession;
     this.nextSession += 1;
     const thread = this.thread(slot);
@@ -218,12 +233,12 @@ export class HashPool {
     const result = new Promise<string>((resolve, reject) => {
       settle = { resolve, reject };
     });
-    const state: SessionState = { inFlight: 0, held: [], release, onAck: null, closed: null, resolve: settle.resolve, reject: settle.reject };
+    const state: SessionState = { inFlight: 0, held: [], onAck: null, closed: null, resolve: settle.resolve, reject: settle.reject };
     thread.sessions.set(session, state);
     thread.post({ type: 'start', session, algorithm });
     return {
       result,
-      send: async (buffer, length) => {
+      send: async (buffer, offset, length, hashed) => {
         while (state.inFlight > MAX_IN_FLIGHT && state.closed === null) {
           await new Promise<void>((resolve) => {
             state.onAck = resolve;
@@ -231,8 +246,8 @@ export class HashPool {
         }
         if (state.closed !== null) throw state.closed;
         state.inFlight += length;
-        state.held.push(buffer);
-        thread.post({ type: 'data', session, buffer, offset: 0, length });
+        state.held.push(hashed);
+        thread.post({ type: 'data', session, buffer, offset, length });
       },
       end: () => {
         thread.post({ type: 'end', session });

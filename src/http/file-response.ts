@@ -1,10 +1,9 @@
 import type { FastifyReply } from 'fastify';
 import type { OutgoingHttpHeaders } from 'node:http';
-import type { Socket } from 'node:net';
 import { pipeline } from 'node:stream';
-import { TLSSocket } from 'node:tls';
 import type { LocalFile } from '../stores/image-store.js';
 import type { Sendfile } from '../native/native-addon.js';
+import { plainSocketFd } from './socket-fd.js';
 
 /** What one native call may send before control comes back to JavaScript. */
 const SLICE_BYTES = 64 * 1024 * 1024;
@@ -23,14 +22,6 @@ export interface FileResponse {
   /** First byte to send and how many. */
   readonly start: number;
   readonly length: number;
-}
-
-/** The socket's file descriptor, when it is a plain TCP socket libuv owns (not TLS, not a pipe). */
-function plainSocketFd(socket: Socket | null): number | null {
-  if (socket === null || socket instanceof TLSSocket || socket.destroyed) return null;
-  // `_handle` is Node's TCPWrap; its `fd` is public on Unix though not in the typings.
-  const handle = (socket as unknown as { _handle?: { fd?: unknown } | null })._handle;
-  return typeof handle?.fd === 'number' && handle.fd >= 0 ? handle.fd : null;
 }
 
 /**

@@ -19,9 +19,20 @@ export type Sendfile = (socketFd: number, fileFd: number, offset: number, count:
 /** Memory whose address is a multiple of `alignment`, for O_DIRECT writes (native/aligned-buffer.c). */
 export type AlignedBuffer = (size: number, alignment: number) => ArrayBuffer;
 
+/**
+ * How many bytes past the start of `view` its first address that is a multiple of `alignment`
+ * lies (native/aligned-buffer.c): shared memory cannot be allocated aligned, only entered there.
+ */
+export type AlignedOffset = (view: Uint8Array, alignment: number) => number;
+
+/** A second, close-on-exec descriptor of the connected socket `fd` (native/socket-dup.c). */
+export type DupSocket = (fd: number) => number;
+
 interface NativeAddon {
   readonly send: Sendfile;
   readonly alignedBuffer: AlignedBuffer;
+  readonly alignedOffset: AlignedOffset;
+  readonly dupSocket: DupSocket;
 }
 
 function load(): { readonly addon: NativeAddon | null; readonly reason: string | null } {
@@ -40,5 +51,9 @@ const loaded = load();
 export const nativeSendfile: Sendfile | null = loaded.addon?.send ?? null;
 /** Aligned memory, or null without the addon (then the file store writes through the page cache). */
 export const alignedBuffer: AlignedBuffer | null = loaded.addon?.alignedBuffer ?? null;
+/** Address alignment of a view, or null without the addon. */
+export const alignedOffset: AlignedOffset | null = loaded.addon?.alignedOffset ?? null;
+/** Socket descriptor copies, or null without the addon (then uploads stream through Node's parser). */
+export const dupSocket: DupSocket | null = loaded.addon?.dupSocket ?? null;
 /** Why the addon is missing, for the startup log; null when it loaded. */
 export const nativeAddonUnavailable: string | null = loaded.reason;

@@ -14,7 +14,14 @@ import type { ProtectionsHolder } from '../protections/protections-holder.js';
 import type { JsonSchema } from '../images/image-schema.js';
 import type { ServerSettings } from './server-settings.js';
 import { FileResponder } from '../http/file-response.js';
-import { nativeSendfile, nativeAddonUnavailable } from '../native/native-addon.js';
+import { alignedOffset, dupSocket, nativeSendfile, nativeAddonUnavailable } from '../native/native-addon.js';
+import { SocketBodyReader } from '../http/socket-body.js';
+import { RegionPool } from '../buffers/region-pool.js';
+
+/** Upload bodies arrive in regions of this size: a fair O_DIRECT write, few hash messages. */
+const UPLOAD_REGION_BYTES = 4 * 1024 * 1024;
+/** Idle regions kept for the next uploads: about what one upload has in flight. */
+const IDLE_UPLOAD_REGIONS = 8;
 
 /** Downloads by sendfile(2) when configured and the addon is built; the log says when not. */
 function fileResponder(enabled: boolean, log: FastifyBaseLogger): FileResponder {
@@ -22,6 +29,16 @@ function fileResponder(enabled: boolean, log: FastifyBaseLogger): FileResponder 
   // Each transfer holds a libuv thread-pool thread while it sends; half the pool stays for file I/O.
   const poolSize = Number(process.env['UV_THREADPOOL_SIZE'] ?? 4) || 4;
   return new FileResponder(enabled ? nativeSendfile : null, Math.max(1, Math.floor(poolSize / 2)));
+}
+
+/** Upload bodies read from the socket when configured and the addon is built. */
+function uploadReader(enabled: boolean, log: FastifyBaseLogger): SocketBodyReader | null {
+  if (!enabled) return null;
+  if (dupSocket === null) {
+    log.warn(`upload_socket_reads is on but ${nativeAddonUnavailable ?? 'unavailable'}; uploads are read through Node's HTTP parser`);
+    return null;
+  }
+  return new SocketBodyReader(new RegionPool(UPLOAD_REGION_BYTES, IDLE_UPLOAD_REGIONS, alignedOffset), dupSocket);
 }
 
 /** How requests are authenticated, and any routes the identity flavor serves itself. */
@@ -49,6 +66,8 @@ export interface Server {
   readonly recovery: DataRecovery;
   /** How downloads are sent (sendfile or streaming), with counts by path. */
   readonly files: FileResponder;
+  /** How upload bodies are read (from the socket or by Node's parser), null when always by the parser. */
+  readonly uploads: SocketBodyReader | null;
   close(): Promise<void>;
 }
 
@@ -83,6 +102,7 @@ export async function createServer(parts: ServerParts): Promise<Server> {
   const members = new MemberService(repo, access, settings.imageMemberQuota);
   const identity = await parts.identity(db);
   const files = fileResponder(settings.sendfileDownloads, parts.logger);
+  const uploads = uploadReader(settings.uploadSocketReads, parts.logger);
   const app = await buildApp({
     logger: parts.logger,
     publicEndpoint: settings.publicEndpoint,
@@ -93,6 +113,7 @@ export async function createServer(parts: ServerParts): Promise<Server> {
     members,
     data,
     files,
+    uploads,
     info: new InfoService(stores, parts.policy, protections),
     secrets,
     schemas: {
@@ -115,6 +136,7 @@ export async function createServer(parts: ServerParts): Promise<Server> {
     scrubber,
     recovery,
     files,
+    uploads,
     async close() {
       await scrubber.stop();
       await app.close();

@@ -32,6 +32,8 @@ export interface ServerSettings {
   readonly hashingThreads: number;
   /** `sendfile_downloads`: file-store downloads by sendfile(2) where the addon is built. */
   readonly sendfileDownloads: boolean;
+  /** `upload_socket_reads`: plain-HTTP upload bodies read from the socket into shared regions. */
+  readonly uploadSocketReads: boolean;
   /** The image stores (`[glance_store]`, or `enabled_backends` and their sections). */
   readonly stores: StoreSettings;
   /** `[key_manager] backend` and `[barbican]`: where signature certificates come from. */

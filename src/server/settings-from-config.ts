@@ -114,6 +114,7 @@ export function settingsFromConfig(config: Config): { settings: ServerSettings; 
       hashingAlgorithm: String(v('DEFAULT', 'hashing_algorithm')),
       hashingThreads: num(v('DEFAULT', 'hashing_threads')),
       sendfileDownloads: bool(v('DEFAULT', 'sendfile_downloads')),
+      uploadSocketReads: bool(v('DEFAULT', 'upload_socket_reads')),
       stores: storeSettings(config, dataDir),
       keyManager: {
         backend: (text(v('key_manager', 'backend')) ?? (flavor === 'keystone' ? 'barbican' : 'embedded')) === 'barbican' ? 'barbican' : 'embedded',

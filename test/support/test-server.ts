@@ -49,6 +49,7 @@ export interface TestServer {
   readonly recovery: Server['recovery'];
   /** The download sender, whose counts say whether sendfile was used. */
   readonly files: Server['files'];
+  readonly uploads: Server['uploads'];
   token(user: TestUser): Promise<string>;
   /** The project id the embedded identity gave the user. */
   project(user: TestUser): Promise<string>;
@@ -80,6 +81,7 @@ export function testSettings(database: TestDatabase, overrides: Partial<ServerSe
     hashingAlgorithm: 'sha512',
     hashingThreads: 2,
     sendfileDownloads: true,
+    uploadSocketReads: true,
     stores: { multiStore: false, defaultBackend: 'file', backends: [{ id: 'file', type: 'file', description: null, datadir: `${database.dataDir}/images`, filePerm: 0, durable: false, directIo: true }] },
     userStorageQuota: 0,
     keyManager: { backend: 'embedded', barbicanEndpoint: null, barbicanApiVersion: 'v1', identityUrl: null },
@@ -142,6 +144,7 @@ export async function startTestServer(dialect: Dialect, overrides: Partial<Serve
     dataDir: database.dataDir,
     scrubber: server.scrubber,
     files: server.files,
+    uploads: server.uploads,
     recovery: server.recovery,
     token: async (user) => (await login(user)).token,
     project: async (user) => (await login(user)).project,

@@ -5,6 +5,7 @@ import { UnsupportedMediaTypeError } from '../../errors/domain-errors.js';
 import type { ImageDataService } from '../../images/image-data-service.js';
 import { rejectBody } from '../body.js';
 import type { FileResponder } from '../file-response.js';
+import type { SocketBodyReader } from '../socket-body.js';
 import { resource } from '../resource.js';
 
 function imageId(request: FastifyRequest): string {
@@ -15,7 +16,7 @@ function imageId(request: FastifyRequest): string {
  * `PUT|GET /v2/images/{id}/file` (reference §3). Bodies here are streams: this plugin replaces
  * the JSON routes' buffering parser, so an image never sits in memory.
  */
-export const imageDataRoutes: FastifyPluginCallback<{ data: ImageDataService; files: FileResponder }> = (app, { data, files }, done) => {
+export const imageDataRoutes: FastifyPluginCallback<{ data: ImageDataService; files: FileResponder; uploads: SocketBodyReader | null }> = (app, { data, files, uploads }, done) => {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_request, payload, parsed) => {
     parsed(null, payload);
@@ -26,20 +27,29 @@ export const imageDataRoutes: FastifyPluginCallback<{ data: ImageDataService; fi
       const contentType = request.headers['content-type'];
       const mediaType = contentType?.split(';')[0]?.trim().toLowerCase();
       if (mediaType !== 'application/octet-stream') throw new UnsupportedMediaTypeError(`Invalid content type ${contentType ?? 'None'}`);
-      const body = request.body as Readable;
-      const controller = new AbortController();
       // A client that goes away mid-upload aborts the write, which removes what was stored.
-      request.raw.once('close', () => {
-        if (!request.raw.complete) controller.abort();
-      });
+      const controller = new AbortController();
       const length = request.headers['content-length'];
+      const declaredSize = length === undefined ? null : Number(length);
+      const direct = uploads === null ? null : uploads.open(request.raw, reply.raw, declaredSize, () => controller.abort());
+      if (direct === null) {
+        request.raw.once('close', () => {
+          if (!request.raw.complete) controller.abort();
+        });
+      }
       const store = request.headers['x-image-meta-store'];
-      await data.upload(contextOf(request), imageId(request), {
-        body,
-        signal: controller.signal,
-        declaredSize: length === undefined ? null : Number(length),
-        storeId: typeof store === 'string' && store !== '' ? store : null,
-      });
+      try {
+        await data.upload(contextOf(request), imageId(request), {
+          body: direct ?? (request.body as Readable),
+          signal: controller.signal,
+          declaredSize,
+          storeId: typeof store === 'string' && store !== '' ? store : null,
+        });
+      } finally {
+        // Refused or failed before the end of the body: the rest is read and dropped, so the
+        // client gets the answer (src/http/socket-body.ts).
+        direct?.destroy();
+      }
       return reply.code(204).send();
     },
     GET: async (request, reply) => {

@@ -1,6 +1,7 @@
 import type { FileHandle } from 'node:fs/promises';
 import { Writable } from 'node:stream';
 import type { AlignedBuffer } from '../../native/native-addon.js';
+import { leaseOf } from '../../buffers/chunk-lease.js';
 
 /**
  * Addresses, lengths and offsets of O_DIRECT writes must be multiples of the device's logical
@@ -24,26 +25,44 @@ async function writeFully(handle: FileHandle, buffer: Uint8Array, length: number
  * go from these buffers to the device without a copy into the page cache, which measured as the
  * largest cost of an upload after the digests (bench/README.md, "Image data"). The last block is
  * padded with zeros and the file then truncated to the true size. The caller closes `handle`.
+ *
+ * Leased chunks that are aligned and whole blocks (src/http/socket-body.ts) are written as they
+ * are, without the copy into these buffers, which are then only allocated for the tail.
  */
 export function directWriter(handle: FileHandle, allocate: AlignedBuffer): Writable {
-  const buffers: readonly [Uint8Array, Uint8Array] = [new Uint8Array(allocate(BUFFER_BYTES, DIRECT_IO_ALIGNMENT)), new Uint8Array(allocate(BUFFER_BYTES, DIRECT_IO_ALIGNMENT))];
+  let buffers: readonly [Uint8Array, Uint8Array] | null = null;
   let current: 0 | 1 = 0;
   let filled = 0;
   let position = 0;
   // The write in progress, if any; a buffer is refilled only after its own write has finished.
   let writing: Promise<void> = Promise.resolve();
 
-  const submit = async (length: number): Promise<void> => {
+  /** Writes `length` bytes of `source` next, after the write in progress; `done` runs when it has. */
+  const queue = async (source: Uint8Array, length: number, done: () => void): Promise<void> => {
     await writing;
-    writing = writeFully(handle, buffers[current], length, position);
-    // Seen by the next submit or by finish; this keeps a failure from being "unhandled" meanwhile.
+    writing = writeFully(handle, source, length, position).finally(done);
+    // Seen by the next write or by finish; this keeps a failure from being "unhandled" meanwhile.
     writing.catch(() => undefined);
     position += length;
+  };
+
+  const submit = async (length: number): Promise<void> => {
+    if (buffers === null) return;
+    await queue(buffers[current], length, () => undefined);
     current = current === 0 ? 1 : 0;
     filled = 0;
   };
 
   const take = async (chunk: Buffer): Promise<void> => {
+    const lease = leaseOf(chunk);
+    if (lease?.directIoAligned === true && filled === 0 && chunk.length % DIRECT_IO_ALIGNMENT === 0) {
+      // The lease's reference is ours (the last consumer): released once the device has the bytes.
+      await queue(chunk, chunk.length, () => {
+        lease.release();
+      });
+      return;
+    }
+    buffers ??= [new Uint8Array(allocate(BUFFER_BYTES, DIRECT_IO_ALIGNMENT)), new Uint8Array(allocate(BUFFER_BYTES, DIRECT_IO_ALIGNMENT))];
     let offset = 0;
     while (offset < chunk.length) {
       const n = Math.min(BUFFER_BYTES - filled, chunk.length - offset);
@@ -52,11 +71,12 @@ export function directWriter(handle: FileHandle, allocate: AlignedBuffer): Writa
       offset += n;
       if (filled === BUFFER_BYTES) await submit(BUFFER_BYTES);
     }
+    lease?.release();
   };
 
   const finish = async (): Promise<void> => {
     const size = position + filled;
-    if (filled > 0) {
+    if (filled > 0 && buffers !== null) {
       const padded = Math.ceil(filled / DIRECT_IO_ALIGNMENT) * DIRECT_IO_ALIGNMENT;
       buffers[current].fill(0, filled, padded);
       await submit(padded);

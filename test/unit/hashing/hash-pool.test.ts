@@ -4,6 +4,7 @@ import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { after, describe, it } from 'node:test';
 import { HashPool } from '../../../src/hashing/hash-pool.js';
+import { lend, leaseOf } from '../../../src/buffers/chunk-lease.js';
 
 function chunks(data: Buffer, seed: number): Buffer[] {
   const out: Buffer[] = [];
@@ -61,5 +62,25 @@ describe('hash pool (worker-thread hashing of upload streams)', () => {
     await assert.rejects(digests(), /hashing cancelled/);
     const data = randomBytes(100);
     assert.deepEqual((await hashThrough(pool, data, ['md5'])).digests, [createHash('md5').update(data).digest('hex')]);
+  });
+
+  it('hashes leased chunks in shared memory in place, in order, releasing each once every digest has it', async () => {
+    const MIB = 1024 * 1024;
+    const data = randomBytes(6 * MIB + 777);
+    const released: number[] = [];
+    // An ordinary chunk first and last: they go through the pool's own buffers, in order with the rest.
+    const chunks: Buffer[] = [data.subarray(0, 100)];
+    for (let at = 100; at < data.length - 50; at += MIB) {
+      const piece = Buffer.from(new SharedArrayBuffer(MIB), 0, Math.min(MIB, data.length - 50 - at));
+      data.copy(piece, 0, at, at + piece.length);
+      const index = chunks.length;
+      chunks.push(lend(piece, false, () => released.push(index)));
+    }
+    chunks.push(data.subarray(data.length - 50));
+    const { stream, digests } = pool.hashingStream(['md5', 'sha512']);
+    // The last consumer releases its reference at once; the hash threads hold theirs until hashed.
+    await pipeline(Readable.from(chunks), stream, new Writable({ write(chunk: Buffer, _e, cb) { leaseOf(chunk)?.release(); cb(); } }));
+    assert.deepEqual(await digests(), [createHash('md5').update(data).digest('hex'), createHash('sha512').update(data).digest('hex')]);
+    assert.deepEqual(released.sort((a, b) => a - b), [1, 2, 3, 4, 5, 6, 7]);
   });
 });

@@ -8,6 +8,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { after, describe, it } from 'node:test';
 import { alignedBuffer } from '../../../src/native/native-addon.js';
+import { lend } from '../../../src/buffers/chunk-lease.js';
 import { directWriter, DIRECT_IO_ALIGNMENT } from '../../../src/stores/file/direct-writer.js';
 
 const MIB = 1024 * 1024;
@@ -73,5 +74,30 @@ describe('direct writer (O_DIRECT from aligned buffers)', () => {
       await handle.close();
     }
     assert.equal(statSync(path).size, 8 * MIB, 'the one full buffer was written; the caller removes the file');
+  });
+
+  it('writes leased aligned chunks as they are, releasing each once the device has it', async () => {
+    const allocate = alignedBuffer;
+    assert.ok(allocate !== null);
+    const data = randomBytes(5 * MIB + 1234);
+    const released: number[] = [];
+    const chunks: Buffer[] = [];
+    for (let at = 0; at < data.length; at += MIB) {
+      const piece = Buffer.from(allocate(MIB, DIRECT_IO_ALIGNMENT), 0, Math.min(MIB, data.length - at));
+      data.copy(piece, 0, at, at + piece.length);
+      const index = chunks.length;
+      // Whole aligned megabytes go to the device from here; the short tail is copied and padded.
+      chunks.push(lend(piece, true, () => released.push(index)));
+    }
+    const path = join(dir, 'leased');
+    const handle = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_DIRECT, 0o600);
+    try {
+      await pipeline(Readable.from(chunks), directWriter(handle, allocate));
+    } finally {
+      await handle.close();
+    }
+    assert.equal(statSync(path).size, data.length);
+    assert.equal(sha(readFileSync(path)), sha(data));
+    assert.deepEqual(released.sort((a, b) => a - b), [0, 1, 2, 3, 4, 5]);
   });
 });
