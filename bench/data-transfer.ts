@@ -178,26 +178,40 @@ async function startTargets(): Promise<{ glimpse: Target; glance: Target; stop: 
   };
 }
 
-/** The hashing limit: md5 and sha512 of the same file in one process, inline and on two threads. */
+/**
+ * The hashing limit: md5 and sha512 of the same bytes in one process, with nothing else to do.
+ * The file is first read into shared memory, so no reading is counted: inline is both digests
+ * on one thread, parallel is each on its own thread at once (what an upload's hash threads do).
+ */
 async function hashLimit(file: string): Promise<{ sequential: number; parallel: number }> {
+  const bytes = new Uint8Array(new SharedArrayBuffer(SIZE));
+  let filled = 0;
+  for await (const chunk of createReadStream(file, { highWaterMark: 8 * MIB })) {
+    bytes.set(chunk as Buffer, filled);
+    filled += (chunk as Buffer).length;
+  }
+  const step = 8 * MIB;
   let started = process.hrtime.bigint();
   const md5 = createHash('md5');
   const sha = createHash('sha512');
-  for await (const chunk of createReadStream(file, { highWaterMark: MIB })) {
-    md5.update(chunk as Buffer);
-    sha.update(chunk as Buffer);
+  for (let at = 0; at < SIZE; at += step) {
+    const piece = bytes.subarray(at, Math.min(SIZE, at + step));
+    md5.update(piece);
+    sha.update(piece);
   }
   md5.digest();
   sha.digest();
   const sequential = SIZE / MIB / (Number(process.hrtime.bigint() - started) / 1e9);
-  const source = `const { createHash } = require('node:crypto'); const { createReadStream } = require('node:fs'); const { parentPort, workerData } = require('node:worker_threads');
-    (async () => { const h = createHash(workerData.algorithm); for await (const c of createReadStream(workerData.file, { highWaterMark: 1 << 20 })) h.update(c); parentPort.postMessage(h.digest('hex')); })();`;
+  const source = `const { createHash } = require('node:crypto'); const { parentPort, workerData } = require('node:worker_threads');
+    const h = createHash(workerData.algorithm); const b = new Uint8Array(workerData.buffer);
+    for (let at = 0; at < b.length; at += ${step}) h.update(b.subarray(at, Math.min(b.length, at + ${step})));
+    parentPort.postMessage(h.digest('hex'));`;
   started = process.hrtime.bigint();
   await Promise.all(
     ['md5', 'sha512'].map(
       (algorithm) =>
         new Promise((resolveHash, reject) => {
-          new Worker(source, { eval: true, workerData: { algorithm, file } }).once('message', resolveHash).once('error', reject);
+          new Worker(source, { eval: true, workerData: { algorithm, buffer: bytes.buffer } }).once('message', resolveHash).once('error', reject);
         }),
     ),
   );
@@ -226,7 +240,7 @@ async function main(): Promise<void> {
     sh('sh', ['-c', `head -c ${SIZE} /dev/urandom > '${file}'`]);
     const expectedMd5 = sh('md5sum', [file]).split(' ')[0];
     const limit = await hashLimit(file);
-    console.log(`hash limit: md5+sha512 sequential ${limit.sequential.toFixed(0)} MiB/s, on two threads ${limit.parallel.toFixed(0)} MiB/s`);
+    console.log(`hash limit (in memory): md5+sha512 on one thread ${limit.sequential.toFixed(0)} MiB/s, on two threads ${limit.parallel.toFixed(0)} MiB/s`);
 
     type Kind = 'upload' | 'firstDownload' | 'warmDownload';
     const results: Record<string, Record<Kind, Transfer[]>> = {};
@@ -305,7 +319,7 @@ async function main(): Promise<void> {
       row('download, right after the upload', 'firstDownload'),
       row('download, again', 'warmDownload'),
       '',
-      `Hashing limit of this machine (md5 + sha512 of the same ${SIZE / GIB} GiB file, one process): ${limit.sequential.toFixed(0)} MiB/s inline, ${limit.parallel.toFixed(0)} MiB/s on two threads (each thread reading the file). Glimpse's best upload = ${((summary.glimpse.upload.mibPerSecond / Math.max(limit.sequential, limit.parallel)) * 100).toFixed(0)} % of the better of the two.`,
+      `Hashing limit of this machine (md5 + sha512 of the same ${SIZE / GIB} GiB, already in memory, one process): ${limit.sequential.toFixed(0)} MiB/s on one thread, ${limit.parallel.toFixed(0)} MiB/s with each digest on its own thread. Glimpse's upload = ${((summary.glimpse.upload.mibPerSecond / Math.max(limit.sequential, limit.parallel)) * 100).toFixed(0)} % (best) and ${((median(g.upload) / Math.max(limit.sequential, limit.parallel)) * 100).toFixed(0)} % (median) of the better of the two.`,
       '',
       `Glimpse RSS during a ${BIG / GIB} GiB upload: ${rssIdle.toFixed(0)} MiB before, ${big.peakRssMiB.toFixed(0)} MiB peak (server processes together), at ${big.mibPerSecond.toFixed(0)} MiB/s.`,
     ].join('\n');

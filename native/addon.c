@@ -2,8 +2,8 @@
  * Glimpse's native addon: what Node cannot do for the image data path.
  * send(): sendfile(2) downloads (native/sendfile.c); alignedBuffer() and alignedOffset():
  * memory for O_DIRECT writes (native/aligned-buffer.c); dupSocket(): a second descriptor of a
- * connection, for reading upload bodies (native/socket-dup.c). Built by `npm install` from
- * binding.gyp.
+ * connection, for reading upload bodies (native/socket-dup.c); residentFraction(): how much of
+ * a file is in the page cache (native/residency.c). Built by `npm install` from binding.gyp.
  */
 #include "addon.h"
 
@@ -18,5 +18,6 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
   export_function(env, exports, "alignedBuffer", glimpse_aligned_buffer);
   export_function(env, exports, "alignedOffset", glimpse_aligned_offset);
   export_function(env, exports, "dupSocket", glimpse_dup_socket);
+  export_function(env, exports, "residentFraction", glimpse_resident_fraction);
   return exports;
 }

@@ -8,5 +8,6 @@ napi_value glimpse_sendfile(napi_env env, napi_callback_info info);
 napi_value glimpse_aligned_buffer(napi_env env, napi_callback_info info);
 napi_value glimpse_aligned_offset(napi_env env, napi_callback_info info);
 napi_value glimpse_dup_socket(napi_env env, napi_callback_info info);
+napi_value glimpse_resident_fraction(napi_env env, napi_callback_info info);
 
 #endif

@@ -60,7 +60,7 @@ export const OPTIONS: readonly OptionDefinition[] = [
   o('DEFAULT', 'max_request_id_length', int(0), 64, 'Longest X-Openstack-Request-ID accepted; 0 disables the check.'),
   o('DEFAULT', 'hashing_algorithm', string, 'sha512', 'Multihash algorithm for os_hash_value.'),
   o('DEFAULT', 'hashing_threads', int(0, 64), 2, 'Worker threads that hash uploads, one digest per thread; 0 hashes on the event loop (Glimpse option; see bench/README.md).'),
-  o('DEFAULT', 'sendfile_downloads', bool, true, 'Send image data from the file store with sendfile(2), never copying it through the process (Glimpse option; see bench/README.md).'),
+  o('DEFAULT', 'sendfile_downloads', bool, true, 'Send image data from the file store with sendfile(2), never copying it through the process, or read it with O_DIRECT when it is not in the page cache (Glimpse option; see bench/README.md).'),
   o('DEFAULT', 'upload_socket_reads', bool, true, 'Read upload bodies from the socket into reused shared memory instead of through the HTTP parser; plain HTTP with Content-Length only (Glimpse option; see bench/README.md).'),
   o('DEFAULT', 'property_protection_file', string, null, 'Property protections rules file.'),
   o('DEFAULT', 'property_protection_rule_format', { kind: 'enum', choices: ['roles', 'policies'] }, 'roles', 'Format of the property protections file.'),

@@ -1,8 +1,9 @@
 import type { FastifyReply } from 'fastify';
-import type { OutgoingHttpHeaders } from 'node:http';
 import { pipeline } from 'node:stream';
 import type { LocalFile } from '../stores/image-store.js';
-import type { Sendfile } from '../native/native-addon.js';
+import type { AlignedBuffer, ResidentFraction, Sendfile } from '../native/native-addon.js';
+import { directRead } from './direct-read.js';
+import { sendHeadOnly } from './hijacked-head.js';
 import { plainSocketFd } from './socket-fd.js';
 
 /** What one native call may send before control comes back to JavaScript. */
@@ -15,6 +16,16 @@ const SLICE_BYTES = 64 * 1024 * 1024;
 const STALL_MS = 100;
 /** Streaming reads of a file, as the file store's (1 MiB: few thread-pool round trips). */
 const STREAM_CHUNK = 1024 * 1024;
+/** How much of a download's start is checked for page-cache residency (a cheap mincore). */
+const RESIDENCY_SAMPLE = 64 * 1024 * 1024;
+/** Below this, a download is sent the same way cached or not: there is too little to gain. */
+const DIRECT_READ_MIN = 4 * 1024 * 1024;
+
+/** What reading uncached images with O_DIRECT needs from the addon. */
+export interface DirectReads {
+  readonly residentFraction: ResidentFraction;
+  readonly allocate: AlignedBuffer;
+}
 
 export interface FileResponse {
   readonly status: 200 | 206;
@@ -27,7 +38,8 @@ export interface FileResponse {
 /**
  * Sends a slice of a local file as the response body: with sendfile(2) when it can (the bytes
  * go from the page cache to the socket without entering user space: bench/README.md, "Image
- * data"), else as a stream. The file is closed when the response is over, either way.
+ * data"); read with O_DIRECT when most of it is not in the page cache (src/http/direct-read.ts);
+ * else as a stream. The file is closed when the response is over, either way.
  *
  * The sendfile path takes over the response from Fastify (hijack) but keeps Node's HTTP
  * state: the head goes out through ServerResponse, the body straight to the socket, and
@@ -35,8 +47,11 @@ export interface FileResponse {
  */
 export class FileResponder {
   #active = 0;
-  /** Responses by how their body went: all by sendfile, all streamed, or sendfile then streamed. */
-  readonly counts = { sendfile: 0, streamed: 0, fellBack: 0 };
+  /**
+   * Responses by how their body went: all by sendfile, read with O_DIRECT, all streamed, or
+   * sendfile then streamed.
+   */
+  readonly counts = { sendfile: 0, direct: 0, streamed: 0, fellBack: 0 };
 
   constructor(
     /** The native sendfile, or null to always stream (`sendfile_downloads = false`, no addon). */
@@ -46,6 +61,8 @@ export class FileResponder {
      * writes need the pool too. Further downloads stream.
      */
     private readonly maxConcurrent: number,
+    /** O_DIRECT reads for uncached images, or null to send them by sendfile too. */
+    private readonly directReads: DirectReads | null = null,
   ) {}
 
   async send(reply: FastifyReply, response: FileResponse): Promise<void> {
@@ -57,16 +74,23 @@ export class FileResponder {
       await this.#stream(reply, response, 0);
       return;
     }
+    const reads = this.directReads;
+    const uncached = reads !== null && length >= DIRECT_READ_MIN && reads.residentFraction(file.handle.fd, start, Math.min(length, RESIDENCY_SAMPLE)) < 0.5;
+    const direct = uncached ? await directRead(response, reads.allocate) : null;
+    if (direct !== null) {
+      this.counts.direct += 1;
+      try {
+        await direct.send(reply);
+      } finally {
+        await file.handle.close();
+      }
+      return;
+    }
     this.#active += 1;
     let sent = 0;
     let streamRest = false;
     try {
-      void reply.hijack();
-      const raw = reply.raw;
-      const headers: OutgoingHttpHeaders = {};
-      for (const [name, value] of Object.entries(reply.getHeaders())) if (value !== undefined) headers[name] = typeof value === 'number' ? String(value) : value;
-      raw.writeHead(response.status, headers);
-      raw.flushHeaders();
+      sendHeadOnly(reply, response.status);
       // The head must be in the kernel before the body is: writes on a socket complete in order.
       await new Promise<void>((resolve) => socket.write(Buffer.alloc(0), () => resolve()));
       while (sent < length) {

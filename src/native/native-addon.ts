@@ -25,6 +25,9 @@ export type AlignedBuffer = (size: number, alignment: number) => ArrayBuffer;
  */
 export type AlignedOffset = (view: Uint8Array, alignment: number) => number;
 
+/** The share (0..1) of a file's pages in [offset, offset + length) held in the page cache (native/residency.c). */
+export type ResidentFraction = (fd: number, offset: number, length: number) => number;
+
 /** A second, close-on-exec descriptor of the connected socket `fd` (native/socket-dup.c). */
 export type DupSocket = (fd: number) => number;
 
@@ -33,6 +36,7 @@ interface NativeAddon {
   readonly alignedBuffer: AlignedBuffer;
   readonly alignedOffset: AlignedOffset;
   readonly dupSocket: DupSocket;
+  readonly residentFraction: ResidentFraction;
 }
 
 function load(): { readonly addon: NativeAddon | null; readonly reason: string | null } {
@@ -55,5 +59,7 @@ export const alignedBuffer: AlignedBuffer | null = loaded.addon?.alignedBuffer ?
 export const alignedOffset: AlignedOffset | null = loaded.addon?.alignedOffset ?? null;
 /** Socket descriptor copies, or null without the addon (then uploads stream through Node's parser). */
 export const dupSocket: DupSocket | null = loaded.addon?.dupSocket ?? null;
+/** Page-cache residency of a file range, or null without the addon. */
+export const residentFraction: ResidentFraction | null = loaded.addon?.residentFraction ?? null;
 /** Why the addon is missing, for the startup log; null when it loaded. */
 export const nativeAddonUnavailable: string | null = loaded.reason;

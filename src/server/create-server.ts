@@ -14,7 +14,7 @@ import type { ProtectionsHolder } from '../protections/protections-holder.js';
 import type { JsonSchema } from '../images/image-schema.js';
 import type { ServerSettings } from './server-settings.js';
 import { FileResponder } from '../http/file-response.js';
-import { alignedOffset, dupSocket, nativeSendfile, nativeAddonUnavailable } from '../native/native-addon.js';
+import { alignedBuffer, alignedOffset, dupSocket, nativeSendfile, nativeAddonUnavailable, residentFraction } from '../native/native-addon.js';
 import { SocketBodyReader } from '../http/socket-body.js';
 import { RegionPool } from '../buffers/region-pool.js';
 
@@ -23,12 +23,16 @@ const UPLOAD_REGION_BYTES = 4 * 1024 * 1024;
 /** Idle regions kept for the next uploads: about what one upload has in flight. */
 const IDLE_UPLOAD_REGIONS = 8;
 
-/** Downloads by sendfile(2) when configured and the addon is built; the log says when not. */
+/**
+ * Downloads by sendfile(2), or O_DIRECT reads for uncached images, when configured and the
+ * addon is built; the log says when not.
+ */
 function fileResponder(enabled: boolean, log: FastifyBaseLogger): FileResponder {
   if (enabled && nativeSendfile === null) log.warn(`sendfile_downloads is on but ${nativeAddonUnavailable ?? 'unavailable'}; downloads stream through Node`);
   // Each transfer holds a libuv thread-pool thread while it sends; half the pool stays for file I/O.
   const poolSize = Number(process.env['UV_THREADPOOL_SIZE'] ?? 4) || 4;
-  return new FileResponder(enabled ? nativeSendfile : null, Math.max(1, Math.floor(poolSize / 2)));
+  const directReads = enabled && residentFraction !== null && alignedBuffer !== null ? { residentFraction, allocate: alignedBuffer } : null;
+  return new FileResponder(enabled ? nativeSendfile : null, Math.max(1, Math.floor(poolSize / 2)), directReads);
 }
 
 /** Upload bodies read from the socket when configured and the addon is built. */

@@ -1,0 +1,92 @@
+import type { FastifyReply } from 'fastify';
+import { constants } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+import type { AlignedBuffer } from '../native/native-addon.js';
+import type { FileResponse } from './file-response.js';
+import { sendHeadOnly } from './hijacked-head.js';
+
+/** O_DIRECT offsets and lengths are multiples of the logical block size; 4 KiB covers all. */
+const BLOCK = 4096;
+/** One read hands the device 8 MiB: the size that reached the disk's full speed here. */
+const READ_BYTES = 8 * 1024 * 1024;
+
+/** A second descriptor of an open file, reading with O_DIRECT; null where the filesystem refuses. */
+async function reopenDirect(handle: FileHandle): Promise<FileHandle | null> {
+  try {
+    return await open(`/proc/self/fd/${handle.fd}`, constants.O_RDONLY | constants.O_DIRECT);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Sends a slice of a file that is not in the page cache by reading it with O_DIRECT, 8 MiB at a
+ * time into two aligned buffers: one is read while the other is written to the client. Through
+ * the cache, this VM read freshly written images back at 240–440 MiB/s whatever the read-ahead;
+ * O_DIRECT reads ran at the disk's 1.2 GB/s (bench/README.md, "Image data"). The image does not
+ * displace the rest of the page cache on its way out, either.
+ *
+ * Null, with nothing sent, when the file cannot be opened for direct reads; the caller then
+ * sends it another way. Otherwise `send` sends it; the caller closes `response.file`.
+ */
+export async function directRead(response: FileResponse, allocate: AlignedBuffer): Promise<{ send: (reply: FastifyReply) => Promise<void> } | null> {
+  const direct = await reopenDirect(response.file.handle);
+  if (direct === null) return null;
+  let buffers: readonly [Buffer, Buffer];
+  try {
+    buffers = [Buffer.from(allocate(READ_BYTES, BLOCK)), Buffer.from(allocate(READ_BYTES, BLOCK))];
+  } catch {
+    await direct.close();
+    return null;
+  }
+  return { send: (reply) => send(reply, response, direct, buffers) };
+}
+
+async function send(reply: FastifyReply, response: FileResponse, direct: FileHandle, buffers: readonly [Buffer, Buffer]): Promise<void> {
+  const raw = reply.raw;
+  try {
+    // Until a buffer's bytes are in the socket, it is not read into again.
+    const flushed: [Promise<void>, Promise<void>] = [Promise.resolve(), Promise.resolve()];
+    // Reads start on a block boundary; the bytes before the slice are skipped.
+    let position = response.start - (response.start % BLOCK);
+    let skip = response.start - position;
+    let remaining = response.length;
+    let current: 0 | 1 = 0;
+    const gone = new Promise<never>((_resolve, reject) => {
+      raw.once('close', () => {
+        reject(new Error('the client closed the connection'));
+      });
+    });
+    gone.catch(() => undefined);
+    sendHeadOnly(reply, response.status);
+    while (remaining > 0) {
+      await Promise.race([flushed[current], gone]);
+      const buffer = buffers[current];
+      const { bytesRead } = await direct.read(buffer, 0, READ_BYTES, position);
+      if (bytesRead <= skip) {
+        // The file ended early: the promised Content-Length cannot be met.
+        raw.destroy(new Error('image file ended early'));
+        return;
+      }
+      const take = Math.min(bytesRead - skip, remaining);
+      flushed[current] = new Promise<void>((resolve, reject) => {
+        raw.write(buffer.subarray(skip, skip + take), (error) => {
+          if (error) reject(error);
+          else resolve();
+        });
+      });
+      flushed[current].catch(() => undefined);
+      position += bytesRead;
+      skip = 0;
+      remaining -= take;
+      current = current === 0 ? 1 : 0;
+    }
+    await Promise.race([Promise.all(flushed), gone]);
+    raw.end();
+  } catch (error) {
+    reply.log.info({ err: error }, 'download ended by the connection');
+    raw.destroy();
+  } finally {
+    await direct.close();
+  }
+}
