@@ -239,7 +239,11 @@ async function main(): Promise<void> {
     const file = join(STATE, 'image.raw');
     sh('sh', ['-c', `head -c ${SIZE} /dev/urandom > '${file}'`]);
     const expectedMd5 = sh('md5sum', [file]).split(' ')[0];
-    const limit = await hashLimit(file);
+    // Best of three: the limit is what the machine can do, and this VM's speed varies from
+    // minute to minute (the file was also just written and may still be going to disk).
+    sh('sync', []);
+    const limits = [await hashLimit(file), await hashLimit(file), await hashLimit(file)];
+    const limit = { sequential: Math.max(...limits.map((l) => l.sequential)), parallel: Math.max(...limits.map((l) => l.parallel)) };
     console.log(`hash limit (in memory): md5+sha512 on one thread ${limit.sequential.toFixed(0)} MiB/s, on two threads ${limit.parallel.toFixed(0)} MiB/s`);
 
     type Kind = 'upload' | 'firstDownload' | 'warmDownload';
@@ -297,7 +301,7 @@ async function main(): Promise<void> {
       machine: `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / GIB).toFixed(0)} GiB`,
       sizeGiB: SIZE / GIB,
       client: 'curl',
-      hashLimit: limit,
+      hashLimit: { best: limit, runs: limits },
       glimpse: { upload: best(g.upload), firstDownload: best(g.firstDownload), warmDownload: best(g.warmDownload), all: g },
       glance: { upload: best(o.upload), firstDownload: best(o.firstDownload), warmDownload: best(o.warmDownload), all: o },
       bigUpload: { sizeGiB: BIG / GIB, rssIdleMiB: rssIdle, ...big },
@@ -319,7 +323,7 @@ async function main(): Promise<void> {
       row('download, right after the upload', 'firstDownload'),
       row('download, again', 'warmDownload'),
       '',
-      `Hashing limit of this machine (md5 + sha512 of the same ${SIZE / GIB} GiB, already in memory, one process): ${limit.sequential.toFixed(0)} MiB/s on one thread, ${limit.parallel.toFixed(0)} MiB/s with each digest on its own thread. Glimpse's upload = ${((summary.glimpse.upload.mibPerSecond / Math.max(limit.sequential, limit.parallel)) * 100).toFixed(0)} % (best) and ${((median(g.upload) / Math.max(limit.sequential, limit.parallel)) * 100).toFixed(0)} % (median) of the better of the two.`,
+      `Hashing limit of this machine (md5 + sha512 of the same ${SIZE / GIB} GiB, already in memory, one process, best of three): ${limit.sequential.toFixed(0)} MiB/s on one thread, ${limit.parallel.toFixed(0)} MiB/s with each digest on its own thread (runs: ${limits.map((l) => l.parallel.toFixed(0)).join(', ')}). Glimpse's upload = ${((summary.glimpse.upload.mibPerSecond / Math.max(limit.sequential, limit.parallel)) * 100).toFixed(0)} % (best) and ${((median(g.upload) / Math.max(limit.sequential, limit.parallel)) * 100).toFixed(0)} % (median) of the better of the two.`,
       '',
       `Glimpse RSS during a ${BIG / GIB} GiB upload: ${rssIdle.toFixed(0)} MiB before, ${big.peakRssMiB.toFixed(0)} MiB peak (server processes together), at ${big.mibPerSecond.toFixed(0)} MiB/s.`,
     ].join('\n');
