@@ -26,10 +26,10 @@ const NOWHERE = new Uint8Array(1);
  * An upload body read from the connection by Glimpse rather than by Node's HTTP parser. Node
  * hands the parser 64 KiB at a time and copies every body piece into a fresh Buffer: at
  * hundreds of MiB/s that is a copy per byte, thousands of JavaScript calls per GiB, and enough
- * new memory for V8 to run a major GC several times a second (a quarter of the server's CPU
- * in an upload, by `perf`: bench/README.md, "Image data"). Here the kernel copies the bytes
- * once, into pooled shared regions that the hash threads read and the file store writes with
- * O_DIRECT as they are (src/buffers/chunk-lease.ts).
+ * new memory for V8 to run a major GC several times a second (the collector and the copies took
+ * a quarter of the server's CPU in an upload, by `perf`: bench/README.md, "Image data"). Here
+ * the kernel copies the bytes once, into pooled shared regions that the hash threads read and
+ * the file store writes with O_DIRECT as they are (src/buffers/chunk-lease.ts).
  *
  * Each full region is one chunk; the last chunk holds the rest. The body ends exactly at the
  * declared Content-Length: nothing past it is read. Since Node's parser never sees those
