@@ -3,7 +3,6 @@ import { pipeline } from 'node:stream';
 import type { LocalFile } from '../stores/image-store.js';
 import type { AlignedBuffer, ResidentFraction, Sendfile } from '../native/native-addon.js';
 import { directRead } from './direct-read.js';
-import { RecentFiles } from './recent-files.js';
 import { sendHeadOnly } from './hijacked-head.js';
 import { plainSocketFd } from './socket-fd.js';
 
@@ -22,12 +21,11 @@ const RESIDENCY_SAMPLE = 64 * 1024 * 1024;
 /** Below this, a download is sent the same way cached or not: there is too little to gain. */
 const DIRECT_READ_MIN = 4 * 1024 * 1024;
 /**
- * An uncached image downloaded again within this time goes through the page cache, so images
- * that are downloaded often (one per compute node booting it) are served from memory.
+ * An uncached image downloaded again within this time of its first download goes through the
+ * page cache, so images that are downloaded often (one per compute node booting it) are then
+ * served from memory.
  */
 const SECOND_DOWNLOAD_WINDOW_MS = 60 * 60 * 1000;
-/** Images remembered for that: enough for any image store's working set. */
-const REMEMBERED_DOWNLOADS = 10_000;
 
 /** What reading uncached images with O_DIRECT needs from the addon. */
 export interface DirectReads {
@@ -43,17 +41,23 @@ export interface FileResponse {
   readonly length: number;
 }
 
-/** The file's identity on this host: its device and inode. */
-async function fileKey(file: LocalFile): Promise<string> {
-  const { dev, ino } = await file.handle.stat({ bigint: true });
-  return `${dev}:${ino}`;
+/**
+ * Whether the file was read since it was last written, within SECOND_DOWNLOAD_WINDOW_MS: its
+ * access time says so to every process of the server, and across restarts. Under the default
+ * `relatime` mount option the first read after a write moves atime past mtime, O_DIRECT reads
+ * included, and later reads leave it; under `noatime` it never moves, and every download of an
+ * uncached image is then read with O_DIRECT.
+ */
+async function readRecently(file: LocalFile): Promise<boolean> {
+  const { atimeMs, mtimeMs } = await file.handle.stat();
+  return atimeMs > mtimeMs && Date.now() - atimeMs <= SECOND_DOWNLOAD_WINDOW_MS;
 }
 
 /**
  * Sends a slice of a local file as the response body: with sendfile(2) when it can (the bytes
  * go from the page cache to the socket without entering user space: bench/README.md, "Image
- * data"); read with O_DIRECT when most of it is not in the page cache and it was not downloaded
- * within the last hour (src/http/direct-read.ts); else as a stream. The file is closed when the response is over, either way.
+ * data"); read with O_DIRECT when most of it is not in the page cache and this is its first
+ * download (src/http/direct-read.ts); else as a stream. The file is closed when the response is over, either way.
  *
  * The sendfile path takes over the response from Fastify (hijack) but keeps Node's HTTP
  * state: the head goes out through ServerResponse, the body straight to the socket, and
@@ -66,7 +70,6 @@ export class FileResponder {
    * sendfile then streamed.
    */
   readonly counts = { sendfile: 0, direct: 0, streamed: 0, fellBack: 0 };
-  readonly #downloaded = new RecentFiles(SECOND_DOWNLOAD_WINDOW_MS, REMEMBERED_DOWNLOADS);
 
   constructor(
     /** The native sendfile, or null to always stream (`sendfile_downloads = false`, no addon). */
@@ -93,9 +96,10 @@ export class FileResponder {
     // upload, say), which keeps a one-off download from displacing the cache; the second time
     // within the window, it goes through the cache like any file, and stays there.
     const reads = this.directReads;
-    const uncached = reads !== null && length >= DIRECT_READ_MIN && reads.residentFraction(file.handle.fd, start, Math.min(length, RESIDENCY_SAMPLE)) < 0.5;
-    const firstDownload = uncached && !this.#downloaded.touch(await fileKey(file));
-    const direct = firstDownload ? await directRead(response, reads.allocate) : null;
+    // Asked before the residency check: its mapping of the file counts as an access and moves atime.
+    const firstDownload = reads !== null && length >= DIRECT_READ_MIN && !(await readRecently(file));
+    const uncached = firstDownload && reads.residentFraction(file.handle.fd, start, Math.min(length, RESIDENCY_SAMPLE)) < 0.5;
+    const direct = uncached ? await directRead(response, reads.allocate) : null;
     if (direct !== null) {
       this.counts.direct += 1;
       try {
