@@ -57,7 +57,8 @@ async function readRecently(file: LocalFile): Promise<boolean> {
  * Sends a slice of a local file as the response body: with sendfile(2) when it can (the bytes
  * go from the page cache to the socket without entering user space: bench/README.md, "Image
  * data"); read with O_DIRECT when most of it is not in the page cache and this is its first
- * download (src/http/direct-read.ts); else as a stream. The file is closed when the response is over, either way.
+ * download (src/http/direct-read.ts); else as a stream. The file is closed when the response
+ * is over, either way.
  *
  * The sendfile path takes over the response from Fastify (hijack) but keeps Node's HTTP
  * state: the head goes out through ServerResponse, the body straight to the socket, and
