@@ -2,7 +2,7 @@
  * residentFraction(fd, offset, length) -> the share (0..1) of the file's pages in
  * [offset, offset + length) that are in the page cache, by mincore(2) over a read-only mapping.
  * Downloads (src/http/file-response.ts) use it to choose: sendfile for cached images, O_DIRECT
- * reads for images that would otherwise come through the cache from disk (bench/README.md).
+ * reads for the first download of uncached ones (bench/README.md, "Image data").
  */
 #define NAPI_VERSION 8
 #include <node_api.h>

@@ -1,8 +1,5 @@
 import { lend } from './chunk-lease.js';
-import type { AlignedOffset } from '../native/native-addon.js';
-
-/** O_DIRECT wants buffer addresses at multiples of the logical block size; 4 KiB covers all. */
-const DIRECT_IO_ALIGNMENT = 4096;
+import { DIRECT_IO_ALIGNMENT, type AlignedOffset } from '../native/native-addon.js';
 
 /**
  * Reusable shared-memory regions for upload bodies. Shared, so hash worker threads read the

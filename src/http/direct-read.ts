@@ -1,12 +1,10 @@
 import type { FastifyReply } from 'fastify';
 import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
-import type { AlignedBuffer } from '../native/native-addon.js';
+import { DIRECT_IO_ALIGNMENT, type AlignedBuffer } from '../native/native-addon.js';
 import type { FileResponse } from './file-response.js';
 import { sendHeadOnly } from './hijacked-head.js';
 
-/** O_DIRECT offsets and lengths are multiples of the logical block size; 4 KiB covers all. */
-const BLOCK = 4096;
 /** One read hands the device 8 MiB: the size that reached the disk's full speed here. */
 const READ_BYTES = 8 * 1024 * 1024;
 
@@ -34,7 +32,7 @@ export async function directRead(response: FileResponse, allocate: AlignedBuffer
   if (direct === null) return null;
   let buffers: readonly [Buffer, Buffer];
   try {
-    buffers = [Buffer.from(allocate(READ_BYTES, BLOCK)), Buffer.from(allocate(READ_BYTES, BLOCK))];
+    buffers = [Buffer.from(allocate(READ_BYTES, DIRECT_IO_ALIGNMENT)), Buffer.from(allocate(READ_BYTES, DIRECT_IO_ALIGNMENT))];
   } catch {
     await direct.close();
     return null;
@@ -48,7 +46,7 @@ async function send(reply: FastifyReply, response: FileResponse, direct: FileHan
     // Until a buffer's bytes are in the socket, it is not read into again.
     const flushed: [Promise<void>, Promise<void>] = [Promise.resolve(), Promise.resolve()];
     // Reads start on a block boundary; the bytes before the slice are skipped.
-    let position = response.start - (response.start % BLOCK);
+    let position = response.start - (response.start % DIRECT_IO_ALIGNMENT);
     let skip = response.start - position;
     let remaining = response.length;
     let current: 0 | 1 = 0;

@@ -16,6 +16,12 @@ export interface SendfileProgress {
  */
 export type Sendfile = (socketFd: number, fileFd: number, offset: number, count: number, timeoutMs: number) => Promise<SendfileProgress>;
 
+/**
+ * Addresses, lengths and offsets of O_DIRECT reads and writes must be multiples of the device's
+ * logical block size; 4 KiB is a multiple of every size in use (512 and 4096).
+ */
+export const DIRECT_IO_ALIGNMENT = 4096;
+
 /** Memory whose address is a multiple of `alignment`, for O_DIRECT writes (native/aligned-buffer.c). */
 export type AlignedBuffer = (size: number, alignment: number) => ArrayBuffer;
 

@@ -1,13 +1,8 @@
 import type { FileHandle } from 'node:fs/promises';
 import { Writable } from 'node:stream';
-import type { AlignedBuffer } from '../../native/native-addon.js';
+import { DIRECT_IO_ALIGNMENT, type AlignedBuffer } from '../../native/native-addon.js';
 import { leaseOf } from '../../buffers/chunk-lease.js';
 
-/**
- * Addresses, lengths and offsets of O_DIRECT writes must be multiples of the device's logical
- * block size; 4 KiB is a multiple of every size in use (512 and 4096).
- */
-export const DIRECT_IO_ALIGNMENT = 4096;
 /** Each write hands the device 8 MiB; two buffers let one fill while the other is written. */
 const BUFFER_BYTES = 8 * 1024 * 1024;
 

@@ -7,9 +7,9 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { after, describe, it } from 'node:test';
-import { alignedBuffer } from '../../../src/native/native-addon.js';
+import { alignedBuffer, DIRECT_IO_ALIGNMENT } from '../../../src/native/native-addon.js';
 import { lend } from '../../../src/buffers/chunk-lease.js';
-import { directWriter, DIRECT_IO_ALIGNMENT } from '../../../src/stores/file/direct-writer.js';
+import { directWriter } from '../../../src/stores/file/direct-writer.js';
 
 const MIB = 1024 * 1024;
 const sha = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
