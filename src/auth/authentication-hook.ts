@@ -1,17 +1,24 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { HeaderTooLargeError, UnauthenticatedError } from '../errors/domain-errors.js';
 import type { Authenticator } from './authenticator.js';
-import { policyCredentials, type RequestContext } from './request-context.js';
+import { policyCredentials, scopeFields, type ContextCredentials, type RequestContext } from './request-context.js';
 
 export interface AuthenticationOptions {
   readonly authenticator: Authenticator;
   /** Evaluates `context_is_admin` for the new context (reference §16.1). */
-  readonly isAdmin: (credentials: ReturnType<typeof policyCredentials>) => boolean;
+  readonly isAdmin: (credentials: ContextCredentials) => boolean;
   /** `max_request_id_length` (reference §1.5); 0 disables the check. */
   readonly maxRequestIdLength: number;
   /** `allow_anonymous_access`: no token gives a read-only context instead of 401. */
   readonly allowAnonymous: boolean;
   readonly baseUrl: (request: FastifyRequest) => string;
+}
+
+/** A header's first value, trimmed (keystonemiddleware strips tokens); undefined when absent or empty. */
+function headerText(request: FastifyRequest, name: string): string | undefined {
+  const value = request.headers[name];
+  const text = (Array.isArray(value) ? value[0] : value)?.trim();
+  return text === undefined || text === '' ? undefined : text;
 }
 
 /**
@@ -21,24 +28,20 @@ export interface AuthenticationOptions {
  */
 export function authenticationHook(options: AuthenticationOptions) {
   return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
-    const token = request.headers['x-auth-token'];
-    const tokenText = Array.isArray(token) ? token[0] : token;
-    const identity = tokenText === undefined || tokenText === '' ? null : await options.authenticator.validate(tokenText);
-    if (identity === null && !(options.allowAnonymous && tokenText === undefined)) {
-      throw new UnauthenticatedError('The request you have made requires authentication.', {
+    const refuse = (): UnauthenticatedError =>
+      new UnauthenticatedError('The request you have made requires authentication.', {
         headers: { 'WWW-Authenticate': `Keystone uri="${options.authenticator.wwwAuthenticateUri(options.baseUrl(request))}"` },
       });
-    }
-    // A service token (X-Service-Token, sent by services acting for a user) adds its roles as
-    // service roles, as keystonemiddleware's X-Service-Roles; an invalid one is refused.
-    const service = request.headers['x-service-token'];
-    const serviceText = Array.isArray(service) ? service[0] : service;
-    const serviceIdentity = serviceText === undefined || serviceText === '' || identity === null ? null : await options.authenticator.validate(serviceText);
-    if (serviceText !== undefined && serviceText !== '' && identity !== null && serviceIdentity === null) {
-      throw new UnauthenticatedError('The request you have made requires authentication.', {
-        headers: { 'WWW-Authenticate': `Keystone uri="${options.authenticator.wwwAuthenticateUri(options.baseUrl(request))}"` },
-      });
-    }
+    const tokenText = headerText(request, 'x-auth-token');
+    // A service token (X-Service-Token, sent by services acting for a user) is checked first, as
+    // keystonemiddleware does: its roles become service roles (X-Service-Roles), and one with a
+    // service role lets the user's token be expired. An invalid one is refused rather than
+    // ignored (Glance ignores it), so a misconfigured service finds out at once.
+    const serviceText = tokenText === undefined ? undefined : headerText(request, 'x-service-token');
+    const service = serviceText === undefined ? null : await options.authenticator.checkServiceToken(serviceText);
+    if (serviceText !== undefined && service === null) throw refuse();
+    const identity = tokenText === undefined ? null : await options.authenticator.validate(tokenText, { allowExpired: service?.vouchesForExpired === true });
+    if (identity === null && !(options.allowAnonymous && request.headers['x-auth-token'] === undefined)) throw refuse();
     const incoming = request.headers['x-openstack-request-id'];
     const incomingId = Array.isArray(incoming) ? incoming[0] : incoming;
     let requestId = request.id;
@@ -52,10 +55,12 @@ export function authenticationHook(options: AuthenticationOptions) {
     const base = {
       requestId,
       userId: identity?.userId ?? null,
-      projectId: identity?.projectId ?? null,
+      ...scopeFields(identity?.scope ?? null),
+      isAdminProject: identity?.isAdminProject ?? true,
       roles: identity?.roles.map((r) => r.toLowerCase()) ?? [],
-      serviceRoles: serviceIdentity?.roles.map((r) => r.toLowerCase()) ?? [],
+      serviceRoles: service?.identity.roles.map((r) => r.toLowerCase()) ?? [],
       authToken: identity === null ? null : (tokenText ?? null),
+      serviceCatalog: identity?.catalog ?? [],
       readOnly: identity === null,
     };
     const context: RequestContext = { ...base, isAdmin: options.isAdmin(policyCredentials({ ...base, isAdmin: false })) };

@@ -103,7 +103,7 @@ async function serve(): Promise<void> {
     logger,
     policy,
     protections,
-    identity: (db) => buildIdentity(proc, users.users, db, settings.publicEndpoint, settings.keyManager.backend === 'embedded'),
+    identity: (db) => buildIdentity(proc, users.users, db, settings.publicEndpoint, settings.keyManager.backend === 'embedded', (message) => logger.warn(message)),
     // One scrubber per host: the single process, or the first worker of a cluster.
     runScrubber: cluster.isPrimary || cluster.worker?.id === 1,
   });

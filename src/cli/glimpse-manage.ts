@@ -25,6 +25,8 @@ import { configFilesFromArgs, loadConfig } from '../config/config-loader.js';
 import { renderSampleConfig } from '../config/sample-config.js';
 import { migrateToLatest, openDatabase } from '../db/database.js';
 import { hashPassword } from '../identity/password-hash.js';
+import { KeystoneAuthenticator } from '../identity/keystone/keystone-authenticator.js';
+import type { CatalogService } from '../auth/request-context.js';
 import { DomainError } from '../errors/domain-errors.js';
 import { openDataParts, type DataParts } from '../server/data-parts.js';
 import { settingsFromConfig } from '../server/settings-from-config.js';
@@ -85,6 +87,20 @@ async function scrubCommand(argv: readonly string[], rest: readonly string[]): P
   });
 }
 
+/** The token's service catalog (where Barbican is), from Keystone in the keystone flavor. */
+async function catalogOf(argv: readonly string[], token: string): Promise<readonly CatalogService[]> {
+  const { process: proc } = settingsFromConfig(loadConfig(configFilesFromArgs(argv, process.env)));
+  if (proc.keystone === null) return [];
+  const keystone = new KeystoneAuthenticator(proc.keystone);
+  try {
+    const identity = await keystone.validate(token);
+    if (identity === null) throw new ConfigError('the token given with --token (or OS_TOKEN) is not valid');
+    return identity.catalog;
+  } finally {
+    keystone.close();
+  }
+}
+
 async function readLine(): Promise<string> {
   const rl = createInterface({ input: process.stdin });
   for await (const line of rl) {
@@ -126,8 +142,9 @@ async function main(argv: readonly string[]): Promise<number> {
   if (command === 'image' && sub === 'verify' && rest[0] !== undefined) {
     const id = rest[0];
     const token = rest[1] === '--token' ? (rest[2] ?? null) : (process.env['OS_TOKEN'] ?? null);
+    const serviceCatalog = token === null ? [] : await catalogOf(argv, token);
     return withDataParts(argv, async ({ data }) => {
-      const result = await data.verifyStored(id, token);
+      const result = await data.verifyStored(id, { authToken: token, serviceCatalog });
       console.log(`image ${id}: signature verified over ${result.bytes} bytes in store ${result.store}`);
       return 0;
     });

@@ -181,12 +181,6 @@ export function loadConfig(files: readonly string[]): Config {
   }
   const algorithm = String(value('DEFAULT', 'hashing_algorithm'));
   if (!getHashes().includes(algorithm)) throw new ConfigError(`[DEFAULT] hashing_algorithm: '${algorithm}' is not a hash this system provides`);
-  const flavor = String(value('paste_deploy', 'flavor'));
-  if (flavor.startsWith('keystone')) {
-    for (const name of ['auth_url', 'username', 'password', 'project_name']) {
-      if (value('keystone_authtoken', name) === null) throw new ConfigError(`[keystone_authtoken] ${name} is required with [paste_deploy] flavor = ${flavor}`);
-    }
-  }
   const backends = (declaredBackends ?? []).map(({ id, type }): StoreBackendConfig => {
     const given = backendRaw.get(id) ?? new Map<string, IniValue>();
     const backendValues = new Map(FILE_STORE_OPTIONS.map((def) => {

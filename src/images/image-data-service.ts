@@ -231,12 +231,24 @@ export class ImageDataService {
   /**
    * Re-verifies the signature of an active image against its stored bytes (audits:
    * `glimpse-manage image verify`). The certificate is read as the image's owner would read it,
-   * with `authToken` when the key manager needs one (Barbican). Throws the upload's 400 errors.
+   * with the caller's token and catalog when the key manager needs them (Barbican). Throws the upload's 400 errors.
    */
-  async verifyStored(id: string, authToken: string | null): Promise<{ readonly bytes: number; readonly store: string }> {
+  async verifyStored(id: string, caller: Pick<RequestContext, 'authToken' | 'serviceCatalog'>): Promise<{ readonly bytes: number; readonly store: string }> {
     const image = await this.repo.findById(id);
     if (image === null) throw new NotFoundError(`No image found with ID ${id}`);
-    const owner: RequestContext = { requestId: 'verify', userId: null, projectId: image.owner, roles: [], serviceRoles: [], isAdmin: false, readOnly: true, authToken };
+    const owner: RequestContext = {
+      requestId: 'verify',
+      userId: null,
+      projectId: image.owner,
+      domainId: null,
+      systemScope: null,
+      isAdminProject: false,
+      roles: [],
+      serviceRoles: [],
+      isAdmin: false,
+      readOnly: true,
+      ...caller,
+    };
     const verifier = await this.signatures.verifierFor(owner, image);
     if (verifier === null) throw new InvalidInputError(`Image ${id} has no img_signature properties.`);
     const [location] = await this.repo.listLocations(id);

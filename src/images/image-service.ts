@@ -187,6 +187,12 @@ export class ImageService {
     const owner = input['owner'] === undefined ? context.projectId : (input['owner'] as string | null);
     const target = { project_id: owner, owner, visibility };
     if (!this.access.enforceGlobal(context, 'add_image', target)) throw new ForbiddenError('You are not authorized to complete add_image action.');
+    // Glance lets a token without a project (domain- or system-scoped) create an image with no
+    // owner, which every user can then see (reference §5.2): public in all but name, without
+    // publicize_image. Only an admin may create an ownerless image here.
+    if (!context.isAdmin && owner === null) {
+      throw new ForbiddenError('Creating an image needs a project-scoped token: the image would have no owner.');
+    }
     if (!context.isAdmin && owner !== context.projectId) {
       throw new ForbiddenError(`You are not permitted to create images owned by '${String(owner)}'`);
     }

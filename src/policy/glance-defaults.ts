@@ -18,7 +18,17 @@ export interface PolicyRuleDefault {
   readonly deprecatedRule: string | null;
   readonly description: string;
   readonly operations: readonly PolicyOperation[];
+  /**
+   * Token scopes the rule is for (oslo's scope_types). Glance registers every API rule for
+   * project-scoped tokens and its base rules with none; `[oslo_policy] enforce_scope` refuses a
+   * token of another scope before the rule is even read (reference §16.2).
+   */
+  readonly scopeTypes: readonly TokenScopeType[];
 }
+
+export type TokenScopeType = 'project' | 'domain' | 'system';
+
+const PROJECT_SCOPE: readonly TokenScopeType[] = ['project'];
 
 // Reference §16.3 abbreviations.
 const PROJECT_MEMBER = 'role:member and project_id:%(project_id)s';
@@ -42,20 +52,25 @@ const op = (method: PolicyOperation['method'], path: string): PolicyOperation =>
 
 /** A rule whose legacy fallback is `rule:default`. */
 function legacy(name: string, newDefault: string, description: string, operations: PolicyOperation[]): PolicyRuleDefault {
-  return { name, newDefault, deprecatedRule: 'rule:default', description, operations };
+  return { name, newDefault, deprecatedRule: 'rule:default', description, operations, scopeTypes: PROJECT_SCOPE };
 }
 
 /** A rule with no deprecated alias: the same in both modes. */
 function strict(name: string, newDefault: string, description: string, operations: PolicyOperation[]): PolicyRuleDefault {
-  return { name, newDefault, deprecatedRule: null, description, operations };
+  return { name, newDefault, deprecatedRule: null, description, operations, scopeTypes: PROJECT_SCOPE };
+}
+
+/** A base rule other rules refer to: no scope of its own, as Glance registers it. */
+function base(name: string, newDefault: string, deprecatedRule: string | null, description: string): PolicyRuleDefault {
+  return { name, newDefault, deprecatedRule, description, operations: [], scopeTypes: [] };
 }
 
 function cache(name: string, description: string, operations: PolicyOperation[]): PolicyRuleDefault {
-  return { name, newDefault: 'role:admin', deprecatedRule: 'rule:manage_image_cache', description, operations };
+  return { name, newDefault: 'role:admin', deprecatedRule: 'rule:manage_image_cache', description, operations, scopeTypes: PROJECT_SCOPE };
 }
 
 function metadefRead(name: string, description: string, operations: PolicyOperation[], check = METADEF_READ): PolicyRuleDefault {
-  return { name, newDefault: check, deprecatedRule: 'rule:metadef_default', description, operations };
+  return { name, newDefault: check, deprecatedRule: 'rule:metadef_default', description, operations, scopeTypes: PROJECT_SCOPE };
 }
 
 function metadefWrite(name: string, description: string, operations: PolicyOperation[]): PolicyRuleDefault {
@@ -63,14 +78,8 @@ function metadefWrite(name: string, description: string, operations: PolicyOpera
 }
 
 export const GLANCE_POLICY_DEFAULTS: readonly PolicyRuleDefault[] = [
-  {
-    name: 'default',
-    newDefault: '',
-    deprecatedRule: 'role:admin',
-    description: 'Fallback for any rule name that is not defined, and the legacy alias of most image rules.',
-    operations: [],
-  },
-  strict('context_is_admin', 'role:admin', 'Decides whether a request context is marked as admin.', []),
+  base('default', '', 'role:admin', 'Fallback for any rule name that is not defined, and the legacy alias of most image rules.'),
+  base('context_is_admin', 'role:admin', null, 'Decides whether a request context is marked as admin.'),
 
   // Images (reference §2, §3, §5.4, §9).
   legacy('add_image', `role:admin or (${PROJECT_MEMBER} and project_id:%(owner)s)`, 'Create an image.', [
@@ -155,8 +164,8 @@ export const GLANCE_POLICY_DEFAULTS: readonly PolicyRuleDefault[] = [
   legacy('modify_task', 'rule:default', 'Update a task (unused).', []),
 
   // Metadefs (reference §14.2).
-  strict('metadef_default', '', 'Base rule the metadef read rules fall back to in legacy mode.', []),
-  strict('metadef_admin', 'role:admin', 'Base rule for every metadef write.', []),
+  base('metadef_default', '', null, 'Base rule the metadef read rules fall back to in legacy mode.'),
+  base('metadef_admin', 'role:admin', null, 'Base rule for every metadef write.'),
   metadefRead(
     'get_metadef_namespaces',
     'List namespaces.',

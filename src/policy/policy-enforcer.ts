@@ -7,7 +7,7 @@
  * new defaults alone. An override always replaces the rule text outright, in both modes.
  */
 import { evaluate, referencedRules, type Check, type PolicyCredentials, type PolicyTarget } from './check.js';
-import { GLANCE_POLICY_DEFAULTS } from './glance-defaults.js';
+import { GLANCE_POLICY_DEFAULTS, type TokenScopeType } from './glance-defaults.js';
 import { parseRule } from './rule-parser.js';
 
 export type { PolicyCredentials, PolicyTarget } from './check.js';
@@ -17,6 +17,16 @@ export interface PolicyEnforcerOptions {
   readonly enforceNewDefaults: boolean;
   /** Rules from policy.yaml, by name; may define rules Glance does not register. */
   readonly overrides: Readonly<Record<string, string>>;
+  /** `[oslo_policy] enforce_scope`: a registered rule refuses tokens of a scope it is not for. */
+  readonly enforceScope?: boolean;
+}
+
+/** The scope of the caller's token, as oslo.policy tells it from the credentials. */
+function tokenScope(creds: PolicyCredentials): TokenScopeType {
+  if (typeof creds['system_scope'] === 'string' && creds['system_scope'] !== '') return 'system';
+  if (typeof creds.domain_id === 'string' && creds.domain_id !== '') return 'domain';
+  // oslo takes every other token, unscoped ones included, as project-scoped.
+  return 'project';
 }
 
 /** Thrown at startup when rules refer to each other in a loop, which would never terminate. */
@@ -39,9 +49,14 @@ const group = (text: string): string => `(${text.trim() === '' ? '@' : text})`;
 export class PolicyEnforcer {
   private readonly texts = new Map<string, string>();
   private readonly checks = new Map<string, Check>();
+  /** scope_types of Glance's registered rules, kept when the operator overrides their text. */
+  private readonly scopeTypes = new Map<string, readonly TokenScopeType[]>();
+  private readonly enforceScope: boolean;
 
   constructor(options: PolicyEnforcerOptions) {
-    for (const { name, newDefault, deprecatedRule } of GLANCE_POLICY_DEFAULTS) {
+    this.enforceScope = options.enforceScope === true;
+    for (const { name, newDefault, deprecatedRule, scopeTypes } of GLANCE_POLICY_DEFAULTS) {
+      this.scopeTypes.set(name, scopeTypes);
       const legacy = !options.enforceNewDefaults && deprecatedRule !== null && deprecatedRule !== newDefault;
       this.texts.set(name, legacy ? `${group(newDefault)} or ${group(deprecatedRule)}` : newDefault);
     }
@@ -55,6 +70,10 @@ export class PolicyEnforcer {
    * oslo. A `rule:NAME` reference to an undefined rule evaluates to false (fail closed).
    */
   enforce(ruleName: string, target: PolicyTarget, creds: PolicyCredentials): boolean {
+    // oslo raises InvalidScope here and Glance answers it as Forbidden: to every caller of the
+    // engine that is a failed check, with the same 403/404 as any other (reference §16.2).
+    const scopes = this.scopeTypes.get(ruleName) ?? [];
+    if (this.enforceScope && scopes.length > 0 && !scopes.includes(tokenScope(creds))) return false;
     const check = this.checks.get(ruleName) ?? this.checks.get(DEFAULT_RULE);
     return check !== undefined && evaluate(check, target, creds, (name) => this.checks.get(name));
   }

@@ -144,6 +144,7 @@ export async function createServer(parts: ServerParts): Promise<Server> {
     async close() {
       await scrubber.stop();
       await app.close();
+      identity.authenticator.close();
       await dataParts.close();
       await db.destroy();
     },

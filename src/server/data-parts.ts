@@ -38,7 +38,7 @@ export async function openDataParts(settings: ServerSettings, db: Db, policy: Po
   const secrets = settings.keyManager.backend === 'embedded' ? await openEmbeddedKeyManager(settings.dataDir, db) : null;
   const keyManager =
     secrets === null
-      ? new BarbicanKeyManager({ endpoint: settings.keyManager.barbicanEndpoint, authUrl: settings.keyManager.identityUrl, apiVersion: settings.keyManager.barbicanApiVersion })
+      ? new BarbicanKeyManager({ endpoint: settings.keyManager.barbicanEndpoint, apiVersion: settings.keyManager.barbicanApiVersion })
       : new EmbeddedKeyManager(secrets);
   const signatures = new ImageSignatures(keyManager, settings.signatures);
   const repo = new ImageRepository(db, { trackStores: settings.stores.multiStore });

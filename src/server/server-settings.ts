@@ -22,6 +22,8 @@ export interface ServerSettings {
   readonly containerFormats: readonly string[];
   /** `[oslo_policy] enforce_new_defaults` (= `[DEFAULT] enforce_secure_rbac`). */
   readonly enforceNewDefaults: boolean;
+  /** `[oslo_policy] enforce_scope`: tokens not scoped to a project are refused by image rules. */
+  readonly enforceScope: boolean;
   /** Rule overrides from the policy file. */
   readonly policyOverrides: Readonly<Record<string, string>>;
   /** `image_size_cap` in bytes. */
@@ -41,8 +43,6 @@ export interface ServerSettings {
     readonly backend: 'embedded' | 'barbican';
     readonly barbicanEndpoint: string | null;
     readonly barbicanApiVersion: string;
-    /** Keystone (`[keystone_authtoken] auth_url`), where a caller's catalog names Barbican. */
-    readonly identityUrl: string | null;
   };
   /** `[image_signature_verification]`: partial property sets, trust anchors (reference §7). */
   readonly signatures: { readonly partial: 'refuse' | 'ignore'; readonly trustedCas: readonly X509Certificate[] | null };

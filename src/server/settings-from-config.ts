@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import type { Config } from '../config/config-loader.js';
-import type { KeystoneAuthenticatorOptions } from '../identity/keystone/keystone-authenticator.js';
+import { keystoneSettings, type KeystoneSettings } from '../identity/keystone/keystone-settings.js';
 import type { OptionValue } from '../config/options.js';
 import { loadPolicyFile } from '../policy/policy-file.js';
 import { ConfigError } from '../config/config-error.js';
@@ -80,7 +80,7 @@ export interface ProcessSettings {
   readonly flavor: 'embedded' | 'keystone';
   readonly tokenExpirationSeconds: number;
   /** `[keystone_authtoken]`, for the keystone flavor. */
-  readonly keystone: Omit<KeystoneAuthenticatorOptions, 'now' | 'timeoutMs'> | null;
+  readonly keystone: KeystoneSettings | null;
 }
 
 export function settingsFromConfig(config: Config): { settings: ServerSettings; process: ProcessSettings } {
@@ -91,7 +91,6 @@ export function settingsFromConfig(config: Config): { settings: ServerSettings; 
   // The default policy.yaml is optional, as in Glance; a file the operator names must exist.
   const policyOverrides = loadPolicyFile(policyPath, { optional: policyFile === 'policy.yaml' });
   const flavor = String(v('paste_deploy', 'flavor')).startsWith('keystone') ? 'keystone' : 'embedded';
-  const authUrl = text(v('keystone_authtoken', 'auth_url'));
   return {
     settings: {
       database: config.database,
@@ -109,6 +108,7 @@ export function settingsFromConfig(config: Config): { settings: ServerSettings; 
       diskFormats: list(v('image_format', 'disk_formats')),
       containerFormats: list(v('image_format', 'container_formats')),
       enforceNewDefaults: bool(v('oslo_policy', 'enforce_new_defaults')),
+      enforceScope: bool(v('oslo_policy', 'enforce_scope')),
       policyOverrides,
       imageSizeCap: num(v('DEFAULT', 'image_size_cap')),
       hashingAlgorithm: String(v('DEFAULT', 'hashing_algorithm')),
@@ -120,7 +120,6 @@ export function settingsFromConfig(config: Config): { settings: ServerSettings; 
         backend: (text(v('key_manager', 'backend')) ?? (flavor === 'keystone' ? 'barbican' : 'embedded')) === 'barbican' ? 'barbican' : 'embedded',
         barbicanEndpoint: text(v('barbican', 'barbican_endpoint')),
         barbicanApiVersion: String(v('barbican', 'barbican_api_version')),
-        identityUrl: authUrl,
       },
       signatures: {
         partial: v('image_signature_verification', 'partial_signature_properties') === 'ignore' ? 'ignore' : 'refuse',
@@ -147,19 +146,7 @@ export function settingsFromConfig(config: Config): { settings: ServerSettings; 
       logFile: text(v('DEFAULT', 'log_file')),
       flavor,
       tokenExpirationSeconds: num(v('embedded_identity', 'token_expiration')),
-      keystone:
-        flavor === 'keystone' && authUrl !== null
-          ? {
-              wwwAuthenticateUri: text(v('keystone_authtoken', 'www_authenticate_uri')) ?? authUrl,
-              authUrl,
-              username: String(v('keystone_authtoken', 'username')),
-              password: String(v('keystone_authtoken', 'password')),
-              projectName: String(v('keystone_authtoken', 'project_name')),
-              userDomainName: String(v('keystone_authtoken', 'user_domain_name')),
-              projectDomainName: String(v('keystone_authtoken', 'project_domain_name')),
-              tokenCacheSeconds: num(v('keystone_authtoken', 'token_cache_time')),
-            }
-          : null,
+      keystone: flavor === 'keystone' ? keystoneSettings((name) => v('keystone_authtoken', name), config.configDir) : null,
     },
   };
 }

@@ -16,7 +16,7 @@ import type { ServerSettings } from './server-settings.js';
 
 /** The policy engine for these settings: Glance's Zed defaults plus the operator's overrides. */
 export function buildPolicy(settings: ServerSettings): PolicyEnforcer {
-  return new PolicyEnforcer({ enforceNewDefaults: settings.enforceNewDefaults, overrides: settings.policyOverrides });
+  return new PolicyEnforcer({ enforceNewDefaults: settings.enforceNewDefaults, enforceScope: settings.enforceScope, overrides: settings.policyOverrides });
 }
 
 export interface EmbeddedIdentityOptions {
@@ -39,10 +39,10 @@ export function embeddedIdentity(options: EmbeddedIdentityOptions): IdentitySetu
 }
 
 /** The identity flavor chosen by `[paste_deploy] flavor`. */
-export function buildIdentity(process: ProcessSettings, users: readonly EmbeddedUser[], db: Db, publicEndpoint: string | null, keyManager: boolean): IdentitySetup {
+export function buildIdentity(process: ProcessSettings, users: readonly EmbeddedUser[], db: Db, publicEndpoint: string | null, keyManager: boolean, warn: (message: string) => void): IdentitySetup {
   if (process.flavor === 'keystone') {
     if (process.keystone === null) throw new ConfigError('[keystone_authtoken] auth_url is required with flavor keystone');
-    return { authenticator: new KeystoneAuthenticator(process.keystone) };
+    return { authenticator: new KeystoneAuthenticator({ ...process.keystone, warn }) };
   }
   return embeddedIdentity({ db, users, tokenExpirationSeconds: process.tokenExpirationSeconds, publicEndpoint, keyManager });
 }

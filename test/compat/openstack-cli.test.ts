@@ -51,11 +51,12 @@ async function keystoneDeployment(): Promise<Deployment> {
   const keystone = await startKeystone(`http://127.0.0.1:${port}`);
   try {
     const glimpse = await startGlimpseProcess(
-      ['[DEFAULT]', 'bind_port = {port}', 'data_dir = {dir}/data', '[paste_deploy]', 'flavor = keystone', '[keystone_authtoken]', `www_authenticate_uri = ${keystone.url}`, `auth_url = ${keystone.url}`, 'username = glance', 'password = secret', 'project_name = service', ''].join('\n'),
+      // auth_url without a version, as deployment tools write it: the v3 API is discovered.
+      ['[DEFAULT]', 'bind_port = {port}', 'data_dir = {dir}/data', '[paste_deploy]', 'flavor = keystone', '[keystone_authtoken]', `www_authenticate_uri = ${keystone.root}`, `auth_url = ${keystone.root}`, 'username = glance', 'password = secret', 'project_name = service', ''].join('\n'),
       port,
     );
     return {
-      credentials: (user) => ({ authUrl: keystone.url, username: KEYSTONE_USERS[user].name, password: 'secret', project: KEYSTONE_USERS[user].project }),
+      credentials: (user) => ({ authUrl: keystone.root, username: KEYSTONE_USERS[user].name, password: 'secret', project: KEYSTONE_USERS[user].project }),
       dir: glimpse.dir,
       stop: async () => {
         await glimpse.stop();

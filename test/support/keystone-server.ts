@@ -9,20 +9,83 @@ const run = promisify(execFile);
 
 /** A real Keystone started by scripts/keystone-test-server.sh, for the keystone flavor. */
 export interface KeystoneServer {
+  /** The v3 API (`http://127.0.0.1:PORT[/prefix]/v3`). */
   readonly url: string;
+  /** The unversioned URL deployment tools configure (`http://127.0.0.1:PORT[/prefix]`). */
+  readonly root: string;
+  /** Stops serving, keeping the state: tokens stay valid once it is `up` again. */
+  down(): Promise<void>;
+  up(): Promise<void>;
+  /** SIGSTOP / SIGCONT: a Keystone that accepts connections and never answers. */
+  freeze(): Promise<void>;
+  thaw(): Promise<void>;
   stop(): Promise<void>;
 }
 
-export async function startKeystone(imageUrl: string): Promise<KeystoneServer> {
+export interface KeystoneOptions {
+  /** Serve under a path, as devstack does (`/identity`). */
+  readonly pathPrefix?: string;
+  /** `[token] expiration` in seconds. */
+  readonly tokenExpirationSeconds?: number;
+}
+
+export async function startKeystone(imageUrl: string, options: KeystoneOptions = {}): Promise<KeystoneServer> {
   const stateDir = mkdtempSync(join(tmpdir(), 'glimpse-ks-'));
-  const env = { ...process.env, GLIMPSE_KEYSTONE_STATE: join(stateDir, 'state'), GLIMPSE_IMAGE_URL: imageUrl, KEYSTONE_PORT: String(await freePort()) };
+  const env = {
+    ...process.env,
+    GLIMPSE_KEYSTONE_STATE: join(stateDir, 'state'),
+    GLIMPSE_IMAGE_URL: imageUrl,
+    KEYSTONE_PORT: String(await freePort()),
+    KEYSTONE_PATH_PREFIX: options.pathPrefix ?? '',
+    KEYSTONE_TOKEN_EXPIRATION: String(options.tokenExpirationSeconds ?? 7200),
+  };
   const script = resolve('scripts/keystone-test-server.sh');
+  const command = async (name: string): Promise<void> => {
+    await run(script, [name], { env, timeout: 180_000 });
+  };
   const { stdout } = await run(script, ['start'], { env, timeout: 180_000 });
+  const url = stdout.trim().split('\n').pop() ?? '';
   return {
-    url: stdout.trim().split('\n').pop() ?? '',
+    url,
+    root: url.replace(/\/v3$/, ''),
+    down: () => command('down'),
+    up: () => command('up'),
+    freeze: () => command('freeze'),
+    thaw: () => command('thaw'),
     stop: async () => {
-      await run(script, ['stop'], { env });
+      await command('stop');
       rmSync(stateDir, { recursive: true, force: true });
     },
   };
+}
+
+/** Users scripts/keystone-test-server.sh provisions (password `secret`, domain Default). */
+export type KeystoneUser = 'admin' | 'demo' | 'alt_demo' | 'glance' | 'domain_member' | 'system_reader';
+
+export type KeystoneScope = { readonly project: string } | { readonly domain: 'default' } | { readonly system: true } | 'unscoped';
+
+/** Logs in to Keystone as a user with a token of the given scope; the token and its body. */
+export async function keystoneToken(keystone: KeystoneServer, user: KeystoneUser, scope: KeystoneScope): Promise<{ token: string; body: { token: { expires_at: string; project?: { id: string } } } }> {
+  const scopeBody =
+    scope === 'unscoped'
+      ? {}
+      : 'project' in scope
+        ? { scope: { project: { name: scope.project, domain: { id: 'default' } } } }
+        : 'domain' in scope
+          ? { scope: { domain: { id: scope.domain } } }
+          : { scope: { system: { all: true } } };
+  const response = await fetch(`${keystone.url}/auth/tokens`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ auth: { identity: { methods: ['password'], password: { user: { name: user, domain: { id: 'default' }, password: 'secret' } } }, ...scopeBody } }),
+  });
+  if (response.status !== 201) throw new Error(`login as ${user} failed: ${response.status} ${await response.text()}`);
+  return { token: response.headers.get('x-subject-token') ?? '', body: (await response.json()) as { token: { expires_at: string; project?: { id: string } } } };
+}
+
+/** Revokes a token, as `openstack token revoke` does (with an admin token). */
+export async function revokeToken(keystone: KeystoneServer, token: string): Promise<void> {
+  const admin = await keystoneToken(keystone, 'admin', { project: 'admin' });
+  const response = await fetch(`${keystone.url}/auth/tokens`, { method: 'DELETE', headers: { 'x-auth-token': admin.token, 'x-subject-token': token } });
+  if (response.status !== 204) throw new Error(`revoke failed: ${response.status}`);
 }

@@ -14,7 +14,9 @@ export interface Credentials {
   readonly authUrl: string;
   readonly username: string;
   readonly password: string;
+  /** The project to scope the token to; `system` or a domain instead, as `--os-system-scope all` / `--os-domain-id`. */
   readonly project: string;
+  readonly scope?: { readonly system: 'all' } | { readonly domainId: string };
 }
 
 function quote(arg: string): string {
@@ -31,11 +33,13 @@ export function runCli(program: 'openstack' | 'glance', credentials: Credentials
     OS_IDENTITY_API_VERSION: '3',
     OS_USERNAME: credentials.username,
     OS_PASSWORD: credentials.password,
-    OS_PROJECT_NAME: credentials.project,
     OS_USER_DOMAIN_NAME: 'Default',
-    OS_PROJECT_DOMAIN_NAME: 'Default',
     OS_IMAGE_API_VERSION: '2',
   };
+  const scope = credentials.scope;
+  if (scope === undefined) Object.assign(env, { OS_PROJECT_NAME: credentials.project, OS_PROJECT_DOMAIN_NAME: 'Default' });
+  else if ('system' in scope) env['OS_SYSTEM_SCOPE'] = scope.system;
+  else env['OS_DOMAIN_ID'] = scope.domainId;
   const commandLine = [program, ...args].map(quote).join(' ');
   return new Promise((resolveResult, reject) => {
     const child = spawn('script', ['-qec', commandLine, '/dev/null'], { env, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -1,6 +1,7 @@
 import { request as httpRequest } from 'node:http';
 import { after, before } from 'node:test';
 import pino from 'pino';
+import type { Authenticator } from '../../src/auth/authenticator.js';
 import type { Db } from '../../src/db/database.js';
 import { createServer, type Server } from '../../src/server/create-server.js';
 import { buildPolicy, buildProtections, embeddedIdentity } from '../../src/server/wiring.js';
@@ -76,6 +77,7 @@ export function testSettings(database: TestDatabase, overrides: Partial<ServerSe
     diskFormats: ['ami', 'ari', 'aki', 'vhd', 'vhdx', 'vmdk', 'raw', 'qcow2', 'vdi', 'iso', 'ploop'],
     containerFormats: ['ami', 'ari', 'aki', 'bare', 'ovf', 'ova', 'docker', 'compressed'],
     enforceNewDefaults: false,
+    enforceScope: false,
     policyOverrides: {},
     imageSizeCap: 1099511627776,
     hashingAlgorithm: 'sha512',
@@ -84,7 +86,7 @@ export function testSettings(database: TestDatabase, overrides: Partial<ServerSe
     uploadSocketReads: true,
     stores: { multiStore: false, defaultBackend: 'file', backends: [{ id: 'file', type: 'file', description: null, datadir: `${database.dataDir}/images`, filePerm: 0, durable: false, directIo: true }] },
     userStorageQuota: 0,
-    keyManager: { backend: 'embedded', barbicanEndpoint: null, barbicanApiVersion: 'v1', identityUrl: null },
+    keyManager: { backend: 'embedded', barbicanEndpoint: null, barbicanApiVersion: 'v1' },
     signatures: { partial: 'refuse', trustedCas: null },
     propertyProtection: { file: null, format: 'roles' },
     formatPolicy: { requireImageFormatMatch: true, vmdkAllowedTypes: ['streamOptimized', 'monolithicSparse'] },
@@ -96,6 +98,8 @@ export function testSettings(database: TestDatabase, overrides: Partial<ServerSe
 export interface TestServerOptions {
   /** Lifetime of the embedded identity's tokens (default one hour). */
   readonly tokenExpirationSeconds?: number;
+  /** Authenticate with this instead of the embedded identity (e.g. a real Keystone); the test users then cannot log in. */
+  readonly authenticator?: Authenticator;
 }
 
 export async function startTestServer(dialect: Dialect, overrides: Partial<ServerSettings> = {}, options: TestServerOptions = {}): Promise<TestServer> {
@@ -108,7 +112,10 @@ export async function startTestServer(dialect: Dialect, overrides: Partial<Serve
     logger: pino({ level: process.env['GLIMPSE_TEST_LOG'] ?? 'silent' }),
     policy,
     protections: buildProtections(settings, policy),
-    identity: (db) => embeddedIdentity({ db, users, tokenExpirationSeconds: options.tokenExpirationSeconds ?? 3600, publicEndpoint: settings.publicEndpoint, keyManager: settings.keyManager.backend === 'embedded' }),
+    identity: (db) =>
+      options.authenticator === undefined
+        ? embeddedIdentity({ db, users, tokenExpirationSeconds: options.tokenExpirationSeconds ?? 3600, publicEndpoint: settings.publicEndpoint, keyManager: settings.keyManager.backend === 'embedded' })
+        : { authenticator: options.authenticator },
   });
   await server.app.listen({ host: '127.0.0.1', port: 0 });
   const address = server.app.server.address();

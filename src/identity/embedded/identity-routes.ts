@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastify';
-import type { Identity } from '../../auth/request-context.js';
+import type { ProjectIdentity } from '../../auth/request-context.js';
 import { verifyPassword } from '../password-hash.js';
 import { DEFAULT_DOMAIN, projectId, stableId, userId, type EmbeddedUser } from './embedded-users.js';
 import type { TokenStore } from './token-store.js';
@@ -73,15 +73,15 @@ export const identityRoutes: FastifyPluginCallback<IdentityRoutesOptions> = (app
   const byId = new Map(users.map((u) => [userId(u.name), u]));
   const projectsById = new Map(users.map((u) => [projectId(u.project), u.project]));
 
-  function identityOf(user: EmbeddedUser): Omit<Identity, 'expiresAt'> {
+  function identityOf(user: EmbeddedUser): Omit<ProjectIdentity, 'expiresAt'> {
     return {
       userId: userId(user.name),
       userName: user.name,
       userDomainId: DEFAULT_DOMAIN.id,
-      projectId: projectId(user.project),
-      projectName: user.project,
-      projectDomainId: DEFAULT_DOMAIN.id,
+      scope: { kind: 'project', projectId: projectId(user.project), projectName: user.project, projectDomainId: DEFAULT_DOMAIN.id },
       roles: user.roles,
+      isAdminProject: true,
+      catalog: [],
     };
   }
 
@@ -96,12 +96,12 @@ export const identityRoutes: FastifyPluginCallback<IdentityRoutesOptions> = (app
     ];
   }
 
-  function tokenBody(request: FastifyRequest, identity: Identity, issuedAt: Date, methods: readonly string[]): Json {
+  function tokenBody(request: FastifyRequest, identity: ProjectIdentity, issuedAt: Date, methods: readonly string[]): Json {
     return {
       token: {
         methods,
         user: { id: identity.userId, name: identity.userName, domain: { ...DEFAULT_DOMAIN }, password_expires_at: null },
-        project: { id: identity.projectId, name: identity.projectName, domain: { ...DEFAULT_DOMAIN } },
+        project: { id: identity.scope.projectId, name: identity.scope.projectName, domain: { ...DEFAULT_DOMAIN } },
         roles: identity.roles.map((name) => ({ id: stableId('role', name), name })),
         is_domain: false,
         issued_at: keystoneTime(issuedAt),
@@ -135,7 +135,7 @@ export const identityRoutes: FastifyPluginCallback<IdentityRoutesOptions> = (app
     return user;
   }
 
-  async function tokenFromHeader(request: FastifyRequest, name: string): Promise<Identity | null> {
+  async function tokenFromHeader(request: FastifyRequest, name: string): Promise<ProjectIdentity | null> {
     const token = header(request, name);
     return token === undefined || token === '' ? null : tokens.validate(token);
   }
@@ -204,7 +204,7 @@ export const identityRoutes: FastifyPluginCallback<IdentityRoutesOptions> = (app
       .send(tokenBody(request, issued.identity, issued.issuedAt, methods.filter((m): m is string => typeof m === 'string')));
   }));
 
-  async function validateSubject(request: FastifyRequest): Promise<{ identity: Identity; issuedAt: Date }> {
+  async function validateSubject(request: FastifyRequest): Promise<{ identity: ProjectIdentity; issuedAt: Date }> {
     if ((await tokenFromHeader(request, 'x-auth-token')) === null) throw unauthorized();
     const subject = header(request, 'x-subject-token') ?? '';
     const identity = subject === '' ? null : await tokens.validate(subject);
@@ -258,7 +258,7 @@ export const identityRoutes: FastifyPluginCallback<IdentityRoutesOptions> = (app
   app.get('/identity/v3/auth/projects', handle(async (request) => {
     const identity = await tokenFromHeader(request, 'x-auth-token');
     if (identity === null) throw unauthorized();
-    return { projects: [projectBody(request, identity.projectName)], links: { self: `${baseUrl(request)}/identity/v3/auth/projects`, next: null, previous: null } };
+    return { projects: [projectBody(request, identity.scope.projectName)], links: { self: `${baseUrl(request)}/identity/v3/auth/projects`, next: null, previous: null } };
   }));
 
   done();

@@ -1,11 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { Identity } from '../../auth/request-context.js';
+import type { ProjectIdentity } from '../../auth/request-context.js';
 import type { Db } from '../../db/database.js';
 import { DEFAULT_DOMAIN } from './embedded-users.js';
 
 export interface IssuedToken {
   readonly token: string;
-  readonly identity: Identity;
+  readonly identity: ProjectIdentity;
   readonly issuedAt: Date;
 }
 
@@ -27,7 +27,7 @@ export class TokenStore {
    * through this process applies at once; one made through another worker within CACHE_MS — the
    * same trade keystonemiddleware makes with token_cache_time.
    */
-  readonly #cache = new Map<string, { identity: Identity; until: number }>();
+  readonly #cache = new Map<string, { identity: ProjectIdentity; until: number }>();
 
   constructor(
     private readonly db: Db,
@@ -35,7 +35,7 @@ export class TokenStore {
     private readonly now: () => Date = () => new Date(),
   ) {}
 
-  async issue(identity: Omit<Identity, 'expiresAt'>, expiresNoLaterThan?: Date): Promise<IssuedToken> {
+  async issue(identity: Omit<ProjectIdentity, 'expiresAt'>, expiresNoLaterThan?: Date): Promise<IssuedToken> {
     const token = randomBytes(32).toString('base64url');
     const issuedAt = this.now();
     let expiresAt = new Date(issuedAt.getTime() + this.lifetimeSeconds * 1000);
@@ -47,8 +47,8 @@ export class TokenStore {
         token_hash: digest(token),
         user_id: identity.userId,
         user_name: identity.userName,
-        project_id: identity.projectId,
-        project_name: identity.projectName,
+        project_id: identity.scope.projectId,
+        project_name: identity.scope.projectName,
         roles: JSON.stringify(identity.roles),
         issued_at: issuedAt.toISOString(),
         expires_at: expiresAt.toISOString(),
@@ -58,7 +58,7 @@ export class TokenStore {
   }
 
   /** The identity behind a live token, or null. */
-  async validate(token: string): Promise<Identity | null> {
+  async validate(token: string): Promise<ProjectIdentity | null> {
     if (token.length > 512) return null;
     const now = this.now().getTime();
     const cached = this.#cache.get(token);
@@ -72,7 +72,7 @@ export class TokenStore {
     return identity;
   }
 
-  private async lookup(token: string): Promise<Identity | null> {
+  private async lookup(token: string): Promise<ProjectIdentity | null> {
     const row = await this.db.selectFrom('identity_tokens').selectAll().where('token_hash', '=', digest(token)).executeTakeFirst();
     if (row === undefined) return null;
     const expiresAt = new Date(row.expires_at);
@@ -85,11 +85,11 @@ export class TokenStore {
       userId: row.user_id,
       userName: row.user_name,
       userDomainId: DEFAULT_DOMAIN.id,
-      projectId: row.project_id,
-      projectName: row.project_name,
-      projectDomainId: DEFAULT_DOMAIN.id,
+      scope: { kind: 'project', projectId: row.project_id, projectName: row.project_name, projectDomainId: DEFAULT_DOMAIN.id },
       roles,
+      isAdminProject: true,
       expiresAt,
+      catalog: [],
     };
   }
 

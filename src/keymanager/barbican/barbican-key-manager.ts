@@ -4,8 +4,6 @@ import { CertificateNotFoundError, CertificateRetrievalError, type KeyManager } 
 export interface BarbicanOptions {
   /** `[barbican] barbican_endpoint`; null: the key-manager endpoint of the caller's catalog. */
   readonly endpoint: string | null;
-  /** Keystone, to read the caller's catalog when no endpoint is configured. */
-  readonly authUrl: string | null;
   readonly apiVersion: string;
   readonly timeoutMs?: number;
 }
@@ -20,21 +18,18 @@ export class BarbicanKeyManager implements KeyManager {
   async getCertificate(context: RequestContext, id: string): Promise<Buffer> {
     if (context.authToken === null) throw new CertificateRetrievalError(`Unable to retrieve certificate with ID: ${id} (no token)`);
     if (!/^[0-9a-f-]{36}$/i.test(id)) throw new CertificateNotFoundError(id);
-    const base = `${await this.endpoint(context.authToken, id)}/${this.options.apiVersion}/secrets/${id}`;
+    const base = `${this.endpoint(context, id)}/${this.options.apiVersion}/secrets/${id}`;
     const meta = await this.call(base, context.authToken, 'application/json', id);
     const secretType = (JSON.parse(meta.toString('utf8')) as { secret_type?: unknown }).secret_type;
     if (secretType !== 'certificate') throw new CertificateRetrievalError(`Invalid certificate format: ${String(secretType)}`);
     return this.call(`${base}/payload`, context.authToken, 'application/octet-stream', id);
   }
 
-  private async endpoint(token: string, id: string): Promise<string> {
+  /** The configured endpoint, or the public key-manager endpoint of the caller's catalog (X-Service-Catalog). */
+  private endpoint(context: RequestContext, id: string): string {
     if (this.options.endpoint !== null) return this.options.endpoint.replace(/\/+$/, '');
-    if (this.options.authUrl === null) throw new CertificateRetrievalError(`Unable to retrieve certificate with ID: ${id} (no [barbican] barbican_endpoint)`);
-    const catalog = JSON.parse((await this.call(`${this.options.authUrl}/auth/catalog`, token, 'application/json', id)).toString('utf8')) as {
-      catalog?: { type?: string; endpoints?: { interface?: string; url?: string }[] }[];
-    };
-    const url = catalog.catalog?.find((s) => s.type === 'key-manager')?.endpoints?.find((e) => e.interface === 'public')?.url;
-    if (url === undefined) throw new CertificateRetrievalError(`Unable to retrieve certificate with ID: ${id} (no key-manager endpoint in the catalog)`);
+    const url = context.serviceCatalog.find((s) => s.type === 'key-manager')?.endpoints.find((e) => e.interface === 'public')?.url;
+    if (url === undefined) throw new CertificateRetrievalError(`Unable to retrieve certificate with ID: ${id} (no [barbican] barbican_endpoint, and no key-manager endpoint in the caller's catalog)`);
     return url.replace(/\/+$/, '');
   }
 

@@ -71,7 +71,7 @@ describe('configuration (Glance option names)', () => {
   });
 
   it('requires the service credentials for the keystone flavor', () => {
-    refuses('[paste_deploy]\nflavor = keystone\n', /\[keystone_authtoken\] auth_url is required/);
+    assert.throws(() => settingsFromConfig(loadConfig([file('[paste_deploy]\nflavor = keystone\n')])), (e: unknown) => e instanceof ConfigError && /\[keystone_authtoken\] auth_url is required/.test(e.message));
     const config = loadConfig([file('[paste_deploy]\nflavor = keystone\n[keystone_authtoken]\nauth_url = http://k:5000/v3/\nusername = glance\npassword = p\nproject_name = service\n')]);
     const { process } = settingsFromConfig(config);
     assert.equal(process.flavor, 'keystone');

@@ -20,7 +20,15 @@ describe('embedded identity building blocks', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const identity = { userId: userId('u'), userName: 'u', userDomainId: 'default', projectId: projectId('p'), projectName: 'p', projectDomainId: 'default', roles: ['member'] };
+  const identity = {
+    userId: userId('u'),
+    userName: 'u',
+    userDomainId: 'default',
+    scope: { kind: 'project', projectId: projectId('p'), projectName: 'p', projectDomainId: 'default' },
+    roles: ['member'],
+    isAdminProject: true,
+    catalog: [],
+  } as const;
 
   it('hashes passwords with scrypt and verifies them in constant time', async () => {
     const hash = await hashPassword('s3cret');
@@ -44,7 +52,7 @@ describe('embedded identity building blocks', () => {
     const issued = await store.issue(identity);
     const rows = await db.selectFrom('identity_tokens').selectAll().execute();
     assert.ok(rows.every((r) => r.token_hash !== issued.token && !JSON.stringify(r).includes(issued.token)));
-    assert.equal((await store.validate(issued.token))?.projectName, 'p');
+    assert.equal((await store.validate(issued.token))?.scope.projectName, 'p');
     assert.equal(await store.validate(`${issued.token}x`), null);
     now = new Date('2030-01-01T00:01:01Z');
     assert.equal(await store.validate(issued.token), null);

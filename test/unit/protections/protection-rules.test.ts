@@ -31,7 +31,7 @@ function refuses(text: string, format: string, pattern: RegExp): void {
 }
 
 function context(roles: string[], serviceRoles: string[] = []): RequestContext {
-  return { requestId: 'r', userId: 'u', projectId: 'p', roles, serviceRoles, isAdmin: roles.includes('admin'), readOnly: false, authToken: null };
+  return { requestId: 'r', userId: 'u', projectId: 'p', domainId: null, systemScope: null, isAdminProject: true, roles, serviceRoles, isAdmin: roles.includes('admin'), readOnly: false, authToken: null, serviceCatalog: [] };
 }
 
 describe('property protection files refused at startup, naming file, section and key', () => {
