@@ -255,3 +255,24 @@ void describe('PolicyEnforcer overrides', () => {
     assert.doesNotThrow(() => new PolicyEnforcer({ enforceNewDefaults: true, overrides: { default: 'rule:modify_image' } }));
   });
 });
+
+void describe('PolicyEnforcer enforce_scope (oslo scope_types, reference §16.2)', () => {
+  const systemAdmin: PolicyCredentials = { roles: ['admin', 'member', 'reader'], project_id: null, user_id: 'u', is_admin: true, system_scope: 'all', domain_id: null };
+  const domainMember: PolicyCredentials = { roles: ['member', 'reader'], project_id: null, user_id: 'u', is_admin: false, system_scope: null, domain_id: 'default' };
+  const scoped = new PolicyEnforcer({ enforceNewDefaults: true, enforceScope: true, overrides: { publicize_image: '', my_rule: '' } });
+
+  void it('refuses tokens of another scope for every image rule, whatever the rule text says', () => {
+    for (const rule of ['get_images', 'get_image', 'add_image', 'modify_image', 'publicize_image', 'get_members', 'get_metadef_namespaces', 'tasks_api_access']) {
+      assert.equal(scoped.enforce(rule, image('public'), systemAdmin), false, `${rule}, system scope`);
+      assert.equal(scoped.enforce(rule, image('public'), domainMember), false, `${rule}, domain scope`);
+    }
+    assert.equal(scoped.enforce('get_image', image('private'), P.memberA), true, 'project scope passes to the rule');
+    assert.equal(scoped.enforce('publicize_image', image('private'), P.memberA), true, 'an override keeps the registered scope, and its text decides');
+  });
+
+  void it('leaves base rules, rules Glance does not register, and the mode switch off alone', () => {
+    assert.equal(scoped.enforce('context_is_admin', {}, systemAdmin), true, 'a system admin is still is_admin');
+    assert.equal(scoped.enforce('my_rule', {}, domainMember), true, 'operator-defined rules have no scope');
+    assert.equal(srbac.enforce('get_images', {}, systemAdmin), true, 'without enforce_scope, role:admin decides');
+  });
+});
