@@ -4,7 +4,7 @@ import eslint from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'data/**', 'dist/**', 'bin/**', 'eslint.config.js'] },
+  { ignores: ['node_modules/**', 'data/**', 'dist/**', 'bin/**', 'eslint.config.js', '.dependency-cruiser.cjs'] },
   eslint.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   {

@@ -29,6 +29,10 @@ npx tsc --noEmit
 step "lint"
 npx eslint --max-warnings 0 .
 
+step "layers"
+# Layers point one way (.dependency-cruiser.cjs): a new back-edge or cycle fails the run.
+npx depcruise src --config .dependency-cruiser.cjs
+
 step "PostgreSQL"
 export GLIMPSE_PG_STATE
 GLIMPSE_PG_STATE=$(mktemp -u /tmp/glimpse-pg-XXXXXX.state)

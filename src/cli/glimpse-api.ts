@@ -14,7 +14,7 @@ import { PolicyFileError } from '../policy/policy-file.js';
 import { PolicyRuleSyntaxError } from '../policy/rule-parser.js';
 import { configFilesFromArgs, loadConfig } from '../config/config-loader.js';
 import { migrateToLatest, openDatabase } from '../db/database.js';
-import { ensureDefaultAdmin } from '../identity/embedded/embedded-users.js';
+import { embeddedUsersOf, ensureDefaultAdmin } from '../identity/embedded/embedded-users.js';
 import { createServer } from '../server/create-server.js';
 import { settingsFromConfig } from '../server/settings-from-config.js';
 import { buildIdentity, buildPolicy, buildProtections } from '../server/wiring.js';
@@ -26,7 +26,7 @@ async function prepare(): Promise<ReturnType<typeof settingsFromConfig> & { user
   const parts = settingsFromConfig(config);
   // A bad policy override or protection file stops startup here, naming the rule or section.
   buildProtections(parts.settings, buildPolicy(parts.settings));
-  const users = await ensureDefaultAdmin(config.embeddedUsers, parts.settings.dataDir);
+  const users = await ensureDefaultAdmin(embeddedUsersOf(config), parts.settings.dataDir);
   if (cluster.isPrimary) {
     for (const warning of config.warnings) console.warn(`warning: ${warning}`);
     const db = openDatabase(parts.settings.database);

@@ -24,6 +24,7 @@ import { ConfigError } from '../config/config-error.js';
 import { configFilesFromArgs, loadConfig } from '../config/config-loader.js';
 import { renderSampleConfig } from '../config/sample-config.js';
 import { migrateToLatest, openDatabase } from '../db/database.js';
+import { databaseConfigOf } from '../db/database-url.js';
 import { hashPassword } from '../identity/password-hash.js';
 import { KeystoneAuthenticator } from '../identity/keystone/keystone-authenticator.js';
 import type { CatalogService } from '../auth/request-context.js';
@@ -115,7 +116,7 @@ async function main(argv: readonly string[]): Promise<number> {
   const [command, sub, ...rest] = words;
   if (command === 'db' && sub === 'sync') {
     const config = loadConfig(configFilesFromArgs(argv, process.env));
-    const db = openDatabase(config.database);
+    const db = openDatabase(databaseConfigOf(config));
     try {
       const applied = await migrateToLatest(db);
       console.log(applied.length === 0 ? 'database is up to date' : `applied: ${applied.join(', ')}`);

@@ -1,9 +1,6 @@
 import { getHashes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, isAbsolute, resolve } from 'node:path';
-import type { DatabaseConfig } from '../db/database.js';
-import type { EmbeddedUser } from '../identity/embedded/embedded-users.js';
-import { isScryptHash } from '../identity/password-hash.js';
+import { dirname, resolve } from 'node:path';
 import { ConfigError } from './config-error.js';
 import { parseIni, type IniValue } from './ini-parser.js';
 import { FILE_STORE_OPTIONS, OPTIONS, type OptionDefinition, type OptionValue } from './options.js';
@@ -12,13 +9,22 @@ import { FILE_STORE_OPTIONS, OPTIONS, type OptionDefinition, type OptionValue } 
 export interface Config {
   /** The value of a known option (its default when unset). */
   readonly value: (section: string, name: string) => OptionValue;
-  readonly database: DatabaseConfig;
-  readonly embeddedUsers: readonly EmbeddedUser[];
+  /** `[embedded_identity] user_<name> = <password> <project> <role>[,<role>...]`, split (src/identity/embedded reads them). */
+  readonly embeddedUserEntries: readonly EmbeddedUserEntry[];
   /** Multi-store backends from `[DEFAULT] enabled_backends`, in order; null in single-store mode. */
   readonly backends: readonly StoreBackendConfig[] | null;
   /** Directory of the first config file, where relative paths such as policy_file resolve. */
   readonly configDir: string;
   readonly warnings: readonly string[];
+}
+
+export interface EmbeddedUserEntry {
+  readonly name: string;
+  /** A password, or the scrypt hash `glimpse-manage hash-password` prints. */
+  readonly secret: string;
+  readonly project: string;
+  /** Lowercased, as Glance lowercases roles (reference §16.1). */
+  readonly roles: readonly string[];
 }
 
 export interface StoreBackendConfig {
@@ -79,6 +85,9 @@ function convert(def: OptionDefinition, raw: IniValue): OptionValue {
     case 'enum':
       if (!type.choices.includes(text)) throw new ConfigError(`${where(raw, def)}: '${text}' is not one of ${type.choices.join(', ')}`);
       return text;
+    case 'pattern':
+      if (!type.pattern.test(text)) throw new ConfigError(`${where(raw, def)}: '${text.replace(/:[^:@/]*@/, ':***@')}' is not ${type.form}`);
+      return text;
     case 'uri':
       try {
         const url = new URL(text);
@@ -90,33 +99,12 @@ function convert(def: OptionDefinition, raw: IniValue): OptionValue {
   }
 }
 
-/** `[database] connection` in SQLAlchemy form (reference §1.1 options). */
-export function parseDatabaseUrl(text: string | null, dataDir: string): DatabaseConfig {
-  if (text === null || text === '') return { kind: 'sqlite', path: resolve(dataDir, 'glimpse.sqlite') };
-  const sqlite = /^sqlite(?:\+\w+)?:\/\/(\/(.*))?$/.exec(text);
-  if (sqlite !== null) {
-    const path = sqlite[2] ?? '';
-    if (path === '' || path === ':memory:') return { kind: 'sqlite', path: ':memory:' };
-    // sqlite:////abs has four slashes; sqlite:///rel is relative to the working directory.
-    return { kind: 'sqlite', path: isAbsolute(path) ? path : resolve(path) };
-  }
-  const postgres = /^postgres(?:ql)?(?:\+\w+)?:\/\/(.+)$/.exec(text);
-  if (postgres !== null) return { kind: 'postgres', url: `postgresql://${postgres[1] ?? ''}` };
-  throw new ConfigError(`[database] connection: '${text.replace(/:[^:@/]*@/, ':***@')}' is not a sqlite:/// or postgresql:// URL`);
-}
-
-function parseUser(name: string, raw: IniValue): EmbeddedUser {
-  const parts = raw.value.trim().split(/\s+/);
-  const [secret, project, roles, ...rest] = parts;
+function userEntry(name: string, raw: IniValue): EmbeddedUserEntry {
+  const [secret, project, roles, ...rest] = raw.value.trim().split(/\s+/);
   if (secret === undefined || project === undefined || roles === undefined || rest.length > 0 || secret === '') {
     throw new ConfigError(`[embedded_identity] user_${name} (${raw.file}:${raw.line}): expected '<password> <project> <role>[,<role>...]'`);
   }
-  return {
-    name,
-    password: isScryptHash(secret) ? { kind: 'scrypt', hash: secret } : { kind: 'plain', value: secret },
-    project,
-    roles: roles.split(',').map((r) => r.trim().toLowerCase()).filter((r) => r !== ''),
-  };
+  return { name, secret, project, roles: roles.split(',').map((r) => r.trim().toLowerCase()).filter((r) => r !== '') };
 }
 
 /** Config files from `--config-file FILE` (repeatable) or GLIMPSE_CONFIG_FILE (':'-separated). */
@@ -195,12 +183,9 @@ export function loadConfig(files: readonly string[]): Config {
     if (defaultBackend === null) throw new ConfigError('[glance_store] default_backend is required with [DEFAULT] enabled_backends');
     if (!backends.some((b) => b.id === defaultBackend)) throw new ConfigError(`[glance_store] default_backend: '${String(defaultBackend)}' is not one of enabled_backends (${backends.map((b) => b.id).join(', ')})`);
   }
-  const dataDir = resolve(String(value('DEFAULT', 'data_dir')));
-  const connection = value('database', 'connection');
   return {
     value,
-    database: parseDatabaseUrl(typeof connection === 'string' ? connection : null, dataDir),
-    embeddedUsers: [...users].map(([name, v]) => parseUser(name, v)),
+    embeddedUserEntries: [...users].map(([name, raw]) => userEntry(name, raw)),
     backends: declaredBackends === null ? null : backends,
     configDir: files[0] === undefined ? process.cwd() : dirname(resolve(files[0])),
     warnings,

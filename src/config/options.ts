@@ -8,7 +8,9 @@ export type OptionType =
   | { readonly kind: 'bool' }
   | { readonly kind: 'list' }
   | { readonly kind: 'enum'; readonly choices: readonly string[] }
-  | { readonly kind: 'uri' };
+  | { readonly kind: 'uri' }
+  /** Text of a given form, e.g. a database URL; `form` names it in the error. */
+  | { readonly kind: 'pattern'; readonly pattern: RegExp; readonly form: string };
 
 export type OptionValue = string | number | boolean | readonly string[] | null;
 
@@ -68,7 +70,7 @@ export const OPTIONS: readonly OptionDefinition[] = [
   o('DEFAULT', 'data_dir', string, './data', 'Where the SQLite database and the file store live unless configured otherwise (Glimpse option).'),
   o('DEFAULT', 'debug', bool, false, 'Log at debug level.'),
   o('DEFAULT', 'log_file', string, null, 'Log to this file instead of standard output.'),
-  o('database', 'connection', string, null, 'sqlite:///relative/path, sqlite:////absolute/path or postgresql://user:pass@host/db; default <data_dir>/glimpse.sqlite.'),
+  o('database', 'connection', { kind: 'pattern', pattern: /^(?:sqlite(?:\+\w+)?:\/\/(?:\/.*)?|postgres(?:ql)?(?:\+\w+)?:\/\/.+)$/, form: 'a sqlite:/// or postgresql:// URL' }, null, 'sqlite:///relative/path, sqlite:////absolute/path or postgresql://user:pass@host/db; default <data_dir>/glimpse.sqlite.'),
   o('paste_deploy', 'flavor', { kind: 'enum', choices: ['embedded', 'keystone', 'keystone+caching', 'keystone+cachemanagement'] }, 'embedded', 'Identity: embedded (built-in Keystone subset) or keystone (validate tokens against Keystone).'),
   // [keystone_authtoken], as keystonemiddleware and keystoneauth read it (reference §16.1).
   o('keystone_authtoken', 'www_authenticate_uri', uri, null, 'Keystone URL clients are sent to on 401 (WWW-Authenticate), as configured; defaults to auth_url.'),

@@ -3,14 +3,14 @@
  * milliseconds in UTC: both behave the same in SQLite and PostgreSQL, so every query is written once
  * and text timestamps sort correctly as strings.
  */
-import type { ImageStatus } from '../images/image-status.js';
-import type { MemberStatus, Visibility } from '../images/image-types.js';
+// Status and visibility columns are plain text here: the vocabulary and its rules belong to
+// src/images, whose repository reads these columns back into its own types.
 
 export interface ImagesTable {
   id: string;
   name: string | null;
-  status: ImageStatus;
-  visibility: Visibility;
+  status: string;
+  visibility: string;
   protected: number;
   os_hidden: number;
   checksum: string | null;
@@ -44,7 +44,7 @@ export interface ImageTagsTable {
 export interface ImageMembersTable {
   image_id: string;
   member: string;
-  status: MemberStatus;
+  status: string;
   created_at: string;
   updated_at: string;
 }

@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
-import Fastify, { LogController, type FastifyInstance, type FastifyPluginCallback, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyPluginCallback, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { FastifyBaseLogger } from 'fastify';
-import { authenticationHook, type AuthenticationOptions } from '../auth/authentication-hook.js';
+import { authenticationHook, type AuthenticationOptions } from './authentication-hook.js';
 import { DomainError } from '../errors/domain-errors.js';
 import type { ImageService } from '../images/image-service.js';
 import type { JsonSchema } from '../images/image-schema.js';
@@ -14,7 +14,7 @@ import type { FileResponder } from './file-response.js';
 import { infoRoutes } from './routes/info-routes.js';
 import type { InfoService } from '../info/info-service.js';
 import type { SecretService } from '../keymanager/embedded/secret-service.js';
-import { keyManagerVersionRoutes, secretRoutes } from '../keymanager/embedded/secret-routes.js';
+import { keyManagerVersionRoutes, secretRoutes } from './routes/key-manager-routes.js';
 import { barbicanErrorBody, renderErrorBody, type ErrorText } from './error-body.js';
 import { domainErrorText, INTERNAL_ERROR_TEXT } from './error-mapping.js';
 import { imageRoutes } from './routes/image-routes.js';
@@ -56,6 +56,32 @@ export function requestBaseUrl(request: FastifyRequest, publicEndpoint: string |
   return `${request.protocol}://${request.host}`;
 }
 
+/**
+ * Turns what a handler threw into an answer: a domain error by its code (src/http/error-mapping.ts),
+ * Fastify's own 4xx refusals as they are, anything else a logged 500. Each route plugin chooses
+ * the body shape its clients read.
+ */
+function errorHandler(render: (text: ErrorText, request: FastifyRequest) => { contentType: string; body: string }) {
+  return async (error: unknown, request: FastifyRequest, reply: FastifyReply): Promise<string> => {
+    let text: ErrorText;
+    let headers: Readonly<Record<string, string>> = {};
+    if (error instanceof DomainError) {
+      text = domainErrorText(error);
+      headers = error.headers;
+    } else if (typeof error === 'object' && error !== null && 'statusCode' in error && typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500) {
+      // Fastify's own refusals (oversized body, bad Content-Length) keep their status.
+      const status = error.statusCode;
+      text = { status, title: status === 413 ? 'Request Entity Too Large' : 'Bad Request', explanation: status === 413 ? 'Request body is too large.' : 'The request could not be parsed.', detail: '' };
+    } else {
+      request.log.error({ err: error }, 'unhandled error');
+      text = INTERNAL_ERROR_TEXT;
+    }
+    const rendered = render(text, request);
+    void reply.code(text.status).headers(headers).type(rendered.contentType);
+    return request.method === 'HEAD' ? '' : rendered.body;
+  };
+}
+
 /** Builds the HTTP application; `listen` is the caller's business so tests can use any port. */
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
@@ -88,25 +114,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     done(null, body);
   });
 
-  app.setErrorHandler(async (error, request, reply) => {
-    let text: ErrorText;
-    let headers: Readonly<Record<string, string>> = {};
-    if (error instanceof DomainError) {
-      text = domainErrorText(error);
-      headers = error.headers;
-    } else if (typeof error === 'object' && error !== null && 'statusCode' in error && typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500) {
-      // Fastify's own refusals (oversized body, bad Content-Length) keep their status.
-      const status = error.statusCode;
-      text = { status, title: status === 413 ? 'Request Entity Too Large' : 'Bad Request', explanation: status === 413 ? 'Request body is too large.' : 'The request could not be parsed.', detail: '' };
-    } else {
-      request.log.error({ err: error }, 'unhandled error');
-      text = INTERNAL_ERROR_TEXT;
-    }
-    // The key manager answers in Barbican's error shape, which barbicanclient reads.
-    const rendered = request.url.startsWith('/key-manager') ? barbicanErrorBody(text) : renderErrorBody(text, request.headers.accept);
-    void reply.code(text.status).headers(headers).type(rendered.contentType);
-    return request.method === 'HEAD' ? '' : rendered.body;
-  });
+  app.setErrorHandler(errorHandler((text, request) => renderErrorBody(text, request.headers.accept)));
 
   app.setNotFoundHandler(async (request, reply) => {
     const rendered = renderErrorBody({ status: 404, title: 'Not Found', explanation: 'The resource could not be found.', detail: '' }, request.headers.accept);
@@ -143,6 +151,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   if (secrets !== null) {
     await app.register(
       async (keyManager) => {
+        // The key manager answers in Barbican's error shape, which barbicanclient reads.
+        keyManager.setErrorHandler(errorHandler((text) => barbicanErrorBody(text)));
         await keyManager.register(keyManagerVersionRoutes, { baseUrl });
         await keyManager.register(async (authenticated) => {
           authenticated.addHook('onRequest', authentication);

@@ -2,7 +2,7 @@ import type { FastifyReply } from 'fastify';
 import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { DIRECT_IO_ALIGNMENT, type AlignedBuffer } from '../native/native-addon.js';
-import type { FileResponse } from './file-response.js';
+import type { FileResponse } from './file-range.js';
 import { sendHeadOnly } from './hijacked-head.js';
 
 /** One read hands the device 8 MiB: the size that reached the disk's full speed here. */

@@ -1,8 +1,9 @@
 import type { FastifyReply } from 'fastify';
 import { pipeline } from 'node:stream';
-import type { LocalFile } from '../stores/image-store.js';
 import type { AlignedBuffer, ResidentFraction, Sendfile } from '../native/native-addon.js';
 import { directRead } from './direct-read.js';
+import type { FileResponse } from './file-range.js';
+import type { LocalFile } from '../stores/image-store.js';
 import { sendHeadOnly } from './hijacked-head.js';
 import { plainSocketFd } from './socket-fd.js';
 
@@ -31,14 +32,6 @@ const SECOND_DOWNLOAD_WINDOW_MS = 60 * 60 * 1000;
 export interface DirectReads {
   readonly residentFraction: ResidentFraction;
   readonly allocate: AlignedBuffer;
-}
-
-export interface FileResponse {
-  readonly status: 200 | 206;
-  readonly file: LocalFile;
-  /** First byte to send and how many. */
-  readonly start: number;
-  readonly length: number;
 }
 
 /**

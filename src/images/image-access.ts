@@ -1,13 +1,9 @@
+import type { PolicyCheck } from '../auth/policy-check.js';
 import { policyCredentials, type RequestContext } from '../auth/request-context.js';
 import { ForbiddenError, NotFoundError } from '../errors/domain-errors.js';
 import type { ImageRepository } from './image-repository.js';
 import type { Image } from './image-types.js';
 import { imageView } from './image-view.js';
-
-/** The policy engine as the services use it (src/policy/policy-enforcer.ts implements it). */
-export interface PolicyCheck {
-  enforce(rule: string, target: Readonly<Record<string, unknown>>, credentials: ReturnType<typeof policyCredentials>): boolean;
-}
 
 /** An image loaded for a caller, with whether the caller's project is one of its members. */
 export interface LoadedImage {

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { FastifyBaseLogger } from 'fastify';
+import type { Logger } from '../ports/logger.js';
 import type { RequestContext } from '../auth/request-context.js';
 import { ConflictError, DomainError, ForbiddenError, GoneError, InvalidInputError, NotFoundError, QuotaExceededError, ServiceUnavailableError } from '../errors/domain-errors.js';
 import type { ByteRange, ImageStore, LocalFile } from '../stores/image-store.js';
@@ -63,7 +63,7 @@ export class ImageDataService {
     private readonly options: ImageDataOptions,
     /** Signature verification of signed images (reference §7). */
     private readonly signatures: ImageSignatures,
-    private readonly log: FastifyBaseLogger,
+    private readonly log: Logger,
   ) {}
 
   async upload(context: RequestContext, id: string, request: UploadRequest): Promise<void> {

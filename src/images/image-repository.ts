@@ -2,9 +2,9 @@ import { sql, type Expression, type ExpressionBuilder, type SqlBool, type Transa
 import type { Db } from '../db/database.js';
 import type { Database, ImagesTable } from '../db/schema.js';
 import { ConflictError } from '../errors/domain-errors.js';
-import type { ImageStatus } from './image-status.js';
+import { IMAGE_STATUSES, type ImageStatus } from './image-status.js';
 import type { ListQuery, SortKey } from './image-list-query.js';
-import type { Image, ImageMember, MemberStatus } from './image-types.js';
+import { MEMBER_STATUSES, VISIBILITIES, oneOf, type Image, type ImageMember, type MemberStatus } from './image-types.js';
 
 /** Who is listing: the visibility union depends on it (reference §2.4). */
 export interface ListCaller {
@@ -44,8 +44,8 @@ function toImage(row: ImagesTable, tags: readonly string[], properties: Readonly
   return {
     id: row.id,
     name: row.name,
-    status: row.status,
-    visibility: row.visibility,
+    status: oneOf(IMAGE_STATUSES, row.status, 'images.status'),
+    visibility: oneOf(VISIBILITIES, row.visibility, 'images.visibility'),
     protected: row.protected === 1,
     osHidden: row.os_hidden === 1,
     checksum: row.checksum,
@@ -133,7 +133,7 @@ export class ImageRepository {
   /** The stored status of any image, deleted ones included (the scrubber's restore). */
   async statusIncludingDeleted(id: string): Promise<ImageStatus | null> {
     const row = await this.db.selectFrom('images').select('status').where('id', '=', id).executeTakeFirst();
-    return row === undefined ? null : row.status;
+    return row === undefined ? null : oneOf(IMAGE_STATUSES, row.status, 'images.status');
   }
 
   /** A non-deleted image, or null. */
@@ -414,7 +414,7 @@ export class ImageRepository {
       .select(['image_locations.image_id', 'image_locations.store_id', 'image_locations.url', 'images.status'])
       .orderBy('image_locations.image_id')
       .execute();
-    return rows.map((r) => ({ imageId: r.image_id, storeId: r.store_id, url: r.url, status: r.status }));
+    return rows.map((r) => ({ imageId: r.image_id, storeId: r.store_id, url: r.url, status: oneOf(IMAGE_STATUSES, r.status, 'images.status') }));
   }
 
   /** Every location URL recorded for a store, whatever the image's state. */
@@ -456,12 +456,12 @@ export class ImageRepository {
 
   async findMember(imageId: string, member: string): Promise<ImageMember | null> {
     const row = await this.db.selectFrom('image_members').selectAll().where('image_id', '=', imageId).where('member', '=', member).executeTakeFirst();
-    return row === undefined ? null : { imageId: row.image_id, memberId: row.member, status: row.status, createdAt: row.created_at, updatedAt: row.updated_at };
+    return row === undefined ? null : { imageId: row.image_id, memberId: row.member, status: oneOf(MEMBER_STATUSES, row.status, 'image_members.status'), createdAt: row.created_at, updatedAt: row.updated_at };
   }
 
   async listMembers(imageId: string): Promise<ImageMember[]> {
     const rows = await this.db.selectFrom('image_members').selectAll().where('image_id', '=', imageId).orderBy('created_at').orderBy('member').execute();
-    return rows.map((row) => ({ imageId: row.image_id, memberId: row.member, status: row.status, createdAt: row.created_at, updatedAt: row.updated_at }));
+    return rows.map((row) => ({ imageId: row.image_id, memberId: row.member, status: oneOf(MEMBER_STATUSES, row.status, 'image_members.status'), createdAt: row.created_at, updatedAt: row.updated_at }));
   }
 
   /**

@@ -6,6 +6,13 @@ export type Visibility = (typeof VISIBILITIES)[number];
 export const MEMBER_STATUSES = ['pending', 'accepted', 'rejected'] as const;
 export type MemberStatus = (typeof MEMBER_STATUSES)[number];
 
+/** Reads a column back into one of `values`; anything else means the row was written by something else. */
+export function oneOf<T extends string>(values: readonly T[], text: string, column: string): T {
+  const value = values.find((v) => v === text);
+  if (value === undefined) throw new Error(`${column} holds '${text}', which is not one of ${values.join(', ')}`);
+  return value;
+}
+
 /** An image as the services see it: base attributes, extra properties and tags together. */
 export interface Image {
   readonly id: string;

@@ -1,6 +1,6 @@
 import { policyCredentials, type RequestContext } from '../auth/request-context.js';
 import { ForbiddenError, NotFoundError } from '../errors/domain-errors.js';
-import type { PolicyCheck } from '../images/image-access.js';
+import type { PolicyCheck } from '../auth/policy-check.js';
 import type { StoreRegistry } from '../stores/store-registry.js';
 import type { ProtectionsHolder } from '../protections/protections-holder.js';
 

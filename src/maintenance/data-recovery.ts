@@ -1,4 +1,4 @@
-import type { FastifyBaseLogger } from 'fastify';
+import type { Logger } from '../ports/logger.js';
 import type { ImageRepository } from '../images/image-repository.js';
 import type { StoreRegistry } from '../stores/store-registry.js';
 import type { StoredObject } from '../stores/image-store.js';
@@ -38,7 +38,7 @@ export class DataRecovery {
   constructor(
     private readonly repo: ImageRepository,
     private readonly stores: StoreRegistry,
-    private readonly log: FastifyBaseLogger,
+    private readonly log: Logger,
   ) {}
 
   async run(options: { readonly remove: boolean; readonly requeue: boolean }): Promise<RecoveryReport> {

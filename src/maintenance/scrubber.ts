@@ -1,8 +1,8 @@
-import type { FastifyBaseLogger } from 'fastify';
+import type { Logger } from '../ports/logger.js';
 import { ConflictError, NotFoundError } from '../errors/domain-errors.js';
 import type { ImageDataService } from '../images/image-data-service.js';
 import type { ImageRepository } from '../images/image-repository.js';
-import type { ScrubberSettings } from '../server/server-settings.js';
+import type { ScrubberSettings } from './scrubber-settings.js';
 
 export interface ScrubReport {
   readonly scrubbed: readonly string[];
@@ -26,7 +26,7 @@ export class Scrubber {
     private readonly repo: ImageRepository,
     private readonly data: ImageDataService,
     private readonly settings: ScrubberSettings,
-    private readonly log: FastifyBaseLogger,
+    private readonly log: Logger,
   ) {}
 
   /** One pass; `ignoreScrubTime` purges every pending_delete image (delayed_delete off). */

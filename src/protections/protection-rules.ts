@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { policyCredentials, type RequestContext } from '../auth/request-context.js';
-import type { PolicyCheck } from '../images/image-access.js';
+import type { PolicyCheck } from '../auth/policy-check.js';
 import type { PropertyOperation, PropertyRules } from '../images/image-service.js';
 import { ProtectionRuleError } from './protection-errors.js';
 import { compilePythonRegex, type PythonRegex } from './python-regex.js';

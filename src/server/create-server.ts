@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger, FastifyInstance, FastifyPluginCallback } from 'fastify';
 import type { Authenticator } from '../auth/authenticator.js';
 import { migrateToLatest, openDatabase, type Db } from '../db/database.js';
-import type { PolicyCheck } from '../images/image-access.js';
+import type { PolicyCheck } from '../auth/policy-check.js';
 import { ImageSchemaValidator, imageSchema, imagesSchema, memberSchema, membersSchema } from '../images/image-schema.js';
 import { ImageService } from '../images/image-service.js';
 import { MemberService } from '../images/member-service.js';

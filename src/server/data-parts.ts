@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Db } from '../db/database.js';
-import { ImageAccess, type PolicyCheck } from '../images/image-access.js';
+import type { PolicyCheck } from '../auth/policy-check.js';
+import { ImageAccess } from '../images/image-access.js';
 import { ImageDataService } from '../images/image-data-service.js';
 import { ImageRepository } from '../images/image-repository.js';
 import { DataRecovery } from '../maintenance/data-recovery.js';

@@ -1,5 +1,7 @@
 import type { X509Certificate } from 'node:crypto';
 import type { DatabaseConfig } from '../db/database.js';
+import type { ScrubberSettings } from '../maintenance/scrubber-settings.js';
+import type { StoreSettings } from '../stores/store-settings.js';
 
 /**
  * Everything the composition root needs, already validated. Built from the INI configuration by
@@ -54,29 +56,4 @@ export interface ServerSettings {
   readonly userStorageQuota: number;
   /** `delayed_delete` and the scrubber's `scrub_time`, `scrub_pool_size`, `wakeup_time` (reference §12). */
   readonly scrubber: ScrubberSettings;
-}
-
-export interface FileBackendSettings {
-  readonly id: string;
-  readonly type: 'file';
-  readonly description: string | null;
-  readonly datadir: string;
-  readonly filePerm: number;
-  readonly durable: boolean;
-  /** `filesystem_store_direct_io` (Glimpse option). */
-  readonly directIo: boolean;
-}
-
-export interface StoreSettings {
-  /** `enabled_backends` is set: X-Image-Meta-Store, /v2/info/stores and the `stores` field exist. */
-  readonly multiStore: boolean;
-  readonly defaultBackend: string;
-  readonly backends: readonly FileBackendSettings[];
-}
-
-export interface ScrubberSettings {
-  readonly delayedDelete: boolean;
-  readonly scrubTimeSeconds: number;
-  readonly poolSize: number;
-  readonly wakeupSeconds: number;
 }

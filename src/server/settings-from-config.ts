@@ -1,12 +1,14 @@
 import { resolve } from 'node:path';
 import type { Config } from '../config/config-loader.js';
+import { databaseConfigOf } from '../db/database-url.js';
 import { keystoneSettings, type KeystoneSettings } from '../identity/keystone/keystone-settings.js';
 import type { OptionValue } from '../config/options.js';
 import { loadPolicyFile } from '../policy/policy-file.js';
 import { ConfigError } from '../config/config-error.js';
 import type { X509Certificate } from 'node:crypto';
 import { loadTrustedCas } from '../signing/image-signatures.js';
-import type { FileBackendSettings, ServerSettings, StoreSettings } from './server-settings.js';
+import type { FileBackendSettings, StoreSettings } from '../stores/store-settings.js';
+import type { ServerSettings } from './server-settings.js';
 
 function num(value: OptionValue): number {
   if (typeof value !== 'number') throw new Error(`expected a number, got ${JSON.stringify(value)}`);
@@ -93,7 +95,7 @@ export function settingsFromConfig(config: Config): { settings: ServerSettings; 
   const flavor = String(v('paste_deploy', 'flavor')).startsWith('keystone') ? 'keystone' : 'embedded';
   return {
     settings: {
-      database: config.database,
+      database: databaseConfigOf(config),
       dataDir,
       publicEndpoint: text(v('DEFAULT', 'public_endpoint')),
       limitParamDefault: num(v('DEFAULT', 'limit_param_default')),

@@ -3,7 +3,7 @@ import type { Db } from '../db/database.js';
 import { requestBaseUrl } from '../http/app.js';
 import { EmbeddedAuthenticator } from '../identity/embedded/embedded-authenticator.js';
 import type { EmbeddedUser } from '../identity/embedded/embedded-users.js';
-import { identityRoutes } from '../identity/embedded/identity-routes.js';
+import { identityRoutes } from '../http/routes/identity-routes.js';
 import { TokenStore } from '../identity/embedded/token-store.js';
 import { KeystoneAuthenticator } from '../identity/keystone/keystone-authenticator.js';
 import { ConfigError } from '../config/config-error.js';

@@ -1,4 +1,4 @@
-import type { StoreSettings } from '../server/server-settings.js';
+import type { StoreSettings } from './store-settings.js';
 import { FileStore } from './file/file-store.js';
 import type { ImageStore } from './image-store.js';
 

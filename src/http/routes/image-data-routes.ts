@@ -1,6 +1,6 @@
 import type { FastifyPluginCallback, FastifyRequest } from 'fastify';
 import type { Readable } from 'node:stream';
-import { contextOf } from '../../auth/authentication-hook.js';
+import { contextOf } from '../authentication-hook.js';
 import { UnsupportedMediaTypeError } from '../../errors/domain-errors.js';
 import type { ImageDataService } from '../../images/image-data-service.js';
 import { rejectBody } from '../body.js';

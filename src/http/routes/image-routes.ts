@@ -1,5 +1,5 @@
 import type { FastifyPluginCallback, FastifyRequest } from 'fastify';
-import { contextOf } from '../../auth/authentication-hook.js';
+import { contextOf } from '../authentication-hook.js';
 import type { ImageService } from '../../images/image-service.js';
 import { parsePatch, patchStyleFor } from '../../images/image-patch.js';
 import { imageView } from '../../images/image-view.js';

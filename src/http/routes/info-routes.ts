@@ -1,5 +1,5 @@
 import type { FastifyPluginCallback } from 'fastify';
-import { contextOf } from '../../auth/authentication-hook.js';
+import { contextOf } from '../authentication-hook.js';
 import type { InfoService } from '../../info/info-service.js';
 import { rejectBody } from '../body.js';
 import { resource } from '../resource.js';

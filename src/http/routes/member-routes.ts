@@ -1,5 +1,5 @@
 import type { FastifyPluginCallback, FastifyRequest } from 'fastify';
-import { contextOf } from '../../auth/authentication-hook.js';
+import { contextOf } from '../authentication-hook.js';
 import { memberView } from '../../images/image-view.js';
 import type { MemberService } from '../../images/member-service.js';
 import { jsonBody, rejectBody } from '../body.js';

@@ -1,7 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { hashPassword, type EmbeddedPassword } from '../password-hash.js';
+import type { Config } from '../../config/config-loader.js';
+import { hashPassword, isScryptHash, type EmbeddedPassword } from '../password-hash.js';
 
 /** A user of the embedded identity, from `[embedded_identity] user_<name> = …`. */
 export interface EmbeddedUser {
@@ -9,6 +10,16 @@ export interface EmbeddedUser {
   readonly password: EmbeddedPassword;
   readonly project: string;
   readonly roles: readonly string[];
+}
+
+/** The embedded identity's users (`[embedded_identity] user_<name> = <password> <project> <roles>`). */
+export function embeddedUsersOf(config: Config): EmbeddedUser[] {
+  return config.embeddedUserEntries.map(({ name, secret, project, roles }) => ({
+    name,
+    password: isScryptHash(secret) ? { kind: 'scrypt', hash: secret } : { kind: 'plain', value: secret },
+    project,
+    roles,
+  }));
 }
 
 export const DEFAULT_DOMAIN = { id: 'default', name: 'Default' } as const;

@@ -4,7 +4,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { ConfigError } from '../../../src/config/config-error.js';
-import { configFilesFromArgs, loadConfig, parseDatabaseUrl } from '../../../src/config/config-loader.js';
+import { configFilesFromArgs, loadConfig } from '../../../src/config/config-loader.js';
+import { databaseConfigOf, parseDatabaseUrl } from '../../../src/db/database-url.js';
+import { embeddedUsersOf } from '../../../src/identity/embedded/embedded-users.js';
 import { parseIni } from '../../../src/config/ini-parser.js';
 import { OPTIONS } from '../../../src/config/options.js';
 import { renderSampleConfig } from '../../../src/config/sample-config.js';
@@ -28,8 +30,8 @@ describe('configuration (Glance option names)', () => {
     assert.equal(config.value('DEFAULT', 'bind_port'), 9292);
     assert.equal(config.value('DEFAULT', 'limit_param_default'), 25);
     assert.equal(config.value('paste_deploy', 'flavor'), 'embedded');
-    assert.deepEqual(config.database, { kind: 'sqlite', path: resolve('data', 'glimpse.sqlite') });
-    assert.deepEqual(config.embeddedUsers, []);
+    assert.deepEqual(databaseConfigOf(config), { kind: 'sqlite', path: resolve('data', 'glimpse.sqlite') });
+    assert.deepEqual(embeddedUsersOf(config), []);
   });
 
   it('later files win, option by option', () => {
@@ -88,7 +90,7 @@ describe('configuration (Glance option names)', () => {
 
   it('reads embedded users, with plain or scrypt passwords and lowercased roles', () => {
     const config = loadConfig([file('[embedded_identity]\nuser_demo = secret demo Member,reader\nuser_ops = scrypt$16384$8$1$c2FsdA==$aGFzaA== ops admin\n')]);
-    assert.deepEqual(config.embeddedUsers, [
+    assert.deepEqual(embeddedUsersOf(config), [
       { name: 'demo', password: { kind: 'plain', value: 'secret' }, project: 'demo', roles: ['member', 'reader'] },
       { name: 'ops', password: { kind: 'scrypt', hash: 'scrypt$16384$8$1$c2FsdA==$aGFzaA==' }, project: 'ops', roles: ['admin'] },
     ]);

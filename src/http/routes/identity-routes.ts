@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastify';
 import type { ProjectIdentity } from '../../auth/request-context.js';
-import { verifyPassword } from '../password-hash.js';
-import { DEFAULT_DOMAIN, projectId, stableId, userId, type EmbeddedUser } from './embedded-users.js';
-import type { TokenStore } from './token-store.js';
+import { DEFAULT_DOMAIN, projectId, stableId, userId, type EmbeddedUser } from '../../identity/embedded/embedded-users.js';
+import type { TokenStore } from '../../identity/embedded/token-store.js';
+import { verifyPassword } from '../../identity/password-hash.js';
 
 /**
  * The part of the Keystone v3 API that clients need to log in (keystoneauth's discovery, password

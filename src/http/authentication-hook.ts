@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Authenticator } from '../auth/authenticator.js';
+import { policyCredentials, scopeFields, type ContextCredentials, type RequestContext } from '../auth/request-context.js';
 import { HeaderTooLargeError, UnauthenticatedError } from '../errors/domain-errors.js';
-import type { Authenticator } from './authenticator.js';
-import { policyCredentials, scopeFields, type ContextCredentials, type RequestContext } from './request-context.js';
 
 export interface AuthenticationOptions {
   readonly authenticator: Authenticator;

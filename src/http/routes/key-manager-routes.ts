@@ -1,10 +1,10 @@
 import type { FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastify';
-import { contextOf } from '../../auth/authentication-hook.js';
 import { InvalidInputError } from '../../errors/domain-errors.js';
-import { jsonBody, rejectBody } from '../../http/body.js';
-import { queryParams, resource } from '../../http/resource.js';
-import type { SecretRow } from './secret-repository.js';
-import type { SecretService } from './secret-service.js';
+import type { SecretRow } from '../../keymanager/embedded/secret-repository.js';
+import type { SecretService } from '../../keymanager/embedded/secret-service.js';
+import { contextOf } from '../authentication-hook.js';
+import { jsonBody, rejectBody } from '../body.js';
+import { queryParams, resource } from '../resource.js';
 
 function secretId(request: FastifyRequest): string {
   return (request.params as { secret_id: string }).secret_id;

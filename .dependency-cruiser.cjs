@@ -1,0 +1,71 @@
+/**
+ * Layers point one way: a folder of src/ imports only from its own layer or the layers below it,
+ * and nothing imports in a cycle. `npx depcruise src` (run by scripts/test.sh) fails on a new
+ * back-edge; test/unit/architecture/dependency-rules.test.ts shows it does.
+ *
+ * From the bottom up (README "Layout"):
+ */
+const LAYERS = [
+  // Vocabulary every layer may use: domain errors, the ports services are given, native code.
+  ['errors', 'ports', 'native'],
+  // Configuration files, pooled buffers.
+  ['config', 'buffers'],
+  // The database, the policy engine, the request context.
+  ['db', 'policy', 'auth', 'hashing'],
+  // Stores, identity, the key manager.
+  ['stores', 'identity', 'keymanager'],
+  ['signing'],
+  // The image domain: services, repository, state machine.
+  ['images'],
+  // What builds on images: property protections, maintenance, discovery.
+  ['protections', 'maintenance'],
+  ['info'],
+  // HTTP routes, then the composition root, then the entry points.
+  ['http'],
+  ['server'],
+  ['cli'],
+];
+
+const folders = (layers) => layers.flat().join('|');
+
+const upwardRules = LAYERS.slice(0, -1).map((layer, index) => ({
+  name: `no-upward-from-${layer.join('-')}`,
+  comment: `${layer.join(', ')} may not import the layers above it (${folders(LAYERS.slice(index + 1))})`,
+  severity: 'error',
+  from: { path: `^src/(${layer.join('|')})/` },
+  to: { path: `^src/(${folders(LAYERS.slice(index + 1))})/` },
+}));
+
+/** @type {import('dependency-cruiser').IConfiguration} */
+module.exports = {
+  forbidden: [
+    ...upwardRules,
+    {
+      name: 'no-circular',
+      comment: 'Modules must not depend on each other in a cycle.',
+      severity: 'error',
+      from: { path: '^src/' },
+      to: { circular: true },
+    },
+    {
+      name: 'fastify-only-in-http',
+      comment: 'Only the HTTP layer and the composition root know Fastify; services take src/ports.',
+      severity: 'error',
+      from: { path: '^src/', pathNot: '^src/(http|server|cli)/' },
+      to: { path: 'node_modules/fastify/' },
+    },
+    {
+      name: 'no-unlisted-folder',
+      comment: 'Every folder of src/ has a place in the LAYERS of .dependency-cruiser.cjs.',
+      severity: 'error',
+      from: { path: `^src/(?!(${folders(LAYERS)})/)` },
+      to: {},
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+    exclude: { path: '^src/.*\\.d\\.ts$' },
+  },
+};
