@@ -38,7 +38,10 @@ export function prepareGlance(state: string, port: number, imagesDir: string): v
     join(state, 'glance-api.conf'),
     `[DEFAULT]\nbind_host = 127.0.0.1\nbind_port = ${port}\nworkers = 2\nlog_file = ${state}/glance.log\n[database]\nconnection = sqlite:///${state}/glance.sqlite\n[paste_deploy]\nflavor = bench\nconfig_file = ${state}/glance-api-paste.ini\n[glance_store]\nstores = file\ndefault_store = file\nfilesystem_store_datadir = ${imagesDir}\n[oslo_policy]\npolicy_file = ${state}/policy.yaml\n`,
   );
-  const paste = readFileSync('/etc/glance/glance-api-paste.ini', 'utf8').replace('[pipeline:glance-api]', '[pipeline:glance-api-bench]\npipeline = healthcheck versionnegotiation context rootapp\n\n[pipeline:glance-api]');
+  const paste = readFileSync('/etc/glance/glance-api-paste.ini', 'utf8').replace(
+    '[pipeline:glance-api]',
+    '[pipeline:glance-api-bench]\npipeline = healthcheck versionnegotiation context rootapp\n\n[pipeline:glance-api]',
+  );
   writeFileSync(join(state, 'glance-api-paste.ini'), paste);
   writeFileSync(join(state, 'policy.yaml'), '');
   sh('glance-manage', ['--config-file', join(state, 'glance-api.conf'), 'db_sync'], PYTHON_ENV);
@@ -67,7 +70,9 @@ export async function startServers(state: string, glancePort: number, glimpsePor
     const login = await fetch(`http://127.0.0.1:${glimpsePort}/identity/v3/auth/tokens`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ auth: { identity: { methods: ['password'], password: { user: { name: 'bench', domain: { id: 'default' }, password: 'bench-secret' } } } } }),
+      body: JSON.stringify({
+        auth: { identity: { methods: ['password'], password: { user: { name: 'bench', domain: { id: 'default' }, password: 'bench-secret' } } } },
+      }),
     });
     return { glance, glimpse, token: login.headers.get('x-subject-token') ?? '', stop };
   } catch (error) {

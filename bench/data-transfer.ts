@@ -38,7 +38,6 @@ interface Transfer {
   readonly peakRssMiB: number;
 }
 
-
 /** Processes of a server's process group (the server and its workers), from /proc. */
 function groupPids(group: number): number[] {
   const pids: number[] = [];
@@ -112,13 +111,17 @@ async function call(target: Target, method: string, path: string, body?: unknown
 
 function put(target: Target, id: string, body: Readable, size: number): Promise<void> {
   return new Promise((resolvePut, reject) => {
-    const req = request(`${target.url}/v2/images/${id}/file`, { method: 'PUT', headers: { ...target.headers, 'content-type': 'application/octet-stream', 'content-length': String(size) } }, (res) => {
-      res.resume();
-      res.on('end', () => {
-        if (res.statusCode === 204) resolvePut();
-        else reject(new Error(`${target.name} upload: ${res.statusCode ?? 0}`));
-      });
-    });
+    const req = request(
+      `${target.url}/v2/images/${id}/file`,
+      { method: 'PUT', headers: { ...target.headers, 'content-type': 'application/octet-stream', 'content-length': String(size) } },
+      (res) => {
+        res.resume();
+        res.on('end', () => {
+          if (res.statusCode === 204) resolvePut();
+          else reject(new Error(`${target.name} upload: ${res.statusCode ?? 0}`));
+        });
+      },
+    );
     req.on('error', reject);
     body.pipe(req);
   });
@@ -143,13 +146,28 @@ const headerArgs = (target: Target): string[] => Object.entries(target.headers).
 
 /** PUT of a file with curl -T (Content-Length, streamed from the file, no 100-continue wait). */
 async function upload(target: Target, id: string, file: string): Promise<void> {
-  const status = await curl([...headerArgs(target), '-H', 'Content-Type: application/octet-stream', '-H', 'Expect:', '-T', file, '-o', '/dev/null', '-w', '%{http_code}', `${target.url}/v2/images/${id}/file`]);
+  const status = await curl([
+    ...headerArgs(target),
+    '-H',
+    'Content-Type: application/octet-stream',
+    '-H',
+    'Expect:',
+    '-T',
+    file,
+    '-o',
+    '/dev/null',
+    '-w',
+    '%{http_code}',
+    `${target.url}/v2/images/${id}/file`,
+  ]);
   if (status !== '204') throw new Error(`${target.name} upload: ${status}`);
 }
 
 /** GET of the image data with curl into /dev/null; the bytes received. */
 async function download(target: Target, id: string): Promise<number> {
-  const [status, bytes] = (await curl([...headerArgs(target), '-o', '/dev/null', '-w', '%{http_code} %{size_download}', `${target.url}/v2/images/${id}/file`])).split(' ');
+  const [status, bytes] = (
+    await curl([...headerArgs(target), '-o', '/dev/null', '-w', '%{http_code} %{size_download}', `${target.url}/v2/images/${id}/file`])
+  ).split(' ');
   if (status !== '200') throw new Error(`${target.name} download: ${status ?? ''}`);
   return Number(bytes);
 }
@@ -167,14 +185,14 @@ async function startTargets(): Promise<{ glimpse: Target; glance: Target; stop: 
   );
   const { glance, glimpse, stop } = servers;
   return {
-      glimpse: { name: 'glimpse', url: `http://127.0.0.1:${GLIMPSE_PORT}`, headers: { 'x-auth-token': servers.token }, group: glimpse.pid ?? 0 },
-      glance: {
-        name: 'glance',
-        url: `http://127.0.0.1:${GLANCE_PORT}`,
-        headers: { 'x-identity-status': 'Confirmed', 'x-user-id': 'bench-user', 'x-project-id': 'bench-project', 'x-roles': 'member,reader' },
-        group: glance.pid ?? 0,
-      },
-      stop,
+    glimpse: { name: 'glimpse', url: `http://127.0.0.1:${GLIMPSE_PORT}`, headers: { 'x-auth-token': servers.token }, group: glimpse.pid ?? 0 },
+    glance: {
+      name: 'glance',
+      url: `http://127.0.0.1:${GLANCE_PORT}`,
+      headers: { 'x-identity-status': 'Confirmed', 'x-user-id': 'bench-user', 'x-project-id': 'bench-project', 'x-roles': 'member,reader' },
+      group: glance.pid ?? 0,
+    },
+    stop,
   };
 }
 
@@ -222,7 +240,7 @@ async function hashLimit(file: string): Promise<{ sequential: number; parallel: 
 /** A stream of `size` bytes built from one random MiB, for the RSS run (content is irrelevant). */
 function repeated(size: number): Readable {
   const block = Buffer.alloc(MIB, 7);
-  for (let i = 0; i < block.length; i += 4096) block.writeUInt32LE(i * 2654435761 >>> 0, i);
+  for (let i = 0; i < block.length; i += 4096) block.writeUInt32LE((i * 2654435761) >>> 0, i);
   let sent = 0;
   return new Readable({
     read() {
@@ -288,7 +306,9 @@ async function main(): Promise<void> {
     const rssIdle = groupRssMiB(glimpse.group);
     const big = await observed(glimpse, BIG, () => put(glimpse, bigImage, repeated(BIG), BIG));
     await call(glimpse, 'DELETE', `/v2/images/${bigImage}`);
-    console.log(`glimpse ${BIG / GIB} GiB upload: ${big.mibPerSecond.toFixed(0)} MiB/s, RSS ${rssIdle.toFixed(0)} MiB before, peak ${big.peakRssMiB.toFixed(0)} MiB`);
+    console.log(
+      `glimpse ${BIG / GIB} GiB upload: ${big.mibPerSecond.toFixed(0)} MiB/s, RSS ${rssIdle.toFixed(0)} MiB before, peak ${big.peakRssMiB.toFixed(0)} MiB`,
+    );
 
     const best = (list: readonly Transfer[]): Transfer => list.reduce((a, b) => (b.mibPerSecond > a.mibPerSecond ? b : a));
     const median = (list: readonly Transfer[]): number => {
@@ -304,8 +324,20 @@ async function main(): Promise<void> {
       sizeGiB: SIZE / GIB,
       client: 'curl',
       hashLimit: { best: limit, runs: limits },
-      glimpse: { upload: best(g.upload), firstDownload: best(g.firstDownload), secondDownload: best(g.secondDownload), thirdDownload: best(g.thirdDownload), all: g },
-      glance: { upload: best(o.upload), firstDownload: best(o.firstDownload), secondDownload: best(o.secondDownload), thirdDownload: best(o.thirdDownload), all: o },
+      glimpse: {
+        upload: best(g.upload),
+        firstDownload: best(g.firstDownload),
+        secondDownload: best(g.secondDownload),
+        thirdDownload: best(g.thirdDownload),
+        all: g,
+      },
+      glance: {
+        upload: best(o.upload),
+        firstDownload: best(o.firstDownload),
+        secondDownload: best(o.secondDownload),
+        thirdDownload: best(o.thirdDownload),
+        all: o,
+      },
       bigUpload: { sizeGiB: BIG / GIB, rssIdleMiB: rssIdle, ...big },
     };
     const date = summary.date.slice(0, 10);

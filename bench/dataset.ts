@@ -49,7 +49,8 @@ export function* benchImages(count: number): Generator<BenchImage> {
     if (visibility === 'shared') {
       for (let m = 0; m < 1 + Math.floor(random() * 2); m += 1) {
         const member = projectId(random() < 0.1 ? BENCH_PROJECT : pick(PROJECTS));
-        if (member !== owner && !members.some((x) => x.member === member)) members.push({ member, status: pick(['pending', 'accepted', 'accepted', 'rejected'] as const) });
+        if (member !== owner && !members.some((x) => x.member === member))
+          members.push({ member, status: pick(['pending', 'accepted', 'accepted', 'rejected'] as const) });
       }
     }
     const tags = [...new Set(Array.from({ length: Math.floor(random() * 4) }, () => pick(['gold', 'silver', 'bronze', 'base', 'gpu', 'test'])))];

@@ -32,7 +32,10 @@ function inline(): { stream: Transform; digests: () => Promise<string[]> } {
   return { stream, digests: () => Promise.resolve([md5.digest('hex'), sha.digest('hex')]) };
 }
 
-async function measure(name: string, make: () => { stream: Transform; digests: () => Promise<string[]> }): Promise<{ name: string; mibPerSecond: number; loopP99Ms: number; loopMaxMs: number; digests: string[] }> {
+async function measure(
+  name: string,
+  make: () => { stream: Transform; digests: () => Promise<string[]> },
+): Promise<{ name: string; mibPerSecond: number; loopP99Ms: number; loopMaxMs: number; digests: string[] }> {
   const delay = monitorEventLoopDelay({ resolution: 1 });
   const hashing = make();
   delay.enable();
@@ -53,7 +56,10 @@ try {
   for (let round = 0; round < 2; round += 1) {
     const results = [await measure('inline', inline), await measure('worker threads', () => pool.hashingStream(['md5', 'sha512']))];
     if (results[0]?.digests.join() !== results[1]?.digests.join()) throw new Error('digests differ');
-    for (const r of results) console.log(`round ${round} ${r.name.padEnd(15)} ${r.mibPerSecond.toFixed(0).padStart(5)} MiB/s  event loop delay p99 ${r.loopP99Ms.toFixed(1)} ms, max ${r.loopMaxMs.toFixed(1)} ms`);
+    for (const r of results)
+      console.log(
+        `round ${round} ${r.name.padEnd(15)} ${r.mibPerSecond.toFixed(0).padStart(5)} MiB/s  event loop delay p99 ${r.loopP99Ms.toFixed(1)} ms, max ${r.loopMaxMs.toFixed(1)} ms`,
+      );
   }
 } finally {
   await pool.close();

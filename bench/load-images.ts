@@ -17,17 +17,46 @@ export async function loadGlimpse(path: string, count: number): Promise<void> {
         .insertInto('images')
         .values(
           images.map((i) => ({
-            id: i.id, name: i.name, status: i.status, visibility: i.visibility, protected: 0, os_hidden: 0, checksum: null, os_hash_algo: null, os_hash_value: null,
-            owner: i.owner, size: i.size, virtual_size: null, min_ram: i.minRam, min_disk: i.minDisk, disk_format: i.diskFormat, container_format: i.containerFormat,
-            created_at: i.createdAt.toISOString(), updated_at: i.createdAt.toISOString(), deleted: 0, deleted_at: null,
+            id: i.id,
+            name: i.name,
+            status: i.status,
+            visibility: i.visibility,
+            protected: 0,
+            os_hidden: 0,
+            checksum: null,
+            os_hash_algo: null,
+            os_hash_value: null,
+            owner: i.owner,
+            size: i.size,
+            virtual_size: null,
+            min_ram: i.minRam,
+            min_disk: i.minDisk,
+            disk_format: i.diskFormat,
+            container_format: i.containerFormat,
+            created_at: i.createdAt.toISOString(),
+            updated_at: i.createdAt.toISOString(),
+            deleted: 0,
+            deleted_at: null,
           })),
         )
         .execute();
       const properties = images.flatMap((i) => Object.entries(i.properties).map(([name, value]) => ({ image_id: i.id, name, value })));
-      for (let k = 0; k < properties.length; k += BATCH) await trx.insertInto('image_properties').values(properties.slice(k, k + BATCH)).execute();
+      for (let k = 0; k < properties.length; k += BATCH)
+        await trx
+          .insertInto('image_properties')
+          .values(properties.slice(k, k + BATCH))
+          .execute();
       const tags = images.flatMap((i) => i.tags.map((value) => ({ image_id: i.id, value })));
       if (tags.length > 0) await trx.insertInto('image_tags').values(tags).execute();
-      const members = images.flatMap((i) => i.members.map((m) => ({ image_id: i.id, member: m.member, status: m.status, created_at: i.createdAt.toISOString(), updated_at: i.createdAt.toISOString() })));
+      const members = images.flatMap((i) =>
+        i.members.map((m) => ({
+          image_id: i.id,
+          member: m.member,
+          status: m.status,
+          created_at: i.createdAt.toISOString(),
+          updated_at: i.createdAt.toISOString(),
+        })),
+      );
       if (members.length > 0) await trx.insertInto('image_members').values(members).execute();
     });
   };

@@ -25,7 +25,6 @@ interface Target {
   readonly headers: Record<string, string>;
 }
 
-
 async function prepareState(): Promise<void> {
   const marker = join(STATE, `loaded-${COUNT}`);
   if (existsSync(marker)) return;
@@ -40,7 +39,6 @@ async function prepareState(): Promise<void> {
   console.log(`loaded ${COUNT} images into Glance in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   writeFileSync(marker, new Date().toISOString());
 }
-
 
 async function startTargets(): Promise<{ targets: Target[]; stop: () => void }> {
   const servers = await startServers(
@@ -95,7 +93,9 @@ async function main(): Promise<void> {
   try {
     const glimpse = targets[0];
     if (glimpse === undefined) throw new Error('no target');
-    const publicImage = ((await (await fetch(`${glimpse.url}/v2/images?visibility=public&limit=1`, { headers: glimpse.headers })).json()) as { images: { id: string }[] }).images[0]?.id ?? '';
+    const publicImage =
+      ((await (await fetch(`${glimpse.url}/v2/images?visibility=public&limit=1`, { headers: glimpse.headers })).json()) as { images: { id: string }[] })
+        .images[0]?.id ?? '';
     const scenarios: [string, string][] = [
       ['show', `/v2/images/${publicImage}`],
       ['default list', '/v2/images'],
@@ -104,7 +104,8 @@ async function main(): Promise<void> {
     ];
     for (const [name, path] of scenarios) {
       const [a, b] = await Promise.all(targets.map((t) => firstPage(t, path)));
-      if (JSON.stringify(a) !== JSON.stringify(b)) console.warn(`MISMATCH on ${name}: glimpse ${JSON.stringify(a?.slice(0, 3))}… glance ${JSON.stringify(b?.slice(0, 3))}…`);
+      if (JSON.stringify(a) !== JSON.stringify(b))
+        console.warn(`MISMATCH on ${name}: glimpse ${JSON.stringify(a?.slice(0, 3))}… glance ${JSON.stringify(b?.slice(0, 3))}…`);
       else console.log(`same first page on ${name} (${a?.length ?? 0} images)`);
     }
     const results: Measurement[] = [];
@@ -114,7 +115,9 @@ async function main(): Promise<void> {
           await measure(target, path, Math.min(connections, 4)); // warm-up
           const m = await measure(target, path, connections);
           results.push({ scenario, target: target.name, ...m });
-          console.log(`${scenario.padEnd(22)} c=${String(connections).padEnd(3)} ${target.name.padEnd(8)} ${m.requestsPerSecond.toFixed(0).padStart(7)} req/s  p50 ${m.p50} ms  p99 ${m.p99} ms  errors ${m.errors}`);
+          console.log(
+            `${scenario.padEnd(22)} c=${String(connections).padEnd(3)} ${target.name.padEnd(8)} ${m.requestsPerSecond.toFixed(0).padStart(7)} req/s  p50 ${m.p50} ms  p99 ${m.p99} ms  errors ${m.errors}`,
+          );
         }
       }
     }
@@ -127,7 +130,11 @@ async function main(): Promise<void> {
         const ratio = other === undefined || other.requestsPerSecond === 0 ? '∞' : (g.requestsPerSecond / other.requestsPerSecond).toFixed(1);
         return `| ${g.scenario} | ${g.connections} | ${g.requestsPerSecond.toFixed(0)} | ${g.p50} / ${g.p99} | ${other?.requestsPerSecond.toFixed(0) ?? '-'} | ${other === undefined ? '-' : `${other.p50} / ${other.p99}`} | ${ratio}× |`;
       });
-    const table = ['| scenario | clients | Glimpse req/s | Glimpse p50 / p99 ms | Glance req/s | Glance p50 / p99 ms | req/s ratio |', '|---|---|---|---|---|---|---|', ...rows].join('\n');
+    const table = [
+      '| scenario | clients | Glimpse req/s | Glimpse p50 / p99 ms | Glance req/s | Glance p50 / p99 ms | req/s ratio |',
+      '|---|---|---|---|---|---|---|',
+      ...rows,
+    ].join('\n');
     console.log(`\n${machine}, ${date}, ${COUNT} images\n\n${table}`);
     mkdirSync('bench/results', { recursive: true });
     writeFileSync(`bench/results/${date.slice(0, 10)}.json`, JSON.stringify({ date, machine, images: COUNT, seconds: SECONDS, results }, null, 2));

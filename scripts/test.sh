@@ -26,6 +26,9 @@ fi
 step "type-check"
 npx tsc --noEmit
 
+step "format"
+npm run -s format:check
+
 step "lint"
 npx eslint --max-warnings 0 .
 

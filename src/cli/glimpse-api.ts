@@ -38,7 +38,9 @@ async function prepare(): Promise<ReturnType<typeof settingsFromConfig> & { user
       const { recovery, scrubber } = dataParts;
       const report = await recovery.run({ requeue: true, remove: true });
       if (report.requeued.length > 0 || report.orphans.length > 0) {
-        console.warn(`recovery: ${report.requeued.length} upload(s) interrupted and requeued, ${report.removed} of ${report.orphans.length} orphan object(s) removed`);
+        console.warn(
+          `recovery: ${report.requeued.length} upload(s) interrupted and requeued, ${report.removed} of ${report.orphans.length} orphan object(s) removed`,
+        );
       }
       // Deletes cut short by a crash are finished now unless delayed_delete keeps them for later.
       if (!parts.settings.scrubber.delayedDelete) await scrubber.scrubOnce();
@@ -103,7 +105,8 @@ async function serve(): Promise<void> {
     logger,
     policy,
     protections,
-    identity: (db) => buildIdentity(proc, users.users, db, settings.publicEndpoint, settings.keyManager.backend === 'embedded', (message) => logger.warn(message)),
+    identity: (db) =>
+      buildIdentity(proc, users.users, db, settings.publicEndpoint, settings.keyManager.backend === 'embedded', (message) => logger.warn(message)),
     // One scrubber per host: the single process, or the first worker of a cluster.
     runScrubber: cluster.isPrimary || cluster.worker?.id === 1,
   });
@@ -120,7 +123,14 @@ async function serve(): Promise<void> {
 
 serve().catch((error: unknown) => {
   // Configuration and policy mistakes are the operator's to fix: say what, without a stack.
-  if (error instanceof ConfigError || error instanceof StoreError || error instanceof ProtectionRuleError || error instanceof PolicyFileError || error instanceof PolicyRuleSyntaxError || error instanceof PolicyRuleCycleError) {
+  if (
+    error instanceof ConfigError ||
+    error instanceof StoreError ||
+    error instanceof ProtectionRuleError ||
+    error instanceof PolicyFileError ||
+    error instanceof PolicyRuleSyntaxError ||
+    error instanceof PolicyRuleCycleError
+  ) {
     console.error(`glimpse-api: ${error.message}`);
   } else {
     console.error(error);

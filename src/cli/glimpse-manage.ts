@@ -36,7 +36,8 @@ import { StoreError } from '../stores/store-errors.js';
 import pino from 'pino';
 import { runProtectionsCheck } from '../protections/protections-tool.js';
 
-const USAGE = 'usage: glimpse-manage [--config-file FILE]... (db sync | hash-password [PASSWORD] | config sample | data check | data recover | scrub [--restore ID] | image verify ID [--token T] | protections check --file F ...)';
+const USAGE =
+  'usage: glimpse-manage [--config-file FILE]... (db sync | hash-password [PASSWORD] | config sample | data check | data recover | scrub [--restore ID] | image verify ID [--token T] | protections check --file F ...)';
 
 /** Opens the database and the image data parts the configuration describes, for one command. */
 async function withDataParts(argv: readonly string[], run: (parts: DataParts) => Promise<number>): Promise<number> {
@@ -63,9 +64,14 @@ async function dataCommand(argv: readonly string[], sub: string | undefined): Pr
     const saving = fix ? report.requeued : [];
     const lost = await recovery.findLostData();
     for (const id of saving) console.log(`requeued  ${id} (upload interrupted)`);
-    for (const o of report.orphans) console.log(`${fix ? 'removed ' : 'orphan  '}  ${o.storeId} ${o.location} (${o.partial ? 'unfinished write' : 'no image refers to it'}, ${o.size} bytes)`);
+    for (const o of report.orphans)
+      console.log(
+        `${fix ? 'removed ' : 'orphan  '}  ${o.storeId} ${o.location} (${o.partial ? 'unfinished write' : 'no image refers to it'}, ${o.size} bytes)`,
+      );
     for (const l of lost) console.log(`lost      ${l.imageId} [${l.status}] ${l.storeId} ${l.location}: ${l.reason}`);
-    console.log(`${report.orphans.length} orphan object(s)${fix ? `, ${report.removed} removed` : ''}; ${lost.length} image location(s) without data${fix ? `; ${saving.length} upload(s) requeued` : ''}`);
+    console.log(
+      `${report.orphans.length} orphan object(s)${fix ? `, ${report.removed} removed` : ''}; ${lost.length} image location(s) without data${fix ? `; ${saving.length} upload(s) requeued` : ''}`,
+    );
     return (fix ? report.removed < report.orphans.length : report.orphans.length > 0) || lost.length > 0 ? 1 : 0;
   });
 }

@@ -43,7 +43,10 @@ const DYNAMIC_USER = /^user_(.+)$/;
 function parseEnabledBackends(raw: IniValue): { id: string; type: 'file' }[] {
   const at = `[DEFAULT] enabled_backends (${raw.file}:${raw.line})`;
   const backends: { id: string; type: 'file' }[] = [];
-  for (const entry of raw.value.split(',').map((e) => e.trim()).filter((e) => e !== '')) {
+  for (const entry of raw.value
+    .split(',')
+    .map((e) => e.trim())
+    .filter((e) => e !== '')) {
     const [id = '', type = '', ...rest] = entry.split(':').map((p) => p.trim());
     if (id === '' || type === '' || rest.length > 0) throw new ConfigError(`${at}: '${entry}' is not <id>:<type>`);
     if (id.startsWith('os_glance_')) throw new ConfigError(`${at}: store id '${id}' is reserved (os_glance_ prefix)`);
@@ -81,7 +84,12 @@ function convert(def: OptionDefinition, raw: IniValue): OptionValue {
       throw new ConfigError(`${where(raw, def)}: '${text}' is not a boolean (true/false)`);
     }
     case 'list':
-      return text === '' ? [] : text.split(',').map((v) => v.trim()).filter((v) => v !== '');
+      return text === ''
+        ? []
+        : text
+            .split(',')
+            .map((v) => v.trim())
+            .filter((v) => v !== '');
     case 'enum':
       if (!type.choices.includes(text)) throw new ConfigError(`${where(raw, def)}: '${text}' is not one of ${type.choices.join(', ')}`);
       return text;
@@ -104,7 +112,15 @@ function userEntry(name: string, raw: IniValue): EmbeddedUserEntry {
   if (secret === undefined || project === undefined || roles === undefined || rest.length > 0 || secret === '') {
     throw new ConfigError(`[embedded_identity] user_${name} (${raw.file}:${raw.line}): expected '<password> <project> <role>[,<role>...]'`);
   }
-  return { name, secret, project, roles: roles.split(',').map((r) => r.trim().toLowerCase()).filter((r) => r !== '') };
+  return {
+    name,
+    secret,
+    project,
+    roles: roles
+      .split(',')
+      .map((r) => r.trim().toLowerCase())
+      .filter((r) => r !== ''),
+  };
 }
 
 /** Config files from `--config-file FILE` (repeatable) or GLIMPSE_CONFIG_FILE (':'-separated). */
@@ -171,17 +187,23 @@ export function loadConfig(files: readonly string[]): Config {
   if (!getHashes().includes(algorithm)) throw new ConfigError(`[DEFAULT] hashing_algorithm: '${algorithm}' is not a hash this system provides`);
   const backends = (declaredBackends ?? []).map(({ id, type }): StoreBackendConfig => {
     const given = backendRaw.get(id) ?? new Map<string, IniValue>();
-    const backendValues = new Map(FILE_STORE_OPTIONS.map((def) => {
-      const entry = given.get(def.name);
-      return [def.name, entry === undefined ? def.default : convert({ ...def, section: id }, entry)] as const;
-    }));
-    if (backendValues.get('filesystem_store_datadir') === null) throw new ConfigError(`[${id}] filesystem_store_datadir is required for the file store '${id}'`);
+    const backendValues = new Map(
+      FILE_STORE_OPTIONS.map((def) => {
+        const entry = given.get(def.name);
+        return [def.name, entry === undefined ? def.default : convert({ ...def, section: id }, entry)] as const;
+      }),
+    );
+    if (backendValues.get('filesystem_store_datadir') === null)
+      throw new ConfigError(`[${id}] filesystem_store_datadir is required for the file store '${id}'`);
     return { id, type, value: (name) => backendValues.get(name) ?? null };
   });
   if (declaredBackends !== null) {
     const defaultBackend = value('glance_store', 'default_backend');
     if (defaultBackend === null) throw new ConfigError('[glance_store] default_backend is required with [DEFAULT] enabled_backends');
-    if (!backends.some((b) => b.id === defaultBackend)) throw new ConfigError(`[glance_store] default_backend: '${String(defaultBackend)}' is not one of enabled_backends (${backends.map((b) => b.id).join(', ')})`);
+    if (!backends.some((b) => b.id === defaultBackend))
+      throw new ConfigError(
+        `[glance_store] default_backend: '${String(defaultBackend)}' is not one of enabled_backends (${backends.map((b) => b.id).join(', ')})`,
+      );
   }
   return {
     value,

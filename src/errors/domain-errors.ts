@@ -20,7 +20,6 @@ export type ErrorCode =
   | 'UNSUPPORTED_MEDIA_TYPE'
   | 'RANGE_NOT_SATISFIABLE'
   | 'HEADER_TOO_LARGE'
-  | 'NOT_IMPLEMENTED'
   | 'SERVICE_UNAVAILABLE';
 
 export type MessagePlacement = 'explanation' | 'detail';
@@ -103,10 +102,6 @@ export class RangeNotSatisfiableError extends DomainError {
 /** A request header over its limit, e.g. an over-long X-Openstack-Request-ID (reference §1.5). */
 export class HeaderTooLargeError extends DomainError {
   readonly code = 'HEADER_TOO_LARGE';
-}
-
-export class NotImplementedError extends DomainError {
-  readonly code = 'NOT_IMPLEMENTED';
 }
 
 export class ServiceUnavailableError extends DomainError {

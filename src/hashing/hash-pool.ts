@@ -5,33 +5,8 @@ import type { HashRequest, HashResponse } from './hash-protocol.js';
 import type { HashingStream } from './inline-hashing.js';
 import { leaseOf, type ChunkLease } from '../buffers/chunk-lease.js';
 
-/**
- * The worker's program. It is plain JavaScript evaluated in the thread, not a module file,
- * because Glimpse runs its TypeScript through a loader registered in the main thread only
- * (bin/*.js), which worker threads would not inherit. It speaks HashRequest / HashResponse
- * (src/hashing/hash-protocol.ts) and needs nothing but node:crypto.
- */
-const HASH_WORKER_SOURCE = `
-const { createHash } = require('node:crypto');
-const { parentPort } = require('node:worker_threads');
-const sessions = new Map();
-parentPort.on('message', (m) => {
-  if (m.type === 'start') {
-    try { sessions.set(m.session, createHash(m.algorithm)); }
-    catch (e) { parentPort.postMessage({ type: 'error', session: m.session, message: String(e && e.message) }); }
-  } else if (m.type === 'data') {
-    const hash = sessions.get(m.session);
-    if (hash) hash.update(new Uint8Array(m.buffer, m.offset, m.length));
-    parentPort.postMessage({ type: 'ack', session: m.session, bytes: m.length });
-  } else if (m.type === 'end') {
-    const hash = sessions.get(m.session);
-    sessions.delete(m.session);
-    if (hash) parentPort.postMessage({ type: 'digest', session: m.session, hex: hash.digest('hex') });
-  } else if (m.type === 'cancel') {
-    sessions.delete(m.session);
-  }
-});
-`;
+/** The worker thread's program (src/hashing/hash-worker.ts, through its loader entry). */
+const HASH_WORKER = new URL('./hash-worker-entry.mjs', import.meta.url);
 
 /** Bytes a session may have handed to a worker and not yet seen hashed, before it waits. */
 const MAX_IN_FLIGHT = 16 * 1024 * 1024;
@@ -61,7 +36,7 @@ class HashThread {
   readonly sessions = new Map<number, SessionState>();
 
   constructor(onExit: (thread: HashThread) => void) {
-    this.worker = new Worker(HASH_WORKER_SOURCE, { eval: true });
+    this.worker = new Worker(HASH_WORKER);
     this.worker.unref();
     this.worker.on('message', (message: HashResponse) => {
       this.handle(message);
@@ -225,7 +200,12 @@ export class HashPool {
   private open(
     algorithm: string,
     slot: number,
-  ): { result: Promise<string>; send: (buffer: SharedArrayBuffer, offset: number, length: number, hashed: () => void) => Promise<void>; end: () => void; cancel: () => void } {
+  ): {
+    result: Promise<string>;
+    send: (buffer: SharedArrayBuffer, offset: number, length: number, hashed: () => void) => Promise<void>;
+    end: () => void;
+    cancel: () => void;
+  } {
     const session = this.nextSession;
     this.nextSession += 1;
     const thread = this.thread(slot);

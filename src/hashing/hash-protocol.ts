@@ -1,4 +1,4 @@
-/** Messages between the main thread and a hash worker (HASH_WORKER_SOURCE in hash-pool.ts). */
+/** Messages between the main thread (hash-pool.ts) and a hash worker (hash-worker.ts). */
 export type HashRequest =
   | { readonly type: 'start'; readonly session: number; readonly algorithm: string }
   /** A view into a SharedArrayBuffer: the same bytes go to every algorithm's worker, copied once. */

@@ -68,10 +68,22 @@ function errorHandler(render: (text: ErrorText, request: FastifyRequest) => { co
     if (error instanceof DomainError) {
       text = domainErrorText(error);
       headers = error.headers;
-    } else if (typeof error === 'object' && error !== null && 'statusCode' in error && typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500) {
+    } else if (
+      typeof error === 'object' &&
+      error !== null &&
+      'statusCode' in error &&
+      typeof error.statusCode === 'number' &&
+      error.statusCode >= 400 &&
+      error.statusCode < 500
+    ) {
       // Fastify's own refusals (oversized body, bad Content-Length) keep their status.
       const status = error.statusCode;
-      text = { status, title: status === 413 ? 'Request Entity Too Large' : 'Bad Request', explanation: status === 413 ? 'Request body is too large.' : 'The request could not be parsed.', detail: '' };
+      text = {
+        status,
+        title: status === 413 ? 'Request Entity Too Large' : 'Bad Request',
+        explanation: status === 413 ? 'Request body is too large.' : 'The request could not be parsed.',
+        detail: '',
+      };
     } else {
       request.log.error({ err: error }, 'unhandled error');
       text = INTERNAL_ERROR_TEXT;

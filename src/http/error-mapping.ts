@@ -6,8 +6,17 @@ import type { ErrorText } from './error-body.js';
  * explanation, as WebOb words them (reference §1.4 table).
  */
 const STATUS: Readonly<Record<ErrorCode, { status: number; title: string; explanation: string }>> = {
-  BAD_REQUEST: { status: 400, title: 'Bad Request', explanation: 'The server could not comply with the request since it is either malformed or otherwise incorrect.' },
-  UNAUTHENTICATED: { status: 401, title: 'Unauthorized', explanation: 'This server could not verify that you are authorized to access the document you requested. Either you supplied the wrong credentials (e.g., bad password), or your browser does not understand how to supply the credentials required.' },
+  BAD_REQUEST: {
+    status: 400,
+    title: 'Bad Request',
+    explanation: 'The server could not comply with the request since it is either malformed or otherwise incorrect.',
+  },
+  UNAUTHENTICATED: {
+    status: 401,
+    title: 'Unauthorized',
+    explanation:
+      'This server could not verify that you are authorized to access the document you requested. Either you supplied the wrong credentials (e.g., bad password), or your browser does not understand how to supply the credentials required.',
+  },
   FORBIDDEN: { status: 403, title: 'Forbidden', explanation: 'Access was denied to this resource.' },
   NOT_FOUND: { status: 404, title: 'Not Found', explanation: 'The resource could not be found.' },
   METHOD_NOT_ALLOWED: { status: 405, title: 'Method Not Allowed', explanation: 'The method is not allowed for this resource.' },
@@ -18,7 +27,6 @@ const STATUS: Readonly<Record<ErrorCode, { status: number; title: string; explan
   UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported Media Type', explanation: 'The request media type is not supported by this server.' },
   RANGE_NOT_SATISFIABLE: { status: 416, title: 'Requested Range Not Satisfiable', explanation: 'The Range requested is not available.' },
   HEADER_TOO_LARGE: { status: 431, title: 'Request Header Fields Too Large', explanation: 'The request header fields were too large.' },
-  NOT_IMPLEMENTED: { status: 501, title: 'Not Implemented', explanation: 'The request method is not implemented by this server.' },
   SERVICE_UNAVAILABLE: { status: 503, title: 'Service Unavailable', explanation: 'The server is currently unavailable. Please try again at a later time.' },
 };
 

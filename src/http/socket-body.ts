@@ -76,7 +76,13 @@ export class SocketBody extends Readable {
       return;
     }
     // Half-open and not writable: this copy of the connection must never shut it down.
-    const options: SocketWithReadBuffer = { fd, readable: true, writable: false, allowHalfOpen: true, onread: { buffer: () => this.#target(), callback: (n) => this.#received(n) } };
+    const options: SocketWithReadBuffer = {
+      fd,
+      readable: true,
+      writable: false,
+      allowHalfOpen: true,
+      onread: { buffer: () => this.#target(), callback: (n) => this.#received(n) },
+    };
     const socket = new Socket(options);
     this.#socket = socket;
     socket.on('end', () => {

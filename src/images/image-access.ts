@@ -30,8 +30,7 @@ export class ImageAccess {
     const image = await this.repo.findById(id);
     if (image === null) throw notFound();
     const project = context.projectId;
-    const callerIsMember =
-      project !== null && image.owner !== project && image.visibility === 'shared' && (await this.repo.findMember(id, project)) !== null;
+    const callerIsMember = project !== null && image.owner !== project && image.visibility === 'shared' && (await this.repo.findMember(id, project)) !== null;
     const readable =
       context.isAdmin ||
       image.owner === null ||

@@ -1,14 +1,31 @@
 import type { Readable } from 'node:stream';
 import type { Logger } from '../ports/logger.js';
 import type { RequestContext } from '../auth/request-context.js';
-import { ConflictError, DomainError, ForbiddenError, GoneError, InvalidInputError, NotFoundError, QuotaExceededError, ServiceUnavailableError } from '../errors/domain-errors.js';
+import {
+  ConflictError,
+  DomainError,
+  ForbiddenError,
+  GoneError,
+  InvalidInputError,
+  NotFoundError,
+  QuotaExceededError,
+  ServiceUnavailableError,
+} from '../errors/domain-errors.js';
 import type { ByteRange, ImageStore, LocalFile } from '../stores/image-store.js';
 import type { StoreRegistry } from '../stores/store-registry.js';
 import type { HashingStream } from '../hashing/inline-hashing.js';
 import type { ImageSignatures } from '../signing/image-signatures.js';
 import { FormatInspector } from './format-inspection/format-inspector.js';
 import { checkDeclaredFormat, type FormatPolicyOptions } from './format-inspection/format-policy.js';
-import { StoreAbortedError, StoreDuplicateError, StoreError, StoreFullError, StoreNotFoundError, StoreSizeLimitError, StoreWriteDeniedError } from '../stores/store-errors.js';
+import {
+  StoreAbortedError,
+  StoreDuplicateError,
+  StoreError,
+  StoreFullError,
+  StoreNotFoundError,
+  StoreSizeLimitError,
+  StoreWriteDeniedError,
+} from '../stores/store-errors.js';
 import type { ImageAccess } from './image-access.js';
 import type { ImageRepository } from './image-repository.js';
 import { resolveRange } from './byte-range.js';
@@ -102,7 +119,15 @@ export class ImageDataService {
       // Checked again with the real size: a concurrent upload by the same owner may have landed.
       await this.uploadLimit(image.owner, written.size);
       const [checksum = '', hash = ''] = await hashing.digests();
-      const activated = await this.repo.activateWithData(id, { storeId: store.id, url: written.location, size: written.size, virtualSize, checksum, hashAlgo: this.options.hashingAlgorithm, hashValue: hash });
+      const activated = await this.repo.activateWithData(id, {
+        storeId: store.id,
+        url: written.location,
+        size: written.size,
+        virtualSize,
+        checksum,
+        hashAlgo: this.options.hashingAlgorithm,
+        hashValue: hash,
+      });
       if (!activated) {
         throw new GoneError(`Image ${id} could not be found after upload. The image may have been deleted during the upload, cleaning up the chunks uploaded.`);
       }
@@ -117,7 +142,10 @@ export class ImageDataService {
 
   /** The owner sees why the upload failed on the image itself (glance-lessons §1). */
   private async noteFailure(id: string, error: unknown): Promise<void> {
-    await this.repo.recordUploadFailure(id, `${new Date().toISOString()} ${error instanceof DomainError ? error.code : 'INTERNAL'}: ${error instanceof Error ? error.message : 'upload failed'}`);
+    await this.repo.recordUploadFailure(
+      id,
+      `${new Date().toISOString()} ${error instanceof DomainError ? error.code : 'INTERNAL'}: ${error instanceof Error ? error.message : 'upload failed'}`,
+    );
   }
 
   /**
@@ -126,7 +154,11 @@ export class ImageDataService {
    * virtual size. Glance only inspects `bare` containers; other containers wrap disks in
    * formats of their own (ova, docker), so their content is not checked here either.
    */
-  private checkFormat(image: { readonly diskFormat: string | null; readonly containerFormat: string | null }, inspector: FormatInspector, size: number): number | null {
+  private checkFormat(
+    image: { readonly diskFormat: string | null; readonly containerFormat: string | null },
+    inspector: FormatInspector,
+    size: number,
+  ): number | null {
     if (image.containerFormat !== 'bare') return null;
     const result = inspector.result(size);
     const problems = checkDeclaredFormat(result, image.diskFormat, this.options.formatPolicy);

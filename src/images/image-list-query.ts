@@ -196,7 +196,8 @@ function parseRange(column: RangeColumn, bound: 'min' | 'max', raw: string): Ran
 export function parseListQuery(params: QueryParams, limits: ListLimits): ListQuery {
   // PostgreSQL text cannot hold NUL; no stored value contains one, so refuse rather than fail.
   for (const [name, values] of params) {
-    if (name.includes('\u0000') || values.some((v) => v.includes('\u0000'))) throw new InvalidInputError(`Invalid value for filter '${name.replaceAll('\u0000', '')}'.`);
+    if (name.includes('\u0000') || values.some((v) => v.includes('\u0000')))
+      throw new InvalidInputError(`Invalid value for filter '${name.replaceAll('\u0000', '')}'.`);
   }
   if (params.has('changes-since')) throw new InvalidInputError('The "changes-since" filter is no longer available on v2.');
 

@@ -16,8 +16,20 @@ export interface ListCaller {
 export type ImageColumnChanges = Partial<
   Pick<
     ImagesTable,
-    | 'name' | 'visibility' | 'protected' | 'os_hidden' | 'owner' | 'min_ram' | 'min_disk' | 'disk_format' | 'container_format'
-    | 'size' | 'virtual_size' | 'checksum' | 'os_hash_algo' | 'os_hash_value'
+    | 'name'
+    | 'visibility'
+    | 'protected'
+    | 'os_hidden'
+    | 'owner'
+    | 'min_ram'
+    | 'min_disk'
+    | 'disk_format'
+    | 'container_format'
+    | 'size'
+    | 'virtual_size'
+    | 'checksum'
+    | 'os_hash_algo'
+    | 'os_hash_value'
   >
 >;
 
@@ -121,7 +133,10 @@ export class ImageRepository {
       const existing = await trx.selectFrom('images').select('id').where('id', '=', row.id).executeTakeFirst();
       // Deleted rows still hold their ids, so an id is never reused (reference §2.2 step 8).
       if (existing !== undefined) throw new ConflictError(`Image ID ${row.id} already exists!`);
-      await trx.insertInto('images').values({ ...row, created_at: at, updated_at: at, deleted: 0, deleted_at: null }).execute();
+      await trx
+        .insertInto('images')
+        .values({ ...row, created_at: at, updated_at: at, deleted: 0, deleted_at: null })
+        .execute();
       await this.writeProperties(trx, row.id, properties);
       await this.writeTags(trx, row.id, tags);
     });
@@ -191,7 +206,9 @@ export class ImageRepository {
     // sort index, which beats materialising every matching id when the page fills early.
     for (const tag of query.tags) {
       q = q.where((eb) =>
-        eb.exists(eb.selectFrom('image_tags').select('image_tags.image_id').whereRef('image_tags.image_id', '=', 'images.id').where('image_tags.value', '=', tag)),
+        eb.exists(
+          eb.selectFrom('image_tags').select('image_tags.image_id').whereRef('image_tags.image_id', '=', 'images.id').where('image_tags.value', '=', tag),
+        ),
       );
     }
     for (const [name, value] of query.properties) {
@@ -234,7 +251,11 @@ export class ImageRepository {
       const union: Expression<SqlBool>[] = [eb('images.visibility', 'in', ['public', 'community'])];
       if (project !== null) {
         union.push(eb('images.owner', '=', project));
-        let members = eb.selectFrom('image_members').select('image_members.image_id').whereRef('image_members.image_id', '=', 'images.id').where('image_members.member', '=', project);
+        let members = eb
+          .selectFrom('image_members')
+          .select('image_members.image_id')
+          .whereRef('image_members.image_id', '=', 'images.id')
+          .where('image_members.member', '=', project);
         if (query.memberStatus !== 'all') members = members.where('image_members.status', '=', query.memberStatus);
         union.push(eb.and([eb('images.visibility', '=', 'shared'), eb.exists(members)]));
       }
@@ -244,7 +265,9 @@ export class ImageRepository {
       conditions.push(eb('images.visibility', '=', query.visibility));
     } else if (query.visibility === null) {
       // Without a visibility filter, other projects' community images are left out.
-      conditions.push(project === null ? eb('images.visibility', '!=', 'community') : eb.or([eb('images.visibility', '!=', 'community'), eb('images.owner', '=', project)]));
+      conditions.push(
+        project === null ? eb('images.visibility', '!=', 'community') : eb.or([eb('images.visibility', '!=', 'community'), eb('images.owner', '=', project)]),
+      );
     }
     return eb.and(conditions);
   }
@@ -257,7 +280,12 @@ export class ImageRepository {
       .selectFrom('image_tags')
       .select(['image_tags.image_id', 'image_tags.value as name', sql<string | null>`cast(null as text)`.as('value')])
       .where('image_tags.image_id', 'in', ids)
-      .unionAll((eb) => eb.selectFrom('image_properties').select(['image_properties.image_id', 'image_properties.name', 'image_properties.value']).where('image_properties.image_id', 'in', ids))
+      .unionAll((eb) =>
+        eb
+          .selectFrom('image_properties')
+          .select(['image_properties.image_id', 'image_properties.name', 'image_properties.value'])
+          .where('image_properties.image_id', 'in', ids),
+      )
       .execute();
     const tags = new Map<string, string[]>();
     const properties = new Map<string, Record<string, string>>();
@@ -294,11 +322,23 @@ export class ImageRepository {
         .executeTakeFirst();
       if (result.numUpdatedRows === 0n) throw new ConflictError(`Image ${id} was changed by another request; retry.`);
       if (changes.removeProperties.length > 0) {
-        await trx.deleteFrom('image_properties').where('image_id', '=', id).where('name', 'in', [...changes.removeProperties]).execute();
+        await trx
+          .deleteFrom('image_properties')
+          .where('image_id', '=', id)
+          .where('name', 'in', [...changes.removeProperties])
+          .execute();
       }
       const toSet = Object.entries(changes.setProperties);
       if (toSet.length > 0) {
-        await trx.deleteFrom('image_properties').where('image_id', '=', id).where('name', 'in', toSet.map(([name]) => name)).execute();
+        await trx
+          .deleteFrom('image_properties')
+          .where('image_id', '=', id)
+          .where(
+            'name',
+            'in',
+            toSet.map(([name]) => name),
+          )
+          .execute();
         await this.writeProperties(trx, id, changes.setProperties);
       }
       if (changes.tags !== null) {
@@ -322,7 +362,13 @@ export class ImageRepository {
     const restoring = from === 'pending_delete' && to === 'active';
     const result = await this.db
       .updateTable('images')
-      .set({ ...columns, status: to, updated_at: at, ...(deleting && from !== 'pending_delete' ? { deleted: 1, deleted_at: at } : {}), ...(restoring ? { deleted: 0, deleted_at: null } : {}) })
+      .set({
+        ...columns,
+        status: to,
+        updated_at: at,
+        ...(deleting && from !== 'pending_delete' ? { deleted: 1, deleted_at: at } : {}),
+        ...(restoring ? { deleted: 0, deleted_at: null } : {}),
+      })
       .where('id', '=', id)
       .where('deleted', '=', from === 'pending_delete' ? 1 : 0)
       .where('status', '=', from)
@@ -339,12 +385,23 @@ export class ImageRepository {
    * saving → active with the data's facts and its location, in one transaction guarded on the
    * status: false means the image changed (e.g. was deleted) during the upload.
    */
-  async activateWithData(id: string, data: { storeId: string; url: string; size: number; virtualSize: number | null; checksum: string; hashAlgo: string; hashValue: string }): Promise<boolean> {
+  async activateWithData(
+    id: string,
+    data: { storeId: string; url: string; size: number; virtualSize: number | null; checksum: string; hashAlgo: string; hashValue: string },
+  ): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {
       const at = now();
       const result = await trx
         .updateTable('images')
-        .set({ status: 'active', size: data.size, virtual_size: data.virtualSize, checksum: data.checksum, os_hash_algo: data.hashAlgo, os_hash_value: data.hashValue, updated_at: at })
+        .set({
+          status: 'active',
+          size: data.size,
+          virtual_size: data.virtualSize,
+          checksum: data.checksum,
+          os_hash_algo: data.hashAlgo,
+          os_hash_value: data.hashValue,
+          updated_at: at,
+        })
         .where('id', '=', id)
         .where('deleted', '=', 0)
         .where('status', '=', 'saving')
@@ -365,7 +422,10 @@ export class ImageRepository {
       const live = await trx.selectFrom('images').select('id').where('id', '=', id).where('deleted', '=', 0).executeTakeFirst();
       if (live === undefined) return;
       await trx.deleteFrom('image_properties').where('image_id', '=', id).where('name', '=', UPLOAD_FAILURE_PROPERTY).execute();
-      await trx.insertInto('image_properties').values({ image_id: id, name: UPLOAD_FAILURE_PROPERTY, value: reason.slice(0, 255) }).execute();
+      await trx
+        .insertInto('image_properties')
+        .values({ image_id: id, name: UPLOAD_FAILURE_PROPERTY, value: reason.slice(0, 255) })
+        .execute();
     });
   }
 
@@ -456,12 +516,26 @@ export class ImageRepository {
 
   async findMember(imageId: string, member: string): Promise<ImageMember | null> {
     const row = await this.db.selectFrom('image_members').selectAll().where('image_id', '=', imageId).where('member', '=', member).executeTakeFirst();
-    return row === undefined ? null : { imageId: row.image_id, memberId: row.member, status: oneOf(MEMBER_STATUSES, row.status, 'image_members.status'), createdAt: row.created_at, updatedAt: row.updated_at };
+    return row === undefined
+      ? null
+      : {
+          imageId: row.image_id,
+          memberId: row.member,
+          status: oneOf(MEMBER_STATUSES, row.status, 'image_members.status'),
+          createdAt: row.created_at,
+          updatedAt: row.updated_at,
+        };
   }
 
   async listMembers(imageId: string): Promise<ImageMember[]> {
     const rows = await this.db.selectFrom('image_members').selectAll().where('image_id', '=', imageId).orderBy('created_at').orderBy('member').execute();
-    return rows.map((row) => ({ imageId: row.image_id, memberId: row.member, status: oneOf(MEMBER_STATUSES, row.status, 'image_members.status'), createdAt: row.created_at, updatedAt: row.updated_at }));
+    return rows.map((row) => ({
+      imageId: row.image_id,
+      memberId: row.member,
+      status: oneOf(MEMBER_STATUSES, row.status, 'image_members.status'),
+      createdAt: row.created_at,
+      updatedAt: row.updated_at,
+    }));
   }
 
   /**
@@ -473,7 +547,11 @@ export class ImageRepository {
       const existing = await trx.selectFrom('image_members').select('member').where('image_id', '=', imageId).where('member', '=', member).executeTakeFirst();
       if (existing !== undefined) return 'duplicate';
       if (quota >= 0) {
-        const { count } = await trx.selectFrom('image_members').select((eb) => eb.fn.countAll<number | string>().as('count')).where('image_id', '=', imageId).executeTakeFirstOrThrow();
+        const { count } = await trx
+          .selectFrom('image_members')
+          .select((eb) => eb.fn.countAll<number | string>().as('count'))
+          .where('image_id', '=', imageId)
+          .executeTakeFirstOrThrow();
         const total = Number(count) + 1;
         if (total > quota) return { over: total };
       }
@@ -484,7 +562,12 @@ export class ImageRepository {
   }
 
   async updateMemberStatus(imageId: string, member: string, status: MemberStatus): Promise<boolean> {
-    const result = await this.db.updateTable('image_members').set({ status, updated_at: now() }).where('image_id', '=', imageId).where('member', '=', member).executeTakeFirst();
+    const result = await this.db
+      .updateTable('image_members')
+      .set({ status, updated_at: now() })
+      .where('image_id', '=', imageId)
+      .where('member', '=', member)
+      .executeTakeFirst();
     return result.numUpdatedRows > 0n;
   }
 

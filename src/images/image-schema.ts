@@ -35,7 +35,12 @@ function baseProperties(options: ImageSchemaOptions): Record<string, JsonSchema>
     os_hidden: { type: 'boolean', description: 'If true, image will not appear in default image list response.' },
     checksum: { type: ['null', 'string'], readOnly: true, description: 'md5 hash of image contents.', maxLength: 32 },
     os_hash_algo: { type: ['null', 'string'], readOnly: true, description: 'Algorithm to calculate the os_hash_value', maxLength: 64 },
-    os_hash_value: { type: ['null', 'string'], readOnly: true, description: 'Hexdigest of the image contents using the algorithm in os_hash_algo.', maxLength: 128 },
+    os_hash_value: {
+      type: ['null', 'string'],
+      readOnly: true,
+      description: 'Hexdigest of the image contents using the algorithm in os_hash_algo.',
+      maxLength: 128,
+    },
     owner: { type: ['null', 'string'], description: 'Owner of the image', maxLength: 255 },
     size: { type: ['null', 'integer'], readOnly: true, description: 'Size of image file in bytes' },
     virtual_size: { type: ['null', 'integer'], readOnly: true, description: 'Virtual size of image in bytes' },
@@ -84,14 +89,30 @@ function baseProperties(options: ImageSchemaOptions): Record<string, JsonSchema>
 function customProperties(): Record<string, JsonSchema> {
   const text = (description: string): JsonSchema => ({ type: 'string', description, is_base: false });
   return {
-    kernel_id: { type: ['null', 'string'], pattern: UUID_PATTERN, description: 'ID of image stored in Glance that should be used as the kernel when booting an AMI-style image.', is_base: false },
-    ramdisk_id: { type: ['null', 'string'], pattern: UUID_PATTERN, description: 'ID of image stored in Glance that should be used as the ramdisk when booting an AMI-style image.', is_base: false },
-    instance_uuid: text('Metadata which can be used to record which instance this image is associated with. (Informational only, does not create an instance snapshot.)'),
+    kernel_id: {
+      type: ['null', 'string'],
+      pattern: UUID_PATTERN,
+      description: 'ID of image stored in Glance that should be used as the kernel when booting an AMI-style image.',
+      is_base: false,
+    },
+    ramdisk_id: {
+      type: ['null', 'string'],
+      pattern: UUID_PATTERN,
+      description: 'ID of image stored in Glance that should be used as the ramdisk when booting an AMI-style image.',
+      is_base: false,
+    },
+    instance_uuid: text(
+      'Metadata which can be used to record which instance this image is associated with. (Informational only, does not create an instance snapshot.)',
+    ),
     architecture: text('Operating system architecture as specified in https://docs.openstack.org/python-glanceclient/latest/cli/property-keys.html'),
-    os_distro: text('Common name of operating system distribution as specified in https://docs.openstack.org/python-glanceclient/latest/cli/property-keys.html'),
+    os_distro: text(
+      'Common name of operating system distribution as specified in https://docs.openstack.org/python-glanceclient/latest/cli/property-keys.html',
+    ),
     os_version: text('Operating system version as specified by the distributor.'),
     description: text('A human-readable string describing this image.'),
-    cinder_encryption_key_id: text('Identifier in the OpenStack Key Management Service for the encryption key for the Block Storage Service to use when mounting a volume created from this image'),
+    cinder_encryption_key_id: text(
+      'Identifier in the OpenStack Key Management Service for the encryption key for the Block Storage Service to use when mounting a volume created from this image',
+    ),
     cinder_encryption_key_deletion_policy: {
       type: 'string',
       enum: ['on_image_deletion', 'do_not_delete'],
@@ -101,7 +122,9 @@ function customProperties(): Record<string, JsonSchema> {
   };
 }
 
-export const BASE_ATTRIBUTES: ReadonlySet<string> = new Set(Object.keys(baseProperties({ diskFormats: [], containerFormats: [], allowAdditionalProperties: true })));
+export const BASE_ATTRIBUTES: ReadonlySet<string> = new Set(
+  Object.keys(baseProperties({ diskFormats: [], containerFormats: [], allowAdditionalProperties: true })),
+);
 
 export function imageSchema(options: ImageSchemaOptions): JsonSchema {
   const schema: Record<string, unknown> = {
@@ -199,14 +222,18 @@ function pyRepr(value: unknown): string {
 function describeSchemaError(error: ErrorObject | undefined, root: unknown): string {
   if (error === undefined) return 'invalid';
   const value = pick(root, error.instancePath);
-  const where = error.instancePath === '' ? '' : `\n\nFailed validating '${error.keyword}' in schema['properties']['${error.instancePath.split('/')[1] ?? ''}']`;
+  const where =
+    error.instancePath === '' ? '' : `\n\nFailed validating '${error.keyword}' in schema['properties']['${error.instancePath.split('/')[1] ?? ''}']`;
   switch (error.keyword) {
     case 'enum': {
       const allowed = (error.params as { allowedValues?: unknown[] }).allowedValues ?? [];
       return `${pyRepr(value)} is not one of [${allowed.map(pyRepr).join(', ')}]${where}`;
     }
     case 'type':
-      return `${pyRepr(value)} is not of type ${String((error.params as { type?: unknown }).type).split(',').map((t) => `'${t}'`).join(', ')}${where}`;
+      return `${pyRepr(value)} is not of type ${String((error.params as { type?: unknown }).type)
+        .split(',')
+        .map((t) => `'${t}'`)
+        .join(', ')}${where}`;
     case 'maxLength':
       return `${pyRepr(value)} is too long${where}`;
     case 'minLength':

@@ -30,7 +30,22 @@ export interface ImageListPage {
 }
 
 /** Attributes a client may never write (reference §2.2 steps 1 and 4, §2.5). */
-const READ_ONLY = new Set(['status', 'checksum', 'size', 'virtual_size', 'created_at', 'updated_at', 'direct_url', 'self', 'file', 'schema', 'stores', 'id', 'os_hash_algo', 'os_hash_value']);
+const READ_ONLY = new Set([
+  'status',
+  'checksum',
+  'size',
+  'virtual_size',
+  'created_at',
+  'updated_at',
+  'direct_url',
+  'self',
+  'file',
+  'schema',
+  'stores',
+  'id',
+  'os_hash_algo',
+  'os_hash_value',
+]);
 /** Keys refused before schema validation on create (reference §2.2 step 1). */
 const READ_ONLY_BEFORE_SCHEMA = new Set(['direct_url', 'self', 'file', 'schema', 'stores']);
 const RESERVED = new Set(['location', 'deleted', 'deleted_at', 'locations']);

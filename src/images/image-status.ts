@@ -1,16 +1,6 @@
 import { ConflictError, InvalidInputError } from '../errors/domain-errors.js';
 
-export const IMAGE_STATUSES = [
-  'queued',
-  'saving',
-  'active',
-  'killed',
-  'deleted',
-  'uploading',
-  'importing',
-  'pending_delete',
-  'deactivated',
-] as const;
+export const IMAGE_STATUSES = ['queued', 'saving', 'active', 'killed', 'deleted', 'uploading', 'importing', 'pending_delete', 'deactivated'] as const;
 export type ImageStatus = (typeof IMAGE_STATUSES)[number];
 
 /**
@@ -50,10 +40,9 @@ export function checkTransition(
     throw new ConflictError(`Image status transition from ${from} to ${to} is not allowed`);
   }
   if (NEEDS_FORMATS_FROM.has(from) && DATA_BEARING.has(to)) {
-    const missing = [
-      formats.diskFormat === null ? 'disk_format' : null,
-      formats.containerFormat === null ? 'container_format' : null,
-    ].filter((m): m is string => m !== null);
+    const missing = [formats.diskFormat === null ? 'disk_format' : null, formats.containerFormat === null ? 'container_format' : null].filter(
+      (m): m is string => m !== null,
+    );
     if (missing.length === 1) throw new InvalidInputError(`Property ${missing[0] ?? ''} must be set prior to saving data.`);
     if (missing.length === 2) throw new InvalidInputError('Properties disk_format, container_format must be set prior to saving data.');
   }

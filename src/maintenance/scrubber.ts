@@ -43,7 +43,7 @@ export class Scrubber {
         await Promise.all(
           ids.slice(i, i + this.settings.poolSize).map(async (id) => {
             seen.add(id);
-            (await this.scrubImage(id) ? scrubbed : failed).push(id);
+            ((await this.scrubImage(id)) ? scrubbed : failed).push(id);
           }),
         );
       }

@@ -34,13 +34,11 @@ const PROJECT_SCOPE: readonly TokenScopeType[] = ['project'];
 const PROJECT_MEMBER = 'role:member and project_id:%(project_id)s';
 const PROJECT_READER = 'role:reader and project_id:%(project_id)s';
 const IMAGE_VISIBLE =
-  "project_id:%(project_id)s or project_id:%(member_id)s or 'community':%(visibility)s" +
-  " or 'public':%(visibility)s or 'shared':%(visibility)s";
+  "project_id:%(project_id)s or project_id:%(member_id)s or 'community':%(visibility)s" + " or 'public':%(visibility)s or 'shared':%(visibility)s";
 
 const ADMIN_OR_PROJECT_MEMBER = `role:admin or (${PROJECT_MEMBER})`;
 const ADMIN_OR_PROJECT_READER = `role:admin or (${PROJECT_READER})`;
-const ADMIN_OR_OWNER_OR_MEMBER_READER =
-  'role:admin or role:reader and (project_id:%(project_id)s or project_id:%(member_id)s)';
+const ADMIN_OR_OWNER_OR_MEMBER_READER = 'role:admin or role:reader and (project_id:%(project_id)s or project_id:%(member_id)s)';
 // Reference §14.2: the target is the namespace's owner and visibility.
 const METADEF_READ = "role:admin or (role:reader and (project_id:%(project_id)s or 'public':%(visibility)s))";
 
@@ -82,9 +80,7 @@ export const GLANCE_POLICY_DEFAULTS: readonly PolicyRuleDefault[] = [
   base('context_is_admin', 'role:admin', null, 'Decides whether a request context is marked as admin.'),
 
   // Images (reference §2, §3, §5.4, §9).
-  legacy('add_image', `role:admin or (${PROJECT_MEMBER} and project_id:%(owner)s)`, 'Create an image.', [
-    op('POST', '/v2/images'),
-  ]),
+  legacy('add_image', `role:admin or (${PROJECT_MEMBER} and project_id:%(owner)s)`, 'Create an image.', [op('POST', '/v2/images')]),
   legacy('get_image', `role:admin or (role:reader and (${IMAGE_VISIBLE}))`, 'Show an image.', [op('GET', IMAGE)]),
   legacy('get_images', ADMIN_OR_PROJECT_READER, 'List images.', [op('GET', '/v2/images')]),
   legacy('modify_image', ADMIN_OR_PROJECT_MEMBER, 'Update an image; also guards stage and non-copy import.', [
@@ -93,28 +89,16 @@ export const GLANCE_POLICY_DEFAULTS: readonly PolicyRuleDefault[] = [
     op('POST', `${IMAGE}/import`),
   ]),
   legacy('delete_image', ADMIN_OR_PROJECT_MEMBER, 'Delete an image.', [op('DELETE', IMAGE)]),
-  strict('publicize_image', 'role:admin', "Set an image's visibility to public.", [
-    op('POST', '/v2/images'),
-    op('PATCH', IMAGE),
-  ]),
-  legacy('communitize_image', ADMIN_OR_PROJECT_MEMBER, "Set an image's visibility to community.", [
-    op('POST', '/v2/images'),
-    op('PATCH', IMAGE),
-  ]),
-  legacy('download_image', `role:admin or (role:member and (${IMAGE_VISIBLE}))`, "Download an image's data.", [
-    op('GET', `${IMAGE}/file`),
-  ]),
+  strict('publicize_image', 'role:admin', "Set an image's visibility to public.", [op('POST', '/v2/images'), op('PATCH', IMAGE)]),
+  legacy('communitize_image', ADMIN_OR_PROJECT_MEMBER, "Set an image's visibility to community.", [op('POST', '/v2/images'), op('PATCH', IMAGE)]),
+  legacy('download_image', `role:admin or (role:member and (${IMAGE_VISIBLE}))`, "Download an image's data.", [op('GET', `${IMAGE}/file`)]),
   legacy('upload_image', ADMIN_OR_PROJECT_MEMBER, "Upload an image's data.", [op('PUT', `${IMAGE}/file`)]),
   legacy('deactivate', ADMIN_OR_PROJECT_MEMBER, 'Deactivate an image.', [op('POST', `${IMAGE}/actions/deactivate`)]),
   legacy('reactivate', ADMIN_OR_PROJECT_MEMBER, 'Reactivate an image.', [op('POST', `${IMAGE}/actions/reactivate`)]),
-  strict('copy_image', 'role:admin', 'Copy an existing image into more stores (copy-image import).', [
-    op('POST', `${IMAGE}/import`),
-  ]),
+  strict('copy_image', 'role:admin', 'Copy an existing image into more stores (copy-image import).', [op('POST', `${IMAGE}/import`)]),
 
   // Locations (reference §8.4).
-  legacy('get_image_location', ADMIN_OR_PROJECT_READER, "Read an image's locations.", [
-    op('DELETE', '/v2/stores/{store_id}/{image_id}'),
-  ]),
+  legacy('get_image_location', ADMIN_OR_PROJECT_READER, "Read an image's locations.", [op('DELETE', '/v2/stores/{store_id}/{image_id}')]),
   legacy('set_image_location', ADMIN_OR_PROJECT_MEMBER, "Add or replace an image's locations.", [op('PATCH', IMAGE)]),
   legacy('delete_image_location', 'role:admin', "Remove an image's location or its data in one store.", [
     op('PATCH', IMAGE),
@@ -126,9 +110,7 @@ export const GLANCE_POLICY_DEFAULTS: readonly PolicyRuleDefault[] = [
   legacy('delete_member', ADMIN_OR_PROJECT_MEMBER, 'Stop sharing an image with a project.', [op('DELETE', MEMBER)]),
   legacy('get_member', ADMIN_OR_OWNER_OR_MEMBER_READER, 'Show one image member.', [op('GET', MEMBER)]),
   legacy('get_members', ADMIN_OR_OWNER_OR_MEMBER_READER, "List an image's members.", [op('GET', `${IMAGE}/members`)]),
-  legacy('modify_member', 'role:admin or (role:member and project_id:%(member_id)s)', 'Accept or reject a shared image.', [
-    op('PUT', MEMBER),
-  ]),
+  legacy('modify_member', 'role:admin or (role:member and project_id:%(member_id)s)', 'Accept or reject a shared image.', [op('PUT', MEMBER)]),
 
   // Cache (reference §11.3). The per-call rules fall back to the older catch-all in legacy mode.
   strict('manage_image_cache', 'role:admin', 'Use the legacy cache management API.', [
@@ -142,22 +124,13 @@ export const GLANCE_POLICY_DEFAULTS: readonly PolicyRuleDefault[] = [
   ]),
   cache('cache_image', 'Queue an image for caching.', [op('PUT', '/v2/cache/{image_id}')]),
   cache('cache_list', 'List cached and queued images.', [op('GET', '/v2/cache')]),
-  cache('cache_delete', 'Remove images from the cache or the queue.', [
-    op('DELETE', '/v2/cache/{image_id}'),
-    op('DELETE', '/v2/cache'),
-  ]),
+  cache('cache_delete', 'Remove images from the cache or the queue.', [op('DELETE', '/v2/cache/{image_id}'), op('DELETE', '/v2/cache')]),
 
   // Discovery (reference §9.1).
-  strict('stores_info_detail', 'role:admin', 'Show store details, including driver properties.', [
-    op('GET', '/v2/info/stores/detail'),
-  ]),
+  strict('stores_info_detail', 'role:admin', 'Show store details, including driver properties.', [op('GET', '/v2/info/stores/detail')]),
 
   // Tasks (reference §10): gated by tasks_api_access; the per-call rules are internal.
-  strict('tasks_api_access', 'role:admin', 'Use the tasks API at all.', [
-    op('GET', '/v2/tasks'),
-    op('POST', '/v2/tasks'),
-    op('GET', '/v2/tasks/{task_id}'),
-  ]),
+  strict('tasks_api_access', 'role:admin', 'Use the tasks API at all.', [op('GET', '/v2/tasks'), op('POST', '/v2/tasks'), op('GET', '/v2/tasks/{task_id}')]),
   legacy('get_task', 'rule:default', 'Show a task (internal check).', [op('GET', '/v2/tasks/{task_id}')]),
   legacy('get_tasks', 'rule:default', 'List tasks (internal check).', [op('GET', '/v2/tasks')]),
   legacy('add_task', 'rule:default', 'Create a task (internal check).', [op('POST', '/v2/tasks')]),
@@ -166,12 +139,7 @@ export const GLANCE_POLICY_DEFAULTS: readonly PolicyRuleDefault[] = [
   // Metadefs (reference §14.2).
   base('metadef_default', '', null, 'Base rule the metadef read rules fall back to in legacy mode.'),
   base('metadef_admin', 'role:admin', null, 'Base rule for every metadef write.'),
-  metadefRead(
-    'get_metadef_namespaces',
-    'List namespaces.',
-    [op('GET', '/v2/metadefs/namespaces')],
-    ADMIN_OR_PROJECT_READER,
-  ),
+  metadefRead('get_metadef_namespaces', 'List namespaces.', [op('GET', '/v2/metadefs/namespaces')], ADMIN_OR_PROJECT_READER),
   metadefRead('get_metadef_namespace', 'Show a namespace.', [op('GET', NS)]),
   metadefRead('get_metadef_objects', "List a namespace's objects.", [op('GET', `${NS}/objects`)]),
   metadefRead('get_metadef_object', 'Show an object.', [op('GET', `${NS}/objects/{object_name}`)]),
@@ -180,9 +148,7 @@ export const GLANCE_POLICY_DEFAULTS: readonly PolicyRuleDefault[] = [
   metadefRead('get_metadef_tags', "List a namespace's tags.", [op('GET', `${NS}/tags`)]),
   metadefRead('get_metadef_tag', 'Show a tag.', [op('GET', `${NS}/tags/{tag_name}`)]),
   metadefRead('list_metadef_resource_types', 'List resource types.', [op('GET', '/v2/metadefs/resource_types')]),
-  metadefRead('get_metadef_resource_type', "List a namespace's resource type associations.", [
-    op('GET', `${NS}/resource_types`),
-  ]),
+  metadefRead('get_metadef_resource_type', "List a namespace's resource type associations.", [op('GET', `${NS}/resource_types`)]),
   metadefWrite('add_metadef_namespace', 'Create a namespace.', [op('POST', '/v2/metadefs/namespaces')]),
   metadefWrite('modify_metadef_namespace', 'Update a namespace.', [op('PUT', NS)]),
   metadefWrite('delete_metadef_namespace', 'Delete a namespace.', [op('DELETE', NS)]),
@@ -197,10 +163,6 @@ export const GLANCE_POLICY_DEFAULTS: readonly PolicyRuleDefault[] = [
   metadefWrite('modify_metadef_tag', 'Rename a tag.', [op('PUT', `${NS}/tags/{tag_name}`)]),
   metadefWrite('delete_metadef_tag', 'Delete a tag.', [op('DELETE', `${NS}/tags/{tag_name}`)]),
   metadefWrite('delete_metadef_tags', "Delete all of a namespace's tags.", [op('DELETE', `${NS}/tags`)]),
-  metadefWrite('add_metadef_resource_type_association', 'Associate a resource type with a namespace.', [
-    op('POST', `${NS}/resource_types`),
-  ]),
-  metadefWrite('remove_metadef_resource_type_association', 'Remove a resource type association.', [
-    op('DELETE', `${NS}/resource_types/{resource_type}`),
-  ]),
+  metadefWrite('add_metadef_resource_type_association', 'Associate a resource type with a namespace.', [op('POST', `${NS}/resource_types`)]),
+  metadefWrite('remove_metadef_resource_type_association', 'Remove a resource type association.', [op('DELETE', `${NS}/resource_types/{resource_type}`)]),
 ];

@@ -30,9 +30,7 @@ export class PolicyRuleSyntaxError extends Error {
   }
 }
 
-type Token =
-  | { readonly kind: 'lparen' | 'rparen' | 'and' | 'or' | 'not' }
-  | { readonly kind: 'check'; readonly text: string };
+type Token = { readonly kind: 'lparen' | 'rparen' | 'and' | 'or' | 'not' } | { readonly kind: 'check'; readonly text: string };
 
 const KEYWORDS = new Set(['and', 'or', 'not']);
 

@@ -57,8 +57,16 @@ function parseSections(text: string, file: string): { name: string; line: number
   return sections;
 }
 
-function parseRule(value: string, format: RuleFormat, where: { file: string; line: number; section: string; key: string }, policyRules: ReadonlySet<string>): OperationRule {
-  const items = value.split(',').map((v) => v.trim()).filter((v) => v !== '');
+function parseRule(
+  value: string,
+  format: RuleFormat,
+  where: { file: string; line: number; section: string; key: string },
+  policyRules: ReadonlySet<string>,
+): OperationRule {
+  const items = value
+    .split(',')
+    .map((v) => v.trim())
+    .filter((v) => v !== '');
   if (items.includes('@') && items.includes('!')) throw new ProtectionRuleError("'@' (anyone) and '!' (nobody) cannot be used together", where);
   // Empty means nobody (reference §6: Glance logs a warning and denies).
   if (items.length === 0 || items.includes('!')) return { kind: 'nobody' };
@@ -85,7 +93,8 @@ export class ProtectionRules implements PropertyRules {
   ) {}
 
   static load(file: string, format: string, policy: PolicyCheck & { effectiveRules(): ReadonlyMap<string, string> }): ProtectionRules {
-    if (format !== 'roles' && format !== 'policies') throw new ProtectionRuleError(`property_protection_rule_format must be roles or policies, not "${format}"`, { key: 'property_protection_rule_format' });
+    if (format !== 'roles' && format !== 'policies')
+      throw new ProtectionRuleError(`property_protection_rule_format must be roles or policies, not "${format}"`, { key: 'property_protection_rule_format' });
     let text: string;
     try {
       text = readFileSync(file, 'utf8');
@@ -99,15 +108,31 @@ export class ProtectionRules implements PropertyRules {
         regex = compilePythonRegex(section.name);
       } catch (error) {
         if (error instanceof ProtectionRuleError) throw error.at({ file, line: section.line, section: section.name });
-        throw new ProtectionRuleError(`invalid regular expression (${error instanceof Error ? error.message : String(error)})`, { file, line: section.line, section: section.name });
+        throw new ProtectionRuleError(`invalid regular expression (${error instanceof Error ? error.message : String(error)})`, {
+          file,
+          line: section.line,
+          section: section.name,
+        });
       }
       for (const key of section.entries.keys()) {
-        if (!(OPERATIONS as readonly string[]).includes(key)) throw new ProtectionRuleError('unknown key (expected create, read, update, delete)', { file, line: section.entries.get(key)?.line ?? section.line, section: section.name, key });
+        if (!(OPERATIONS as readonly string[]).includes(key))
+          throw new ProtectionRuleError('unknown key (expected create, read, update, delete)', {
+            file,
+            line: section.entries.get(key)?.line ?? section.line,
+            section: section.name,
+            key,
+          });
       }
       const rules = Object.fromEntries(
         OPERATIONS.map((op) => {
           const entry = section.entries.get(op);
-          if (entry === undefined) throw new ProtectionRuleError('missing key (every section needs create, read, update and delete)', { file, line: section.line, section: section.name, key: op });
+          if (entry === undefined)
+            throw new ProtectionRuleError('missing key (every section needs create, read, update and delete)', {
+              file,
+              line: section.line,
+              section: section.name,
+              key: op,
+            });
           return [op, parseRule(entry.value, format, { file, line: entry.line, section: section.name, key: op }, policyRules)];
         }),
       ) as Record<PropertyOperation, OperationRule>;
@@ -152,7 +177,13 @@ export class ProtectionRules implements PropertyRules {
           return [`rule:${rule.rule}`];
       }
     };
-    return this.sections.map((s) => ({ pattern: s.pattern, create: show(s.rules.create), read: show(s.rules.read), update: show(s.rules.update), delete: show(s.rules.delete) }));
+    return this.sections.map((s) => ({
+      pattern: s.pattern,
+      create: show(s.rules.create),
+      read: show(s.rules.read),
+      update: show(s.rules.update),
+      delete: show(s.rules.delete),
+    }));
   }
 
   /**

@@ -3,7 +3,8 @@ import { PolicyEnforcer } from '../policy/policy-enforcer.js';
 import { loadPolicyFile } from '../policy/policy-file.js';
 import { OPERATIONS, ProtectionRules } from './protection-rules.js';
 
-const USAGE = 'usage: glimpse-manage protections check --file F [--format roles|policies] [--policy-file P] [--enforce-new-defaults] [--roles a,b --property NAME]';
+const USAGE =
+  'usage: glimpse-manage protections check --file F [--format roles|policies] [--policy-file P] [--enforce-new-defaults] [--roles a,b --property NAME]';
 
 function option(args: readonly string[], name: string): string | null {
   const at = args.indexOf(name);
@@ -48,7 +49,10 @@ export function runProtectionsCheck(args: readonly string[]): { exitCode: number
       systemScope: null,
       isAdminProject: true,
       serviceCatalog: [],
-      roles: roles.split(',').map((r) => r.trim().toLowerCase()).filter((r) => r !== ''),
+      roles: roles
+        .split(',')
+        .map((r) => r.trim().toLowerCase())
+        .filter((r) => r !== ''),
       serviceRoles: [],
       isAdmin: false,
       readOnly: false,
@@ -59,9 +63,10 @@ export function runProtectionsCheck(args: readonly string[]): { exitCode: number
       lines.push(`${property}: no section matches, so nobody may create, read, update or delete it (admin included)`);
     } else {
       const allowed = OPERATIONS.filter((op) => rules.check(property, op, context));
-      lines.push(`${property}: decided by line ${section.line} [${section.pattern}]; roles ${roles} may ${allowed.length === 0 ? 'do nothing' : allowed.join(', ')}`);
+      lines.push(
+        `${property}: decided by line ${section.line} [${section.pattern}]; roles ${roles} may ${allowed.length === 0 ? 'do nothing' : allowed.join(', ')}`,
+      );
     }
   }
   return { exitCode: 0, output: lines.join('\n') };
 }
-

@@ -183,9 +183,7 @@ class Parser {
   }
 
   invalid(message: string, position: number): never {
-    throw new ProtectionRuleError(
-      `invalid regular expression ${JSON.stringify(this.pattern)}: ${message} at position ${position}`,
-    );
+    throw new ProtectionRuleError(`invalid regular expression ${JSON.stringify(this.pattern)}: ${message} at position ${position}`);
   }
 
   unsupported(message: string, position: number | null): never {
@@ -675,13 +673,9 @@ function checkBackrefs(tree: AltNode, unsupported: (message: string) => never): 
     const ancestor = groupPath[common - 1];
     const optional =
       (ancestor?.kind === 'alt' && ancestor.branches.length > 1) ||
-      groupPath.slice(common).some(
-        (n) => (n.kind === 'alt' && n.branches.length > 1) || (n.kind === 'repeat' && n.min === 0) || n.kind === 'look',
-      );
+      groupPath.slice(common).some((n) => (n.kind === 'alt' && n.branches.length > 1) || (n.kind === 'repeat' && n.min === 0) || n.kind === 'look');
     if (optional) {
-      unsupported(
-        `backreference to group ${ref.index}, which may not have matched at that point (JavaScript would match the empty string where Python fails)`,
-      );
+      unsupported(`backreference to group ${ref.index}, which may not have matched at that point (JavaScript would match the empty string where Python fails)`);
     }
   }
 }
@@ -694,10 +688,21 @@ function lit(cp: number): string {
 }
 
 const UNICODE_SPACE: readonly (readonly [number, number])[] = [
-  [0x09, 0x0d], [0x1c, 0x20], [0x85, 0x85], [0xa0, 0xa0], [0x1680, 0x1680], [0x2000, 0x200a],
-  [0x2028, 0x2029], [0x202f, 0x202f], [0x205f, 0x205f], [0x3000, 0x3000],
+  [0x09, 0x0d],
+  [0x1c, 0x20],
+  [0x85, 0x85],
+  [0xa0, 0xa0],
+  [0x1680, 0x1680],
+  [0x2000, 0x200a],
+  [0x2028, 0x2029],
+  [0x202f, 0x202f],
+  [0x205f, 0x205f],
+  [0x3000, 0x3000],
 ];
-const ASCII_SPACE: readonly (readonly [number, number])[] = [[0x09, 0x0d], [0x20, 0x20]];
+const ASCII_SPACE: readonly (readonly [number, number])[] = [
+  [0x09, 0x0d],
+  [0x20, 0x20],
+];
 
 function rangesSource(ranges: readonly (readonly [number, number])[]): string {
   return ranges.map(([lo, hi]) => (lo === hi ? lit(lo) : `${lit(lo)}-${lit(hi)}`)).join('');
@@ -707,7 +712,12 @@ function rangesSource(ranges: readonly (readonly [number, number])[]): string {
 type Ranges = readonly (readonly [number, number])[];
 
 const ASCII_DIGIT: Ranges = [[0x30, 0x39]];
-const ASCII_WORD: Ranges = [[0x30, 0x39], [0x41, 0x5a], [0x5f, 0x5f], [0x61, 0x7a]];
+const ASCII_WORD: Ranges = [
+  [0x30, 0x39],
+  [0x41, 0x5a],
+  [0x5f, 0x5f],
+  [0x61, 0x7a],
+];
 
 /** Every code point not in `ranges` (which are sorted and disjoint). */
 function complement(ranges: Ranges): Ranges {
@@ -892,8 +902,7 @@ function alwaysNullable(node: Node): boolean {
 }
 
 const isStartAnchor = (n: Node | undefined): boolean => n?.kind === 'anchor' && (n.at === 'start' || n.at === 'lineStart');
-const isEndAnchor = (n: Node | undefined): boolean =>
-  n?.kind === 'anchor' && (n.at === 'end' || n.at === 'endOrFinalNewline' || n.at === 'lineEnd');
+const isEndAnchor = (n: Node | undefined): boolean => n?.kind === 'anchor' && (n.at === 'end' || n.at === 'endOrFinalNewline' || n.at === 'lineEnd');
 /** A group around exactly one item stands for that item (`(.*)` is `.*` for these purposes). */
 function unwrap(node: Node): Node {
   let n = node;
@@ -912,8 +921,7 @@ function isAnyChar(node: Node): boolean {
   if (node.negated) return node.items.every((i) => i.kind === 'range' && i.lo === 0x0a && i.hi === 0x0a);
   return (['digit', 'word', 'space'] as const).some(
     (name) =>
-      node.items.some((i) => i.kind === 'set' && i.set === name && !i.negated) &&
-      node.items.some((i) => i.kind === 'set' && i.set === name && i.negated),
+      node.items.some((i) => i.kind === 'set' && i.set === name && !i.negated) && node.items.some((i) => i.kind === 'set' && i.set === name && i.negated),
   );
 }
 
@@ -1083,10 +1091,7 @@ export function compilePythonRegex(pattern: string): PythonRegex {
   const { tree, source } = compile(pattern);
   const regex = new RegExp(source, 'u');
   const search = (text: string): boolean => regex.test(text);
-  const candidates = [
-    ...tree.branches.flatMap((b) => [witness(b, false), witness(b, true)]),
-    pattern.replace(/[\\^$.|?*+()[\]{}]/g, ''),
-  ];
+  const candidates = [...tree.branches.flatMap((b) => [witness(b, false), witness(b, true)]), pattern.replace(/[\\^$.|?*+()[\]{}]/g, '')];
   const examples = [...new Set(candidates)].filter((c) => c !== '' && search(c));
   return {
     pattern,

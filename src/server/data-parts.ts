@@ -51,7 +51,12 @@ export async function openDataParts(settings: ServerSettings, db: Db, policy: Po
     access,
     stores,
     pool === null ? inlineHashingStream : (algorithms) => pool.hashingStream(algorithms),
-    { imageSizeCap: settings.imageSizeCap, hashingAlgorithm: settings.hashingAlgorithm, userStorageQuota: settings.userStorageQuota, formatPolicy: settings.formatPolicy },
+    {
+      imageSizeCap: settings.imageSizeCap,
+      hashingAlgorithm: settings.hashingAlgorithm,
+      userStorageQuota: settings.userStorageQuota,
+      formatPolicy: settings.formatPolicy,
+    },
     signatures,
     log,
   );

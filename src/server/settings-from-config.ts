@@ -51,7 +51,11 @@ function fileBackend(id: string, value: (name: string) => OptionValue, defaultDi
 /** Single store from `[glance_store]`, or the multi-store backends (reference §15.1). */
 function storeSettings(config: Config, dataDir: string): StoreSettings {
   if (config.backends === null) {
-    return { multiStore: false, defaultBackend: 'file', backends: [fileBackend('file', (name) => config.value('glance_store', name), resolve(dataDir, 'images'))] };
+    return {
+      multiStore: false,
+      defaultBackend: 'file',
+      backends: [fileBackend('file', (name) => config.value('glance_store', name), resolve(dataDir, 'images'))],
+    };
   }
   const backends = config.backends.map((b) => fileBackend(b.id, b.value, resolve(dataDir, b.id)));
   // Two stores in one directory would each see the other's files as orphans.
@@ -131,7 +135,10 @@ export function settingsFromConfig(config: Config): { settings: ServerSettings; 
         file: ((f) => (f === null ? null : resolve(config.configDir, f)))(text(v('DEFAULT', 'property_protection_file'))),
         format: String(v('DEFAULT', 'property_protection_rule_format')),
       },
-      formatPolicy: { requireImageFormatMatch: bool(v('image_format', 'require_image_format_match')), vmdkAllowedTypes: list(v('image_format', 'vmdk_allowed_types')) },
+      formatPolicy: {
+        requireImageFormatMatch: bool(v('image_format', 'require_image_format_match')),
+        vmdkAllowedTypes: list(v('image_format', 'vmdk_allowed_types')),
+      },
       userStorageQuota: parseByteSize(String(v('DEFAULT', 'user_storage_quota'))),
       scrubber: {
         delayedDelete: bool(v('DEFAULT', 'delayed_delete')),

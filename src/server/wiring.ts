@@ -32,14 +32,26 @@ export interface EmbeddedIdentityOptions {
 export function embeddedIdentity(options: EmbeddedIdentityOptions): IdentitySetup {
   const tokens = new TokenStore(options.db, options.tokenExpirationSeconds);
   const routes: FastifyPluginCallback = (app, _opts, done) => {
-    void app.register(identityRoutes, { users: options.users, tokens, baseUrl: (request) => requestBaseUrl(request, options.publicEndpoint), keyManager: options.keyManager });
+    void app.register(identityRoutes, {
+      users: options.users,
+      tokens,
+      baseUrl: (request) => requestBaseUrl(request, options.publicEndpoint),
+      keyManager: options.keyManager,
+    });
     done();
   };
   return { authenticator: new EmbeddedAuthenticator(tokens), routes };
 }
 
 /** The identity flavor chosen by `[paste_deploy] flavor`. */
-export function buildIdentity(process: ProcessSettings, users: readonly EmbeddedUser[], db: Db, publicEndpoint: string | null, keyManager: boolean, warn: (message: string) => void): IdentitySetup {
+export function buildIdentity(
+  process: ProcessSettings,
+  users: readonly EmbeddedUser[],
+  db: Db,
+  publicEndpoint: string | null,
+  keyManager: boolean,
+  warn: (message: string) => void,
+): IdentitySetup {
   if (process.flavor === 'keystone') {
     if (process.keystone === null) throw new ConfigError('[keystone_authtoken] auth_url is required with flavor keystone');
     return { authenticator: new KeystoneAuthenticator({ ...process.keystone, warn }) };

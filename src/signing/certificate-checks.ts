@@ -55,7 +55,11 @@ export function parseCertificate(bytes: Buffer): X509Certificate {
  * now, a key usage that allows signatures, a public key of the declared type and curve, and,
  * when trust anchors are configured, issuance by one of them. Returns the key to verify with.
  */
-export function checkCertificate(certificate: X509Certificate, keyTypeName: string, options: { readonly now: Date; readonly trustedCas: readonly X509Certificate[] | null }): KeyObject {
+export function checkCertificate(
+  certificate: X509Certificate,
+  keyTypeName: string,
+  options: { readonly now: Date; readonly trustedCas: readonly X509Certificate[] | null },
+): KeyObject {
   if (options.now < new Date(certificate.validFrom)) {
     throw new SignatureError('CERTIFICATE_NOT_YET_VALID', `The signing certificate is not valid before ${certificate.validFrom}`);
   }
@@ -63,7 +67,7 @@ export function checkCertificate(certificate: X509Certificate, keyTypeName: stri
     throw new SignatureError('CERTIFICATE_EXPIRED', `The signing certificate expired on ${certificate.validTo}`);
   }
   if (allowsDigitalSignature(certificate.raw) === false) {
-    throw new SignatureError('CERTIFICATE_KEY_USAGE', 'The signing certificate\'s key usage does not allow digital signatures');
+    throw new SignatureError('CERTIFICATE_KEY_USAGE', "The signing certificate's key usage does not allow digital signatures");
   }
   const expected = KEY_TYPES[keyTypeName];
   const key = certificate.publicKey;
@@ -73,7 +77,10 @@ export function checkCertificate(certificate: X509Certificate, keyTypeName: stri
     throw new SignatureError('CERTIFICATE_KEY_TYPE', `Invalid public key type for signature key type: ${keyTypeName}`);
   }
   if (options.trustedCas !== null && !options.trustedCas.some((ca) => certificate.checkIssued(ca) && certificate.verify(ca.publicKey))) {
-    throw new SignatureError('CERTIFICATE_UNTRUSTED', 'The signing certificate is not issued by a trusted certificate authority ([image_signature_verification] trusted_ca_file)');
+    throw new SignatureError(
+      'CERTIFICATE_UNTRUSTED',
+      'The signing certificate is not issued by a trusted certificate authority ([image_signature_verification] trusted_ca_file)',
+    );
   }
   return key;
 }

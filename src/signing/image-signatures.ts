@@ -50,7 +50,10 @@ export class ImageSignatures {
   }
 
   /** A verifier for the upload of this image, or null when it is not signed. */
-  async verifierFor(context: RequestContext, image: { readonly id: string; readonly properties: Readonly<Record<string, string>> }): Promise<SignatureVerifier | null> {
+  async verifierFor(
+    context: RequestContext,
+    image: { readonly id: string; readonly properties: Readonly<Record<string, string>> },
+  ): Promise<SignatureVerifier | null> {
     try {
       const request = signatureRequest(image.properties, this.options.partial);
       if (request === null) return null;
@@ -58,7 +61,8 @@ export class ImageSignatures {
       const key = checkCertificate(parseCertificate(bytes), request.keyTypeName, { now: new Date(), trustedCas: this.options.trustedCas });
       return new SignatureVerifier(request, key);
     } catch (error) {
-      if (error instanceof SignatureError || error instanceof CertificateNotFoundError || error instanceof CertificateRetrievalError) throw refused(image.id, error.message);
+      if (error instanceof SignatureError || error instanceof CertificateNotFoundError || error instanceof CertificateRetrievalError)
+        throw refused(image.id, error.message);
       throw error;
     }
   }

@@ -39,7 +39,10 @@ export function signatureRequest(properties: Readonly<Record<string, string>>, p
   const missing = SIGNATURE_PROPERTIES.find((p) => properties[p] === undefined);
   if (missing !== undefined) {
     if (partial === 'ignore') return null;
-    throw new SignatureError('MISSING_PROPERTY', `Required image properties for signature verification do not exist. Cannot verify signature. Missing property: ${missing}`);
+    throw new SignatureError(
+      'MISSING_PROPERTY',
+      `Required image properties for signature verification do not exist. Cannot verify signature. Missing property: ${missing}`,
+    );
   }
   const text = properties['img_signature'] ?? '';
   const signature = Buffer.from(text, 'base64');
@@ -56,5 +59,11 @@ export function signatureRequest(properties: Readonly<Record<string, string>>, p
   if (mgf !== undefined && mgf !== 'MGF1') throw new SignatureError('BAD_PSS_OPTION', `Invalid mask_gen_algorithm: ${mgf} (only MGF1 is supported)`);
   const salt = properties['pss_salt_length'];
   if (salt !== undefined && !/^\d{1,4}$/.test(salt)) throw new SignatureError('BAD_PSS_OPTION', `Invalid pss_salt_length: ${salt}`);
-  return { signature, digest, keyTypeName, certificateId: properties['img_signature_certificate_uuid'] ?? '', pssSaltLength: salt === undefined ? null : Number(salt) };
+  return {
+    signature,
+    digest,
+    keyTypeName,
+    certificateId: properties['img_signature_certificate_uuid'] ?? '',
+    pssSaltLength: salt === undefined ? null : Number(salt),
+  };
 }

@@ -29,7 +29,10 @@ export class SignatureVerifier {
     let ok: boolean;
     try {
       ok = rsa
-        ? this.verify.verify({ key: this.key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: this.request.pssSaltLength ?? constants.RSA_PSS_SALTLEN_AUTO }, this.request.signature)
+        ? this.verify.verify(
+            { key: this.key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: this.request.pssSaltLength ?? constants.RSA_PSS_SALTLEN_AUTO },
+            this.request.signature,
+          )
         : this.verify.verify({ key: this.key, dsaEncoding: 'der' }, this.request.signature);
     } catch {
       // A signature that is not even well-formed (bad DER, wrong length) simply does not match.

@@ -31,7 +31,13 @@ export class StoreRegistry {
     const entries = await Promise.all(
       settings.backends.map(async (b) => ({
         store: await FileStore.open({ id: b.id, datadir: b.datadir, filePerm: b.filePerm, durable: b.durable, directIo: b.directIo }),
-        info: { id: b.id, description: b.description, isDefault: b.id === settings.defaultBackend, type: b.type, properties: { data_dir: b.datadir, chunk_size: 65536, thin_provisioning: false } },
+        info: {
+          id: b.id,
+          description: b.description,
+          isDefault: b.id === settings.defaultBackend,
+          type: b.type,
+          properties: { data_dir: b.datadir, chunk_size: 65536, thin_provisioning: false },
+        },
       })),
     );
     const fallback = entries.find((e) => e.info.isDefault) ?? entries[0];

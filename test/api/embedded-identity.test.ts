@@ -26,22 +26,38 @@ for (const dialect of testDialects()) {
       assert.equal((await server.current.request(null, 'GET', '/identity')).status, 300);
     });
 
-    it('logs in with a password, scoped to the user\'s project, with a catalog pointing here', async () => {
-      const reply = await server.current.request(null, 'POST', '/identity/v3/auth/tokens', { body: passwordAuth('demo', 'demo-secret', { project: { name: 'demo', domain: { name: 'Default' } } }) });
+    it("logs in with a password, scoped to the user's project, with a catalog pointing here", async () => {
+      const reply = await server.current.request(null, 'POST', '/identity/v3/auth/tokens', {
+        body: passwordAuth('demo', 'demo-secret', { project: { name: 'demo', domain: { name: 'Default' } } }),
+      });
       assert.equal(reply.status, 201);
       assert.ok((reply.headers.get('x-subject-token') ?? '').length >= 40);
-      const { token } = reply.json<{ token: { project: { name: string; id: string }; roles: { name: string }[]; expires_at: string; catalog: { type: string; endpoints: { interface: string; url: string }[] }[] } }>();
+      const { token } = reply.json<{
+        token: {
+          project: { name: string; id: string };
+          roles: { name: string }[];
+          expires_at: string;
+          catalog: { type: string; endpoints: { interface: string; url: string }[] }[];
+        };
+      }>();
       assert.equal(token.project.name, 'demo');
-      assert.deepEqual(token.roles.map((r) => r.name), ['member', 'reader']);
+      assert.deepEqual(
+        token.roles.map((r) => r.name),
+        ['member', 'reader'],
+      );
       assert.ok(Date.parse(token.expires_at) > Date.now() + 3500_000);
       const image = token.catalog.find((s) => s.type === 'image');
       assert.equal(image?.endpoints.find((e) => e.interface === 'public')?.url, server.current.url);
       const unscoped = await server.current.request(null, 'POST', '/identity/v3/auth/tokens', { body: passwordAuth('demo', 'demo-secret') });
-      assert.equal(unscoped.status, 201, 'an unscoped request gets the user\'s only project');
+      assert.equal(unscoped.status, 201, "an unscoped request gets the user's only project");
     });
 
-    it('refuses bad credentials and foreign scopes with Keystone\'s 401', async () => {
-      for (const body of [passwordAuth('demo', 'wrong'), passwordAuth('nobody', 'x'), passwordAuth('demo', 'demo-secret', { project: { name: 'admin', domain: { name: 'Default' } } })]) {
+    it("refuses bad credentials and foreign scopes with Keystone's 401", async () => {
+      for (const body of [
+        passwordAuth('demo', 'wrong'),
+        passwordAuth('nobody', 'x'),
+        passwordAuth('demo', 'demo-secret', { project: { name: 'admin', domain: { name: 'Default' } } }),
+      ]) {
         const reply = await server.current.request(null, 'POST', '/identity/v3/auth/tokens', { body });
         assert.equal(reply.status, 401);
         assert.deepEqual(reply.json(), { error: { code: 401, title: 'Unauthorized', message: 'The request you have made requires authentication.' } });
@@ -63,10 +79,15 @@ for (const dialect of testDialects()) {
       assert.equal((await s.request(null, 'GET', '/identity/v3/auth/tokens', { headers: { 'x-auth-token': admin, 'x-subject-token': 'bogus' } })).status, 404);
       assert.equal((await s.request(null, 'GET', '/identity/v3/auth/tokens', { headers: { 'x-auth-token': 'bogus', 'x-subject-token': token } })).status, 401);
 
-      const rescoped = await s.request(null, 'POST', '/identity/v3/auth/tokens', { body: { auth: { identity: { methods: ['token'], token: { id: token } }, scope: { project: { name: 'alt_demo', domain: { id: 'default' } } } } } });
+      const rescoped = await s.request(null, 'POST', '/identity/v3/auth/tokens', {
+        body: { auth: { identity: { methods: ['token'], token: { id: token } }, scope: { project: { name: 'alt_demo', domain: { id: 'default' } } } } },
+      });
       assert.equal(rescoped.status, 201);
       const second = rescoped.headers.get('x-subject-token') ?? '';
-      assert.equal((await s.request(null, 'DELETE', '/identity/v3/auth/tokens', { headers: { 'x-auth-token': admin, 'x-subject-token': second } })).status, 204);
+      assert.equal(
+        (await s.request(null, 'DELETE', '/identity/v3/auth/tokens', { headers: { 'x-auth-token': admin, 'x-subject-token': second } })).status,
+        204,
+      );
       const revokedUse = await s.request(null, 'GET', '/v2/images', { headers: { 'x-auth-token': second } });
       assert.equal(revokedUse.status, 401);
     });

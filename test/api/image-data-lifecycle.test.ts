@@ -108,7 +108,10 @@ for (const dialect of testDialects()) {
       for (let i = 0; i < 100 && (await show(s, id))['status'] !== 'saving'; i += 1) await new Promise((r) => setTimeout(r, 20));
       assert.equal((await s.request('demo', 'DELETE', `/v2/images/${id}`)).status, 204);
       assert.equal(await upload, 410);
-      assert.deepEqual(files(`${s.dataDir}/images`).filter((f) => f.startsWith(id)), []);
+      assert.deepEqual(
+        files(`${s.dataDir}/images`).filter((f) => f.startsWith(id)),
+        [],
+      );
       assert.equal((await s.db.selectFrom('image_locations').select('url').where('image_id', '=', id).execute()).length, 0);
     });
 
@@ -130,7 +133,10 @@ for (const dialect of testDialects()) {
         rmSync(store);
         renameSync(`${store}.away`, store);
       }
-      assert.deepEqual(files(store).filter((f) => f.startsWith(id)), []);
+      assert.deepEqual(
+        files(store).filter((f) => f.startsWith(id)),
+        [],
+      );
       assert.equal((await s.request('demo', 'PUT', `/v2/images/${id}/file`, { rawBody: randomBytes(10), headers: OCTET })).status, 204);
     });
   });
@@ -197,9 +203,15 @@ for (const dialect of testDialects()) {
       }
       writeFileSync(`${store}/${kept}`, '');
       await s.db.deleteFrom('image_locations').where('image_id', '=', kept).execute();
-      await s.db.insertInto('image_locations').values({ image_id: kept, store_id: 'file', url: `file://${store}/missing`, created_at: new Date().toISOString() }).execute();
+      await s.db
+        .insertInto('image_locations')
+        .values({ image_id: kept, store_id: 'file', url: `file://${store}/missing`, created_at: new Date().toISOString() })
+        .execute();
       const lost = await s.recovery.findLostData();
-      assert.deepEqual(lost.map((l) => l.imageId), [kept]);
+      assert.deepEqual(
+        lost.map((l) => l.imageId),
+        [kept],
+      );
     });
   });
 
@@ -224,7 +236,15 @@ for (const dialect of testDialects()) {
 
 describe('multi-store (enabled_backends)', () => {
   const dir = `/tmp/glimpse-multistore-${process.pid}`;
-  const backends = ['fast', 'cheap'].map((id) => ({ id, type: 'file' as const, description: id === 'fast' ? 'Fast disks' : null, datadir: `${dir}/${id}`, filePerm: 0, durable: false, directIo: true }));
+  const backends = ['fast', 'cheap'].map((id) => ({
+    id,
+    type: 'file' as const,
+    description: id === 'fast' ? 'Fast disks' : null,
+    datadir: `${dir}/${id}`,
+    filePerm: 0,
+    durable: false,
+    directIo: true,
+  }));
   const server = useTestServer('sqlite', { stores: { multiStore: true, defaultBackend: 'fast', backends } });
 
   it('lists the stores, uploads where X-Image-Meta-Store says, and shows `stores`', async () => {
@@ -244,7 +264,10 @@ describe('multi-store (enabled_backends)', () => {
     const unknown = await s.request('demo', 'PUT', `/v2/images/${onCheap}/file`, { rawBody: 'b', headers: { ...OCTET, 'x-image-meta-store': 'nowhere' } });
     assert.equal(unknown.status, 400);
     assert.match(unknown.text, /Unknown scheme 'nowhere'/);
-    assert.equal((await s.request('demo', 'PUT', `/v2/images/${onCheap}/file`, { rawBody: 'b', headers: { ...OCTET, 'x-image-meta-store': 'cheap' } })).status, 204);
+    assert.equal(
+      (await s.request('demo', 'PUT', `/v2/images/${onCheap}/file`, { rawBody: 'b', headers: { ...OCTET, 'x-image-meta-store': 'cheap' } })).status,
+      204,
+    );
     assert.deepEqual(files(`${dir}/fast`), [onDefault]);
     assert.deepEqual(files(`${dir}/cheap`), [onCheap]);
     assert.equal((await show(s, onDefault))['stores'], 'fast');
@@ -269,7 +292,10 @@ describe('single store', () => {
     const created = await s.request('demo', 'POST', '/v2/images', { body: { name: 's', disk_format: 'raw', container_format: 'bare' } });
     assert.equal(created.headers.get('openstack-image-store-ids'), null);
     const id = String(created.json()['id']);
-    assert.equal((await s.request('demo', 'PUT', `/v2/images/${id}/file`, { rawBody: 'x', headers: { ...OCTET, 'x-image-meta-store': 'ignored' } })).status, 204);
+    assert.equal(
+      (await s.request('demo', 'PUT', `/v2/images/${id}/file`, { rawBody: 'x', headers: { ...OCTET, 'x-image-meta-store': 'ignored' } })).status,
+      204,
+    );
     assert.equal((await show(s, id))['stores'], undefined);
     assert.deepEqual((await s.request('demo', 'GET', '/v2/info/usage')).json(), { usage: {} });
   });

@@ -100,7 +100,10 @@ for (const dialect of testDialects()) {
       const id = await queuedImage(s);
       const token = await s.token('demo');
       await new Promise<void>((resolve) => {
-        const req = httpRequest(`${s.url}/v2/images/${id}/file`, { method: 'PUT', headers: { ...OCTET, 'x-auth-token': token, 'content-length': String(10 * 1024 * 1024) } });
+        const req = httpRequest(`${s.url}/v2/images/${id}/file`, {
+          method: 'PUT',
+          headers: { ...OCTET, 'x-auth-token': token, 'content-length': String(10 * 1024 * 1024) },
+        });
         req.on('error', () => {
           resolve();
         });

@@ -42,18 +42,22 @@ interface Got {
 async function get(server: TestServer, path: string, options: { headers?: Record<string, string>; agent?: Agent; pauseMs?: number } = {}): Promise<Got> {
   const token = await server.token('demo');
   return new Promise((resolve, reject) => {
-    const req = httpRequest(`${server.url}${path}`, { headers: { 'x-auth-token': token, ...options.headers }, ...(options.agent === undefined ? {} : { agent: options.agent }) }, (res) => {
-      const chunks: Buffer[] = [];
-      res.pause();
-      setTimeout(() => {
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () => {
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks), reusedSocket: req.reusedSocket });
-        });
-        res.on('error', reject);
-        res.resume();
-      }, options.pauseMs ?? 0);
-    });
+    const req = httpRequest(
+      `${server.url}${path}`,
+      { headers: { 'x-auth-token': token, ...options.headers }, ...(options.agent === undefined ? {} : { agent: options.agent }) },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.pause();
+        setTimeout(() => {
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          res.on('end', () => {
+            resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks), reusedSocket: req.reusedSocket });
+          });
+          res.on('error', reject);
+          res.resume();
+        }, options.pauseMs ?? 0);
+      },
+    );
     req.on('error', reject);
     req.end();
   });
@@ -150,32 +154,32 @@ describe('downloads by sendfile', () => {
   });
 
   for (const cached of [true, false]) {
-  it(`survives a client that leaves mid-download, closing the file (${cached ? 'sendfile' : 'O_DIRECT reads'})`, async () => {
-    const s = server.current;
-    const big = randomBytes(48 * 1024 * 1024);
-    const id = await activeImage(s, big);
-    if (cached) cache(s, id);
-    const token = await s.token('demo');
-    await new Promise<void>((resolve, reject) => {
-      const req = httpRequest(`${s.url}/v2/images/${id}/file`, { headers: { 'x-auth-token': token } }, (res) => {
-        let got = 0;
-        res.on('data', (chunk: Buffer) => {
-          got += chunk.length;
-          if (got > 1024 * 1024) {
-            req.destroy();
-            resolve();
-          }
+    it(`survives a client that leaves mid-download, closing the file (${cached ? 'sendfile' : 'O_DIRECT reads'})`, async () => {
+      const s = server.current;
+      const big = randomBytes(48 * 1024 * 1024);
+      const id = await activeImage(s, big);
+      if (cached) cache(s, id);
+      const token = await s.token('demo');
+      await new Promise<void>((resolve, reject) => {
+        const req = httpRequest(`${s.url}/v2/images/${id}/file`, { headers: { 'x-auth-token': token } }, (res) => {
+          let got = 0;
+          res.on('data', (chunk: Buffer) => {
+            got += chunk.length;
+            if (got > 1024 * 1024) {
+              req.destroy();
+              resolve();
+            }
+          });
         });
+        req.on('error', (error) => {
+          if (!req.destroyed) reject(error);
+        });
+        req.end();
       });
-      req.on('error', (error) => {
-        if (!req.destroyed) reject(error);
-      });
-      req.end();
+      await eventually(() => openStoreFiles(s).length === 0, 'the file is closed after the client left');
+      const again = await get(s, `/v2/images/${id}/file`);
+      assert.equal(md5(again.body), md5(big));
     });
-    await eventually(() => openStoreFiles(s).length === 0, 'the file is closed after the client left');
-    const again = await get(s, `/v2/images/${id}/file`);
-    assert.equal(md5(again.body), md5(big));
-  });
   }
 
   it('reads an image that is not in the page cache with O_DIRECT on its first download: whole, unaligned ranges, a slow reader', async () => {

@@ -38,7 +38,9 @@ function fixture(name: string): Buffer {
 }
 
 async function upload(server: TestServer, diskFormat: string, data: Buffer, containerFormat = 'bare'): Promise<{ id: string; status: number; text: string }> {
-  const created = await server.request('demo', 'POST', '/v2/images', { body: { name: diskFormat, disk_format: diskFormat, container_format: containerFormat } });
+  const created = await server.request('demo', 'POST', '/v2/images', {
+    body: { name: diskFormat, disk_format: diskFormat, container_format: containerFormat },
+  });
   const id = String(created.json()['id']);
   const put = await server.request('demo', 'PUT', `/v2/images/${id}/file`, { rawBody: data, headers: { 'content-type': 'application/octet-stream' } });
   return { id, status: put.status, text: put.text };

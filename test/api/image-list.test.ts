@@ -44,15 +44,30 @@ for (const dialect of testDialects()) {
         const added = await s.request('alt', 'POST', `/v2/images/${ids[key] ?? ''}/members`, { body: { member: demo } });
         assert.equal(added.status, 200, added.text);
       }
-      for (const [key, status] of [['alt-accepted', 'accepted'], ['alt-rejected', 'rejected']] as const) {
+      for (const [key, status] of [
+        ['alt-accepted', 'accepted'],
+        ['alt-rejected', 'rejected'],
+      ] as const) {
         const reply = await s.request('demo', 'PUT', `/v2/images/${ids[key] ?? ''}/members/${demo}`, { body: { status } });
         assert.equal(reply.status, 200, reply.text);
       }
       // Sizes and a killed image for the size and status filters.
-      await s.db.updateTable('images').set({ size: 100, status: 'active' }).where('id', '=', ids['pub'] ?? '').execute();
-      await s.db.updateTable('images').set({ size: 300, status: 'active' }).where('id', '=', ids['demo-private'] ?? '').execute();
+      await s.db
+        .updateTable('images')
+        .set({ size: 100, status: 'active' })
+        .where('id', '=', ids['pub'] ?? '')
+        .execute();
+      await s.db
+        .updateTable('images')
+        .set({ size: 300, status: 'active' })
+        .where('id', '=', ids['demo-private'] ?? '')
+        .execute();
       ids['killed'] = await create(s, 'demo', { name: 'killed' });
-      await s.db.updateTable('images').set({ status: 'killed' }).where('id', '=', ids['killed'] ?? '').execute();
+      await s.db
+        .updateTable('images')
+        .set({ status: 'killed' })
+        .where('id', '=', ids['killed'] ?? '')
+        .execute();
     });
 
     it('default list: public, own (any visibility), accepted shares; not hidden, not killed', async () => {
@@ -62,7 +77,10 @@ for (const dialect of testDialects()) {
 
     it('newest first by default, with first and schema links', async () => {
       const reply = (await server.current.request('demo', 'GET', '/v2/images')).json<ListBody>();
-      assert.deepEqual(reply.images.map((i) => i.name), ['alt-accepted', 'demo-community', 'demo-shared', 'demo-private', 'pub']);
+      assert.deepEqual(
+        reply.images.map((i) => i.name),
+        ['alt-accepted', 'demo-community', 'demo-shared', 'demo-private', 'pub'],
+      );
       assert.equal(reply.first, '/v2/images');
       assert.equal(reply.schema, '/v2/schemas/images');
       assert.equal(reply.next, undefined);
@@ -71,18 +89,24 @@ for (const dialect of testDialects()) {
     it('visibility filters stay inside what the caller may see', async () => {
       assert.deepEqual(new Set(await names(server.current, 'demo', '?visibility=community')), new Set(['demo-community', 'alt-community']));
       assert.deepEqual(await names(server.current, 'demo', '?visibility=private'), ['demo-private']);
-      assert.deepEqual(new Set(await names(server.current, 'demo', '?visibility=all')), new Set(['pub', 'demo-private', 'demo-shared', 'demo-community', 'alt-community', 'alt-accepted']));
+      assert.deepEqual(
+        new Set(await names(server.current, 'demo', '?visibility=all')),
+        new Set(['pub', 'demo-private', 'demo-shared', 'demo-community', 'alt-community', 'alt-accepted']),
+      );
       assert.deepEqual(new Set(await names(server.current, 'demo', '?visibility=shared')), new Set(['demo-shared', 'alt-accepted']));
       const admin = await names(server.current, 'admin', '?visibility=all');
       assert.ok(admin.includes('alt-private') && admin.includes('demo-private'));
-      assert.ok(!(await names(server.current, 'admin', '')).includes('alt-community'), 'admins also skip others\' community images by default');
+      assert.ok(!(await names(server.current, 'admin', '')).includes('alt-community'), "admins also skip others' community images by default");
     });
 
     it('member_status picks which shares appear', async () => {
       // The caller's own shared images are in every branch of the union (reference §2.4).
       assert.deepEqual(new Set(await names(server.current, 'demo', '?visibility=shared&member_status=pending')), new Set(['alt-pending', 'demo-shared']));
       assert.deepEqual(new Set(await names(server.current, 'demo', '?visibility=shared&member_status=rejected')), new Set(['alt-rejected', 'demo-shared']));
-      assert.deepEqual(new Set(await names(server.current, 'demo', '?visibility=shared&member_status=all')), new Set(['demo-shared', 'alt-accepted', 'alt-pending', 'alt-rejected']));
+      assert.deepEqual(
+        new Set(await names(server.current, 'demo', '?visibility=shared&member_status=all')),
+        new Set(['demo-shared', 'alt-accepted', 'alt-pending', 'alt-rejected']),
+      );
     });
 
     it('pending and rejected members can still read the image', async () => {
@@ -124,11 +148,23 @@ for (const dialect of testDialects()) {
     });
 
     it('sorts by any allowed key, both syntaxes', async () => {
-      assert.deepEqual(await names(server.current, 'demo', '?sort_key=name&sort_dir=asc'), ['alt-accepted', 'demo-community', 'demo-private', 'demo-shared', 'pub']);
+      assert.deepEqual(await names(server.current, 'demo', '?sort_key=name&sort_dir=asc'), [
+        'alt-accepted',
+        'demo-community',
+        'demo-private',
+        'demo-shared',
+        'pub',
+      ]);
       assert.deepEqual(await names(server.current, 'demo', '?sort=name:desc'), ['pub', 'demo-shared', 'demo-private', 'demo-community', 'alt-accepted']);
       const bySize = await names(server.current, 'demo', '?sort=size:desc,name:asc');
       assert.deepEqual(bySize.slice(0, 2), ['demo-private', 'pub']);
-      assert.deepEqual(await names(server.current, 'demo', '?sort_key=created_at&sort_dir=asc'), ['pub', 'demo-private', 'demo-shared', 'demo-community', 'alt-accepted']);
+      assert.deepEqual(await names(server.current, 'demo', '?sort_key=created_at&sort_dir=asc'), [
+        'pub',
+        'demo-private',
+        'demo-shared',
+        'demo-community',
+        'alt-accepted',
+      ]);
     });
 
     it('pages with limit and marker, with a next link that carries the query', async () => {
@@ -151,8 +187,24 @@ for (const dialect of testDialects()) {
       assert.deepEqual(await names(server.current, 'demo', '?limit=0'), []);
     });
 
-    it('refuses bad parameters with Glance\'s 400s', async () => {
-      for (const query of ['?limit=abc', '?limit=-2', '?sort_key=owner', '?sort_dir=sideways', '?sort=name&sort_key=id', '?visibility=world', '?member_status=maybe', '?os_hidden=perhaps', '?size_min=big', '?created_at=lt:yesterday', '?created_at=near:2020-01-01T00:00:00Z', '?name=like:x', '?changes-since=2020-01-01', '?marker=00000000-0000-0000-0000-000000000000', '?name=in:"a']) {
+    it("refuses bad parameters with Glance's 400s", async () => {
+      for (const query of [
+        '?limit=abc',
+        '?limit=-2',
+        '?sort_key=owner',
+        '?sort_dir=sideways',
+        '?sort=name&sort_key=id',
+        '?visibility=world',
+        '?member_status=maybe',
+        '?os_hidden=perhaps',
+        '?size_min=big',
+        '?created_at=lt:yesterday',
+        '?created_at=near:2020-01-01T00:00:00Z',
+        '?name=like:x',
+        '?changes-since=2020-01-01',
+        '?marker=00000000-0000-0000-0000-000000000000',
+        '?name=in:"a',
+      ]) {
         const reply = await server.current.request('demo', 'GET', `/v2/images${query}`);
         assert.equal(reply.status, 400, `${query}: ${reply.text}`);
       }

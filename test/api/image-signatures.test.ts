@@ -30,7 +30,13 @@ function key(keyType: KeyTypeName): { keyFile: string; certificate: Buffer } {
 
 async function storeCertificate(server: TestServer, der: Buffer): Promise<string> {
   const reply = await server.request('demo', 'POST', '/key-manager/v1/secrets', {
-    body: { name: 'signing', secret_type: 'certificate', payload: der.toString('base64'), payload_content_type: 'application/octet-stream', payload_content_encoding: 'base64' },
+    body: {
+      name: 'signing',
+      secret_type: 'certificate',
+      payload: der.toString('base64'),
+      payload_content_type: 'application/octet-stream',
+      payload_content_encoding: 'base64',
+    },
   });
   assert.equal(reply.status, 201, reply.text);
   return String(reply.json()['secret_ref']).split('/').pop() ?? '';
@@ -62,7 +68,12 @@ for (const dialect of testDialects()) {
         const certificateId = await storeCertificate(s, certificate);
         const data = randomBytes(100_000);
         for (const hash of HASH_METHODS) {
-          const properties = { img_signature: lab.sign(keyFile, keyType, hash, data), img_signature_hash_method: hash, img_signature_key_type: keyType, img_signature_certificate_uuid: certificateId };
+          const properties = {
+            img_signature: lab.sign(keyFile, keyType, hash, data),
+            img_signature_hash_method: hash,
+            img_signature_key_type: keyType,
+            img_signature_certificate_uuid: certificateId,
+          };
           const good = await signedImage(s, properties);
           const ok = await upload(s, good, data);
           assert.equal(ok.status, 204, `${keyType} ${hash}: ${ok.text}`);
@@ -88,7 +99,12 @@ for (const dialect of testDialects()) {
       const { keyFile, certificate } = key('RSA-PSS');
       const certificateId = await storeCertificate(s, certificate);
       const data = randomBytes(5000);
-      const base = { img_signature_hash_method: 'SHA-256', img_signature_key_type: 'RSA-PSS', img_signature_certificate_uuid: certificateId, mask_gen_algorithm: 'MGF1' };
+      const base = {
+        img_signature_hash_method: 'SHA-256',
+        img_signature_key_type: 'RSA-PSS',
+        img_signature_certificate_uuid: certificateId,
+        mask_gen_algorithm: 'MGF1',
+      };
       const withSalt = await signedImage(s, { ...base, img_signature: lab.sign(keyFile, 'RSA-PSS', 'SHA-256', data, 20), pss_salt_length: '20' });
       assert.equal((await upload(s, withSalt, data)).status, 204);
       const wrongSalt = await signedImage(s, { ...base, img_signature: lab.sign(keyFile, 'RSA-PSS', 'SHA-256', data, 20), pss_salt_length: '32' });
@@ -112,7 +128,12 @@ for (const dialect of testDialects()) {
       ];
       for (const [what, certificate, keyType, message] of cases) {
         const certificateId = await storeCertificate(s, certificate);
-        const id = await signedImage(s, { img_signature: signature, img_signature_hash_method: 'SHA-384', img_signature_key_type: keyType, img_signature_certificate_uuid: certificateId });
+        const id = await signedImage(s, {
+          img_signature: signature,
+          img_signature_hash_method: 'SHA-384',
+          img_signature_key_type: keyType,
+          img_signature_certificate_uuid: certificateId,
+        });
         const before = storeFiles(s).length;
         const reply = await upload(s, id, data);
         assert.equal(reply.status, 400, what);
@@ -133,7 +154,14 @@ for (const dialect of testDialects()) {
       assert.equal(missingReply.status, 400);
       assert.match(missingReply.text, /Certificate not found with ID: 00000000-0000-4000-8000-000000000000/);
       // Another project's certificate is not the caller's to use (castellan reads with the caller's token).
-      const alts = await s.request('alt', 'POST', '/key-manager/v1/secrets', { body: { secret_type: 'certificate', payload: certificate.toString('base64'), payload_content_type: 'application/octet-stream', payload_content_encoding: 'base64' } });
+      const alts = await s.request('alt', 'POST', '/key-manager/v1/secrets', {
+        body: {
+          secret_type: 'certificate',
+          payload: certificate.toString('base64'),
+          payload_content_type: 'application/octet-stream',
+          payload_content_encoding: 'base64',
+        },
+      });
       const foreign = await signedImage(s, { ...base, img_signature_certificate_uuid: String(alts.json()['secret_ref']).split('/').pop() ?? '' });
       assert.match((await upload(s, foreign, data)).text, /Certificate not found/);
       const opaque = await s.request('demo', 'POST', '/key-manager/v1/secrets', { body: { payload: 'not a cert', payload_content_type: 'text/plain' } });
@@ -151,7 +179,13 @@ for (const dialect of testDialects()) {
         ['img_signature_key_type', 'RSA', /Invalid signature key type: RSA/],
         ['img_signature', '***', /not properly encoded using base64/],
       ] as const) {
-        const body = { img_signature: 'AAAA', img_signature_hash_method: 'SHA-256', img_signature_key_type: 'DSA', img_signature_certificate_uuid: 'x', [key]: value };
+        const body = {
+          img_signature: 'AAAA',
+          img_signature_hash_method: 'SHA-256',
+          img_signature_key_type: 'DSA',
+          img_signature_certificate_uuid: 'x',
+          [key]: value,
+        };
         const reply = await s.request('demo', 'POST', '/v2/images', { body });
         assert.equal(reply.status, 400, key);
         assert.match(reply.text, message);
@@ -186,7 +220,12 @@ describe('trusted_ca_file', () => {
     try {
       const data = randomBytes(2000);
       const signature = lab.sign(chained.keyFile, 'ECC_SECP384R1', 'SHA-256', data);
-      const properties = (certificateId: string): Record<string, string> => ({ img_signature: signature, img_signature_hash_method: 'SHA-256', img_signature_key_type: 'ECC_SECP384R1', img_signature_certificate_uuid: certificateId });
+      const properties = (certificateId: string): Record<string, string> => ({
+        img_signature: signature,
+        img_signature_hash_method: 'SHA-256',
+        img_signature_key_type: 'ECC_SECP384R1',
+        img_signature_certificate_uuid: certificateId,
+      });
       const good = await signedImage(trusting, properties(await storeCertificate(trusting, chained.certificate)));
       assert.equal((await upload(trusting, good, data)).status, 204);
       const selfSigned = lab.certificate(chained.keyFile);

@@ -102,7 +102,10 @@ describe('upload bodies read from the socket', () => {
     const id = await queuedImage(s);
     const token = await s.token('demo');
     await new Promise<void>((resolve) => {
-      const req = httpRequest(`${s.url}/v2/images/${id}/file`, { method: 'PUT', headers: { ...OCTET, 'x-auth-token': token, 'content-length': String(32 * MIB) } });
+      const req = httpRequest(`${s.url}/v2/images/${id}/file`, {
+        method: 'PUT',
+        headers: { ...OCTET, 'x-auth-token': token, 'content-length': String(32 * MIB) },
+      });
       req.on('error', () => resolve());
       req.write(randomBytes(9 * MIB), () => {
         setTimeout(() => {

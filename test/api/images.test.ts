@@ -121,7 +121,10 @@ for (const dialect of testDialects()) {
         assert.equal((await tight.request('demo', 'PUT', `/v2/images/${id}/tags/x`)).status, 204, 'an existing tag is not counted twice');
         const patch = await tight.request('demo', 'PATCH', `/v2/images/${id}`, { body: [{ op: 'add', path: '/c', value: '3' }], headers: PATCH_V21 });
         assert.equal(patch.status, 413);
-        assert.equal((await tight.request('demo', 'PATCH', `/v2/images/${id}`, { body: [{ op: 'replace', path: '/a', value: '9' }], headers: PATCH_V21 })).status, 200);
+        assert.equal(
+          (await tight.request('demo', 'PATCH', `/v2/images/${id}`, { body: [{ op: 'replace', path: '/a', value: '9' }], headers: PATCH_V21 })).status,
+          200,
+        );
       } finally {
         await tight.close();
       }
@@ -161,7 +164,10 @@ for (const dialect of testDialects()) {
       assert.equal(updated['min_ram'], 512);
       assert.equal(updated['protected'], true);
 
-      const v20 = await server.current.request('demo', 'PATCH', `/v2/images/${id}`, { headers: PATCH_V20, body: [{ remove: '/extra' }, { replace: '/protected', value: false }] });
+      const v20 = await server.current.request('demo', 'PATCH', `/v2/images/${id}`, {
+        headers: PATCH_V20,
+        body: [{ remove: '/extra' }, { replace: '/protected', value: false }],
+      });
       assert.equal(v20.status, 200, v20.text);
       assert.equal(v20.json()['extra'], undefined);
       const addExisting = await server.current.request('demo', 'PATCH', `/v2/images/${id}`, { headers: PATCH_V20, body: [{ add: '/os_distro', value: 'x' }] });
@@ -199,10 +205,16 @@ for (const dialect of testDialects()) {
     it('lets only the owner or an admin change a visible image', async () => {
       const image = await createImage(server.current, 'demo', { visibility: 'community' });
       const id = String(image['id']);
-      const reply = await server.current.request('alt', 'PATCH', `/v2/images/${id}`, { headers: { ...PATCH_V21, ...JSON_ACCEPT }, body: [{ op: 'replace', path: '/name', value: 'x' }] });
+      const reply = await server.current.request('alt', 'PATCH', `/v2/images/${id}`, {
+        headers: { ...PATCH_V21, ...JSON_ACCEPT },
+        body: [{ op: 'replace', path: '/name', value: 'x' }],
+      });
       assert.equal(reply.status, 403);
       assert.equal((await server.current.request('alt', 'DELETE', `/v2/images/${id}`)).status, 403);
-      const admin = await server.current.request('admin', 'PATCH', `/v2/images/${id}`, { headers: PATCH_V21, body: [{ op: 'replace', path: '/owner', value: 'elsewhere' }] });
+      const admin = await server.current.request('admin', 'PATCH', `/v2/images/${id}`, {
+        headers: PATCH_V21,
+        body: [{ op: 'replace', path: '/owner', value: 'elsewhere' }],
+      });
       assert.equal(admin.status, 200);
       assert.equal(admin.json()['owner'], 'elsewhere');
     });
@@ -211,7 +223,10 @@ for (const dialect of testDialects()) {
       const image = await createImage(server.current, 'admin');
       const id = String(image['id']);
       await server.current.db.updateTable('images').set({ status: 'active' }).where('id', '=', id).execute();
-      const reply = await server.current.request('admin', 'PATCH', `/v2/images/${id}`, { headers: PATCH_V21, body: [{ op: 'replace', path: '/disk_format', value: 'qcow2' }] });
+      const reply = await server.current.request('admin', 'PATCH', `/v2/images/${id}`, {
+        headers: PATCH_V21,
+        body: [{ op: 'replace', path: '/disk_format', value: 'qcow2' }],
+      });
       assert.equal(reply.status, 403);
       assert.match(reply.text, /Attribute disk_format can be only replaced for a queued image/);
     });
@@ -260,7 +275,12 @@ for (const dialect of testDialects()) {
     });
 
     it('serves the schemas the validators use', async () => {
-      const image = (await server.current.request('demo', 'GET', '/v2/schemas/image')).json<{ name: string; properties: Record<string, { enum?: unknown[] }>; additionalProperties: unknown; links: unknown[] }>();
+      const image = (await server.current.request('demo', 'GET', '/v2/schemas/image')).json<{
+        name: string;
+        properties: Record<string, { enum?: unknown[] }>;
+        additionalProperties: unknown;
+        links: unknown[];
+      }>();
       assert.equal(image.name, 'image');
       assert.deepEqual(image.properties['disk_format']?.enum?.slice(0, 3), [null, 'ami', 'ari']);
       assert.deepEqual(image.additionalProperties, { type: 'string' });

@@ -5,7 +5,11 @@ import { testDialects } from '../support/test-databases.js';
 import { useTestServer, type TestServer, type TestUser } from '../support/test-server.js';
 
 /** The embedded key manager: Barbican's secrets API subset under /key-manager (README "Key manager"). */
-async function store(server: TestServer, user: TestUser, body: Record<string, unknown>): Promise<{ status: number; json: Record<string, unknown>; text: string }> {
+async function store(
+  server: TestServer,
+  user: TestUser,
+  body: Record<string, unknown>,
+): Promise<{ status: number; json: Record<string, unknown>; text: string }> {
   const reply = await server.request(user, 'POST', '/key-manager/v1/secrets/', { body });
   return { status: reply.status, json: reply.status === 201 ? reply.json() : {}, text: reply.text };
 }
@@ -28,7 +32,12 @@ for (const dialect of testDialects()) {
       const login = await fetch(`${s.url}/identity/v3/auth/tokens`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ auth: { identity: { methods: ['password'], password: { user: { name: 'demo', domain: { name: 'Default' }, password: 'demo-secret' } } }, scope: { project: { name: 'demo', domain: { name: 'Default' } } } } }),
+        body: JSON.stringify({
+          auth: {
+            identity: { methods: ['password'], password: { user: { name: 'demo', domain: { name: 'Default' }, password: 'demo-secret' } } },
+            scope: { project: { name: 'demo', domain: { name: 'Default' } } },
+          },
+        }),
       });
       const catalog = ((await login.json()) as { token: { catalog: { type: string; endpoints: { url: string }[] }[] } }).token.catalog;
       assert.equal(catalog.find((c) => c.type === 'key-manager')?.endpoints[0]?.url, `${s.url}/key-manager`);
@@ -37,7 +46,13 @@ for (const dialect of testDialects()) {
     it('stores binary and text secrets, encrypted at rest, and returns their payloads', async () => {
       const s = server.current;
       const der = randomBytes(700);
-      const stored = await store(s, 'demo', { name: 'cert', secret_type: 'certificate', payload: der.toString('base64'), payload_content_type: 'application/octet-stream', payload_content_encoding: 'base64' });
+      const stored = await store(s, 'demo', {
+        name: 'cert',
+        secret_type: 'certificate',
+        payload: der.toString('base64'),
+        payload_content_type: 'application/octet-stream',
+        payload_content_encoding: 'base64',
+      });
       assert.equal(stored.status, 201, stored.text);
       const id = idOf(stored.json['secret_ref']);
       assert.match(String(stored.json['secret_ref']), new RegExp(`^${s.url}/key-manager/v1/secrets/[0-9a-f-]{36}$`));
@@ -48,15 +63,21 @@ for (const dialect of testDialects()) {
       assert.equal(meta.status, 200);
       assert.equal(meta.json()['secret_type'], 'certificate');
       assert.deepEqual(meta.json()['content_types'], { default: 'application/octet-stream' });
-      const payload = await fetch(`${s.url}/key-manager/v1/secrets/${id}/payload`, { headers: { 'x-auth-token': await s.token('demo'), accept: 'application/octet-stream' } });
+      const payload = await fetch(`${s.url}/key-manager/v1/secrets/${id}/payload`, {
+        headers: { 'x-auth-token': await s.token('demo'), accept: 'application/octet-stream' },
+      });
       assert.equal(payload.status, 200);
       assert.ok(Buffer.from(await payload.arrayBuffer()).equals(der));
-      const wrongType = await fetch(`${s.url}/key-manager/v1/secrets/${id}/payload`, { headers: { 'x-auth-token': await s.token('demo'), accept: 'text/plain' } });
+      const wrongType = await fetch(`${s.url}/key-manager/v1/secrets/${id}/payload`, {
+        headers: { 'x-auth-token': await s.token('demo'), accept: 'text/plain' },
+      });
       assert.equal(wrongType.status, 406);
 
       const text = await store(s, 'demo', { name: 'pass', payload: 'hunter2', payload_content_type: 'text/plain' });
       assert.equal(text.status, 201);
-      const textPayload = await fetch(`${s.url}/key-manager/v1/secrets/${idOf(text.json['secret_ref'])}/payload`, { headers: { 'x-auth-token': await s.token('demo'), accept: 'text/plain' } });
+      const textPayload = await fetch(`${s.url}/key-manager/v1/secrets/${idOf(text.json['secret_ref'])}/payload`, {
+        headers: { 'x-auth-token': await s.token('demo'), accept: 'text/plain' },
+      });
       assert.equal(await textPayload.text(), 'hunter2');
     });
 
@@ -78,13 +99,16 @@ for (const dialect of testDialects()) {
       assert.match(listed.next ?? '', /limit=2&offset=2$/);
       assert.equal((await s.request('alt', 'GET', '/key-manager/v1/secrets')).json<{ total: number }>().total, 0);
       const byName = await s.request('demo', 'GET', '/key-manager/v1/secrets?name=only-demo');
-      assert.deepEqual(byName.json<{ secrets: { name: string }[] }>().secrets.map((x) => x.name), ['only-demo']);
+      assert.deepEqual(
+        byName.json<{ secrets: { name: string }[] }>().secrets.map((x) => x.name),
+        ['only-demo'],
+      );
 
       assert.equal((await s.request('demo', 'DELETE', `/key-manager/v1/secrets/${id}`)).status, 204);
       assert.equal((await s.request('demo', 'GET', `/key-manager/v1/secrets/${id}`)).status, 404);
     });
 
-    it('refuses bad input with 4xx in Barbican\'s error shape, and unauthenticated calls with 401', async () => {
+    it("refuses bad input with 4xx in Barbican's error shape, and unauthenticated calls with 401", async () => {
       const s = server.current;
       const cases: Record<string, unknown>[] = [
         {},

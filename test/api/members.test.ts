@@ -17,7 +17,7 @@ for (const dialect of testDialects()) {
   describe(`image members on ${dialect}`, () => {
     const server = useTestServer(dialect);
 
-    it('share → visible in the member\'s list only after accept; reject hides it again', async () => {
+    it("share → visible in the member's list only after accept; reject hides it again", async () => {
       const s = server.current;
       const id = await sharedImage(s);
       const alt = await s.project('alt');
@@ -43,7 +43,10 @@ for (const dialect of testDialects()) {
       const list = await s.request('demo', 'GET', `/v2/images/${id}/members`);
       assert.equal(list.status, 200);
       const body = list.json<{ members: { member_id: string; status: string }[]; schema: string }>();
-      assert.deepEqual(body.members.map((m) => [m.member_id, m.status]), [[alt, 'rejected']]);
+      assert.deepEqual(
+        body.members.map((m) => [m.member_id, m.status]),
+        [[alt, 'rejected']],
+      );
       assert.equal(body.schema, '/v2/schemas/members');
       assert.equal((await s.request('alt', 'GET', `/v2/images/${id}/members/${alt}`)).json()['status'], 'rejected');
 
@@ -52,7 +55,7 @@ for (const dialect of testDialects()) {
       assert.equal((await s.request('demo', 'DELETE', `/v2/images/${id}/members/${alt}`)).status, 404);
     });
 
-    it('applies Glance\'s rules on who may do what', async () => {
+    it("applies Glance's rules on who may do what", async () => {
       const s = server.current;
       const id = await sharedImage(s);
       const alt = await s.project('alt');
@@ -60,7 +63,11 @@ for (const dialect of testDialects()) {
       assert.equal((await s.request('alt', 'POST', `/v2/images/${id}/members`, { body: { member: alt } })).status, 404, 'a stranger cannot see the image');
       await s.request('demo', 'POST', `/v2/images/${id}/members`, { body: { member: alt } });
       assert.equal((await s.request('alt', 'POST', `/v2/images/${id}/members`, { body: { member: 'x' } })).status, 403, 'a member cannot add members');
-      assert.equal((await s.request('demo', 'PUT', `/v2/images/${id}/members/${alt}`, { body: { status: 'accepted' } })).status, 403, 'the owner cannot accept for the member');
+      assert.equal(
+        (await s.request('demo', 'PUT', `/v2/images/${id}/members/${alt}`, { body: { status: 'accepted' } })).status,
+        403,
+        'the owner cannot accept for the member',
+      );
       assert.equal((await s.request('alt', 'DELETE', `/v2/images/${id}/members/${alt}`)).status, 403, 'a member cannot remove itself');
       assert.equal((await s.request('alt', 'GET', `/v2/images/${id}/members/${demo}`)).status, 404);
       const dup = await s.request('demo', 'POST', `/v2/images/${id}/members`, { body: { member: alt } });

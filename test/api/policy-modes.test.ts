@@ -18,9 +18,15 @@ for (const dialect of testDialects()) {
         const id = String(created.json()['id']);
         assert.equal((await s.request('viewer', 'GET', `/v2/images/${id}`)).status, 200);
         assert.equal((await s.request('viewer', 'GET', '/v2/images')).status, 200);
-        assert.equal((await s.request('viewer', 'PATCH', `/v2/images/${id}`, { headers: PATCH, body: [{ op: 'replace', path: '/name', value: 'x' }] })).status, 403);
+        assert.equal(
+          (await s.request('viewer', 'PATCH', `/v2/images/${id}`, { headers: PATCH, body: [{ op: 'replace', path: '/name', value: 'x' }] })).status,
+          403,
+        );
         assert.equal((await s.request('viewer', 'DELETE', `/v2/images/${id}`)).status, 403);
-        assert.equal((await s.request('demo', 'PATCH', `/v2/images/${id}`, { headers: PATCH, body: [{ op: 'replace', path: '/name', value: 'x' }] })).status, 200);
+        assert.equal(
+          (await s.request('demo', 'PATCH', `/v2/images/${id}`, { headers: PATCH, body: [{ op: 'replace', path: '/name', value: 'x' }] })).status,
+          200,
+        );
         assert.equal((await s.request('alt', 'PATCH', `/v2/images/${id}`, { headers: PATCH, body: [] })).status, 404, 'others cannot even see it');
       });
     });
@@ -46,7 +52,10 @@ for (const dialect of testDialects()) {
         await s.request('demo', 'POST', '/v2/images', { body: { name: 'mine', visibility: 'private' } });
         const list = await s.request(null, 'GET', '/v2/images');
         assert.equal(list.status, 200);
-        assert.deepEqual(list.json<{ images: { name: string }[] }>().images.map((i) => i.name), ['pub']);
+        assert.deepEqual(
+          list.json<{ images: { name: string }[] }>().images.map((i) => i.name),
+          ['pub'],
+        );
         assert.equal((await s.request(null, 'GET', `/v2/images/${String(pub.json()['id'])}`)).status, 200);
         const write = await s.request(null, 'POST', '/v2/images', { body: {}, headers: { accept: 'application/json' } });
         assert.equal(write.status, 403);

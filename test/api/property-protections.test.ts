@@ -27,7 +27,13 @@ const CALLERS: readonly Caller[] = [
   { name: 'member + service token', user: 'demo', withServiceToken: true },
 ];
 
-async function call(server: TestServer, caller: Caller, method: string, path: string, options: { body?: unknown; rawBody?: string; headers?: Record<string, string> } = {}): Promise<{ status: number; json: Record<string, unknown>; text: string }> {
+async function call(
+  server: TestServer,
+  caller: Caller,
+  method: string,
+  path: string,
+  options: { body?: unknown; rawBody?: string; headers?: Record<string, string> } = {},
+): Promise<{ status: number; json: Record<string, unknown>; text: string }> {
   const headers = { ...options.headers, ...(caller.withServiceToken ? { 'x-service-token': await server.token('svc') } : {}) };
   const reply = await server.request(caller.user, method, path, { ...options, headers });
   return { status: reply.status, text: reply.text, json: reply.text.startsWith('{') ? reply.json() : {} };
@@ -129,7 +135,10 @@ for (const dialect of testDialects()) {
       // The reader sees x_billing_code but not x_team (section [^x_.*] is for admin and member).
       const id = await imageWith(s, reader, { x_team: 'blue' });
       await s.db.insertInto('image_properties').values({ image_id: id, name: 'x_billing_code', value: 'ACME-42' }).execute();
-      const renamed = await call(s, reader, 'PATCH', `/v2/images/${id}`, { rawBody: JSON.stringify([{ op: 'replace', path: '/name', value: 'renamed' }]), headers: PATCH });
+      const renamed = await call(s, reader, 'PATCH', `/v2/images/${id}`, {
+        rawBody: JSON.stringify([{ op: 'replace', path: '/name', value: 'renamed' }]),
+        headers: PATCH,
+      });
       assert.equal(renamed.status, 200, renamed.text);
       assert.equal(renamed.json['x_team'], undefined, 'the reader cannot see x_team');
       const asAdmin = (await s.request('admin', 'GET', `/v2/images/${id}`)).json();
@@ -143,7 +152,10 @@ for (const dialect of testDialects()) {
       const custom: Caller = { name: 'service only', user: 'svc', withServiceToken: false };
       const id = await imageWith(s, custom, { x_billing_code: 'ACME-7' });
       assert.equal((await call(s, custom, 'GET', `/v2/images/${id}`)).json['x_billing_code'], undefined);
-      const renamed = await call(s, custom, 'PATCH', `/v2/images/${id}`, { rawBody: JSON.stringify([{ op: 'replace', path: '/name', value: 'n2' }]), headers: PATCH });
+      const renamed = await call(s, custom, 'PATCH', `/v2/images/${id}`, {
+        rawBody: JSON.stringify([{ op: 'replace', path: '/name', value: 'n2' }]),
+        headers: PATCH,
+      });
       assert.equal(renamed.status, 200, renamed.text);
       assert.equal((await s.request('admin', 'GET', `/v2/images/${id}`)).json()['x_billing_code'], 'ACME-7');
     });
@@ -151,32 +163,66 @@ for (const dialect of testDialects()) {
     it("answers 403 'reserved' for protected readable keys and 409 for a replace of an unreadable key", async () => {
       const s = server.current;
       const id = await imageWith(s, member, { x_billing_code: 'A', x_service_region: 'r1' });
-      const update = await call(s, member, 'PATCH', `/v2/images/${id}`, { rawBody: JSON.stringify([{ op: 'replace', path: '/x_billing_code', value: 'B' }]), headers: PATCH });
+      const update = await call(s, member, 'PATCH', `/v2/images/${id}`, {
+        rawBody: JSON.stringify([{ op: 'replace', path: '/x_billing_code', value: 'B' }]),
+        headers: PATCH,
+      });
       assert.equal(update.status, 403);
       assert.match(update.text, /Attribute 'x_billing_code' is reserved\./);
-      const remove = await call(s, member, 'PATCH', `/v2/images/${id}`, { rawBody: JSON.stringify([{ op: 'remove', path: '/x_service_region' }]), headers: PATCH });
+      const remove = await call(s, member, 'PATCH', `/v2/images/${id}`, {
+        rawBody: JSON.stringify([{ op: 'remove', path: '/x_service_region' }]),
+        headers: PATCH,
+      });
       assert.equal(remove.status, 403);
       const readerImage = await imageWith(s, reader, { x_team: 'blue' });
-      const unreadable = await call(s, reader, 'PATCH', `/v2/images/${readerImage}`, { rawBody: JSON.stringify([{ op: 'replace', path: '/x_team', value: 'red' }]), headers: PATCH });
+      const unreadable = await call(s, reader, 'PATCH', `/v2/images/${readerImage}`, {
+        rawBody: JSON.stringify([{ op: 'replace', path: '/x_team', value: 'red' }]),
+        headers: PATCH,
+      });
       assert.equal(unreadable.status, 409);
       assert.match(unreadable.text, /Property x_team does not exist\./);
       // Base attributes are never protected.
-      const base = await call(s, reader, 'PATCH', `/v2/images/${readerImage}`, { rawBody: JSON.stringify([{ op: 'replace', path: '/min_ram', value: 5 }]), headers: PATCH });
+      const base = await call(s, reader, 'PATCH', `/v2/images/${readerImage}`, {
+        rawBody: JSON.stringify([{ op: 'replace', path: '/min_ram', value: 5 }]),
+        headers: PATCH,
+      });
       assert.equal(base.status, 200, base.text);
     });
 
     it('tells each caller what it may do (GET /v2/info/property-protections) and marks the schema', async () => {
       const s = server.current;
-      const asMember = (await s.request('demo', 'GET', '/v2/info/property-protections')).json<{ enabled: boolean; format: string; rules: { pattern: string; create: boolean; read: boolean }[]; unmatched: Record<string, boolean> }>();
+      const asMember = (await s.request('demo', 'GET', '/v2/info/property-protections')).json<{
+        enabled: boolean;
+        format: string;
+        rules: { pattern: string; create: boolean; read: boolean }[];
+        unmatched: Record<string, boolean>;
+      }>();
       assert.equal(asMember.enabled, true);
       assert.equal(asMember.format, 'roles');
-      assert.deepEqual(asMember.rules.map((r) => [r.pattern, r.create, r.read]), [['^x_billing_.*$', false, true], ['^x_service_', false, true], ['^x_.*', true, true], ['^owner_specified\\.openstack\\.', true, true]]);
+      assert.deepEqual(
+        asMember.rules.map((r) => [r.pattern, r.create, r.read]),
+        [
+          ['^x_billing_.*$', false, true],
+          ['^x_service_', false, true],
+          ['^x_.*', true, true],
+          ['^owner_specified\\.openstack\\.', true, true],
+        ],
+      );
       assert.deepEqual(asMember.unmatched, { create: false, read: false, update: false, delete: false });
       const asReader = (await s.request('viewer', 'GET', '/v2/info/property-protections')).json<{ rules: { read: boolean }[] }>();
-      assert.deepEqual(asReader.rules.map((r) => r.read), [true, true, false, true]);
+      assert.deepEqual(
+        asReader.rules.map((r) => r.read),
+        [true, true, false, true],
+      );
       const schema = (await s.request('demo', 'GET', '/v2/schemas/image')).json();
       const marked = schema['x-glimpse-property-protections'] as { pattern: string; create: string[] }[];
-      assert.deepEqual(marked[0], { pattern: '^x_billing_.*$', create: ['admin'], read: ['admin', 'member', 'reader', 'auditor'], update: ['admin'], delete: ['admin'] });
+      assert.deepEqual(marked[0], {
+        pattern: '^x_billing_.*$',
+        create: ['admin'],
+        read: ['admin', 'member', 'reader', 'auditor'],
+        update: ['admin'],
+        delete: ['admin'],
+      });
     });
   });
 }
@@ -199,7 +245,10 @@ describe('allow_additional_image_properties = False', () => {
     const created = await s.request('demo', 'POST', '/v2/images', { body: { name: 'only-base', disk_format: 'raw' } });
     assert.equal(created.status, 201);
     const id = String(created.json()['id']);
-    const patch = await s.request('demo', 'PATCH', `/v2/images/${id}`, { rawBody: JSON.stringify([{ op: 'add', path: '/x_team', value: 'blue' }]), headers: PATCH });
+    const patch = await s.request('demo', 'PATCH', `/v2/images/${id}`, {
+      rawBody: JSON.stringify([{ op: 'add', path: '/x_team', value: 'blue' }]),
+      headers: PATCH,
+    });
     assert.equal(patch.status, 400, patch.text);
     assert.equal((await s.request('demo', 'GET', `/v2/images/${id}`)).json()['x_team'], undefined);
   });

@@ -88,12 +88,18 @@ for (const dialect of testDialects()) {
       assert.match(scalar.text, /Unexpected body type/);
       const empty = await server.current.request('demo', 'POST', '/v2/images', { rawBody: '', headers: { 'content-type': 'application/json' } });
       assert.equal(empty.status, 400);
-      const badUtf8 = await server.current.request('demo', 'POST', '/v2/images', { rawBody: Buffer.from([0x7b, 0xff, 0x7d]), headers: { 'content-type': 'application/json' } });
+      const badUtf8 = await server.current.request('demo', 'POST', '/v2/images', {
+        rawBody: Buffer.from([0x7b, 0xff, 0x7d]),
+        headers: { 'content-type': 'application/json' },
+      });
       assert.equal(badUtf8.status, 400);
       const withBody = await server.current.rawRequest('demo', 'GET', '/v2/images', { 'content-type': 'application/json' }, '{}');
       assert.equal(withBody.status, 400);
       assert.match(withBody.text, /A body is not expected with this request/);
-      const huge = await server.current.request('demo', 'POST', '/v2/images', { rawBody: `{"name": "${'x'.repeat(2 * 1024 * 1024)}"}`, headers: { 'content-type': 'application/json' } });
+      const huge = await server.current.request('demo', 'POST', '/v2/images', {
+        rawBody: `{"name": "${'x'.repeat(2 * 1024 * 1024)}"}`,
+        headers: { 'content-type': 'application/json' },
+      });
       assert.equal(huge.status, 413);
       const nul = await server.current.request('demo', 'POST', '/v2/images', { body: { name: 'a\u0000b' } });
       assert.equal(nul.status, 400);

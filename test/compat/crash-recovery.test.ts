@@ -38,7 +38,11 @@ function storeFiles(glimpse: GlimpseProcess): string[] {
 }
 
 async function upload(glimpse: GlimpseProcess, token: string, id: string, data: Buffer): Promise<number> {
-  const response = await fetch(`${glimpse.url}/v2/images/${id}/file`, { method: 'PUT', headers: { 'x-auth-token': token, 'content-type': 'application/octet-stream' }, body: data });
+  const response = await fetch(`${glimpse.url}/v2/images/${id}/file`, {
+    method: 'PUT',
+    headers: { 'x-auth-token': token, 'content-type': 'application/octet-stream' },
+    body: data,
+  });
   return response.status;
 }
 
@@ -50,10 +54,14 @@ describe('crash safety (SIGKILL)', () => {
       const created = await client.call('POST', '/v2/images', { name: 'crash', disk_format: 'raw', container_format: 'bare' });
       const id = String(created.json['id']);
       // Stream part of a large body, wait until the server has written some of it, then kill it.
-      const req = httpRequest(`${glimpse.url}/v2/images/${id}/file`, { method: 'PUT', headers: { 'x-auth-token': client.token, 'content-type': 'application/octet-stream', 'content-length': String(256 * 1024 * 1024) } });
+      const req = httpRequest(`${glimpse.url}/v2/images/${id}/file`, {
+        method: 'PUT',
+        headers: { 'x-auth-token': client.token, 'content-type': 'application/octet-stream', 'content-length': String(256 * 1024 * 1024) },
+      });
       req.on('error', () => undefined);
       for (let i = 0; i < 64; i += 1) req.write(randomBytes(64 * 1024));
-      for (let i = 0; i < 100 && (await client.call('GET', `/v2/images/${id}`)).json['status'] !== 'saving'; i += 1) await new Promise((r) => setTimeout(r, 50));
+      for (let i = 0; i < 100 && (await client.call('GET', `/v2/images/${id}`)).json['status'] !== 'saving'; i += 1)
+        await new Promise((r) => setTimeout(r, 50));
       assert.equal((await client.call('GET', `/v2/images/${id}`)).json['status'], 'saving');
       for (let i = 0; i < 100 && storeFiles(glimpse).length === 0; i += 1) await new Promise((r) => setTimeout(r, 50));
       assert.equal(storeFiles(glimpse).length, 1, 'a temporary file is being written');

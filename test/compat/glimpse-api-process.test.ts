@@ -11,9 +11,13 @@ const run = promisify(execFile);
 
 describe('the glimpse-api program', () => {
   it('runs `workers` processes that share the port and the tokens', async () => {
-    const glimpse = await startGlimpseProcess('[DEFAULT]\nbind_port = {port}\nworkers = 2\ndata_dir = {dir}/data\n[embedded_identity]\nuser_demo = pw demo member,reader\n');
+    const glimpse = await startGlimpseProcess(
+      '[DEFAULT]\nbind_port = {port}\nworkers = 2\ndata_dir = {dir}/data\n[embedded_identity]\nuser_demo = pw demo member,reader\n',
+    );
     try {
-      const children = spawnSync('pgrep', ['-f', '--', `--config-file ${glimpse.configFile}`], { encoding: 'utf8' }).stdout.trim().split('\n');
+      const children = spawnSync('pgrep', ['-f', '--', `--config-file ${glimpse.configFile}`], { encoding: 'utf8' })
+        .stdout.trim()
+        .split('\n');
       assert.equal(children.length, 3, 'one primary and two workers');
       const token = await login(glimpse.url, 'demo', 'pw', 'demo');
       const created = await fetch(`${glimpse.url}/v2/images`, { method: 'POST', headers: { 'x-auth-token': token }, body: '{"name": "w"}' });
@@ -66,7 +70,9 @@ describe('the glimpse-api program', () => {
   });
 
   it('glimpse-manage data check / data recover report and remove orphans; scrub purges and restores', async () => {
-    const glimpse = await startGlimpseProcess('[DEFAULT]\nbind_port = {port}\ndata_dir = {dir}/data\ndelayed_delete = true\n[embedded_identity]\nuser_demo = pw demo member,reader\n');
+    const glimpse = await startGlimpseProcess(
+      '[DEFAULT]\nbind_port = {port}\ndata_dir = {dir}/data\ndelayed_delete = true\n[embedded_identity]\nuser_demo = pw demo member,reader\n',
+    );
     const manage = (...args: string[]): Promise<{ code: number; stdout: string }> =>
       run(process.execPath, [resolve('bin/glimpse-manage.js'), '--config-file', glimpse.configFile, ...args], { cwd: glimpse.dir }).then(
         (r) => ({ code: 0, stdout: r.stdout }),
@@ -76,8 +82,18 @@ describe('the glimpse-api program', () => {
       const token = await login(glimpse.url, 'demo', 'pw', 'demo');
       const ids: string[] = [];
       for (let i = 0; i < 2; i += 1) {
-        const created = (await (await fetch(`${glimpse.url}/v2/images`, { method: 'POST', headers: { 'x-auth-token': token }, body: '{"name": "m", "disk_format": "raw", "container_format": "bare"}' })).json()) as { id: string };
-        const put = await fetch(`${glimpse.url}/v2/images/${created.id}/file`, { method: 'PUT', headers: { 'x-auth-token': token, 'content-type': 'application/octet-stream' }, body: 'data' });
+        const created = (await (
+          await fetch(`${glimpse.url}/v2/images`, {
+            method: 'POST',
+            headers: { 'x-auth-token': token },
+            body: '{"name": "m", "disk_format": "raw", "container_format": "bare"}',
+          })
+        ).json()) as { id: string };
+        const put = await fetch(`${glimpse.url}/v2/images/${created.id}/file`, {
+          method: 'PUT',
+          headers: { 'x-auth-token': token, 'content-type': 'application/octet-stream' },
+          body: 'data',
+        });
         assert.equal(put.status, 204);
         assert.equal((await fetch(`${glimpse.url}/v2/images/${created.id}`, { method: 'DELETE', headers: { 'x-auth-token': token } })).status, 204);
         ids.push(created.id);

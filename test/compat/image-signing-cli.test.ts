@@ -29,9 +29,20 @@ interface Deployment {
 
 async function storeCertificate(credentials: Credentials, certificate: Buffer): Promise<string> {
   const result = await runCli('openstack', credentials, [
-    'secret', 'store', '--name', 'signing-cert', '--secret-type', 'certificate',
-    '--payload-content-type', 'application/octet-stream', '--payload-content-encoding', 'base64',
-    '--payload', certificate.toString('base64'), '-f', 'json',
+    'secret',
+    'store',
+    '--name',
+    'signing-cert',
+    '--secret-type',
+    'certificate',
+    '--payload-content-type',
+    'application/octet-stream',
+    '--payload-content-encoding',
+    'base64',
+    '--payload',
+    certificate.toString('base64'),
+    '-f',
+    'json',
   ]);
   assert.equal(result.code, 0, result.stdout);
   const href = parseJsonOutput<Record<string, string>>(result.stdout)['Secret href'] ?? '';
@@ -43,7 +54,20 @@ async function createSigned(deployment: Deployment, name: string, data: Buffer, 
   const file = join(deployment.dir, `${name}.raw`);
   writeFileSync(file, data);
   const props = Object.entries(properties).flatMap(([k, v]) => ['--property', `${k}=${v}`]);
-  const result = await runCli('openstack', deployment.credentials, ['image', 'create', '--disk-format', 'raw', '--container-format', 'bare', ...props, '--file', file, name, '-f', 'json']);
+  const result = await runCli('openstack', deployment.credentials, [
+    'image',
+    'create',
+    '--disk-format',
+    'raw',
+    '--container-format',
+    'bare',
+    ...props,
+    '--file',
+    file,
+    name,
+    '-f',
+    'json',
+  ]);
   return { ok: result.code === 0, output: result.stdout };
 }
 
@@ -65,7 +89,16 @@ function signatureProperties(signature: string, hash: HashMethod, keyType: KeyTy
 async function expectRefused(deployment: Deployment, name: string, data: Buffer, properties: Record<string, string>, reason: RegExp): Promise<void> {
   const before = readdirSync(deployment.storeDir).length;
   const props = Object.entries(properties).flatMap(([k, v]) => ['--property', `${k}=${v}`]);
-  const created = await runCli('glance', deployment.credentials, ['image-create', '--disk-format', 'raw', '--container-format', 'bare', '--name', name, ...props]);
+  const created = await runCli('glance', deployment.credentials, [
+    'image-create',
+    '--disk-format',
+    'raw',
+    '--container-format',
+    'bare',
+    '--name',
+    name,
+    ...props,
+  ]);
   assert.equal(created.code, 0, created.stdout);
   const id = /\|\s*id\s*\|\s*([0-9a-f-]{36})\s*\|/.exec(created.stdout)?.[1] ?? '';
   const file = join(deployment.dir, `${name}.raw`);
@@ -85,7 +118,11 @@ describe('image signing with the openstack CLI and the embedded key manager', ()
   let deployment: Deployment;
   before(async () => {
     glimpse = await startGlimpseProcess('[DEFAULT]\nbind_port = {port}\ndata_dir = {dir}/data\n[embedded_identity]\nuser_demo = pw demo member,reader\n');
-    deployment = { credentials: { authUrl: `${glimpse.url}/identity/v3`, username: 'demo', password: 'pw', project: 'demo' }, storeDir: join(glimpse.dir, 'data', 'images'), dir: glimpse.dir };
+    deployment = {
+      credentials: { authUrl: `${glimpse.url}/identity/v3`, username: 'demo', password: 'pw', project: 'demo' },
+      storeDir: join(glimpse.dir, 'data', 'images'),
+      dir: glimpse.dir,
+    };
   });
   after(async () => {
     await glimpse.stop();
@@ -109,7 +146,12 @@ describe('image signing with the openstack CLI and the embedded key manager', ()
     const keyFile = lab.key('ECC_SECP521R1');
     const certificateId = await storeCertificate(deployment.credentials, lab.certificate(keyFile));
     const data = randomBytes(16 * 1024);
-    const created = await createSigned(deployment, 'audited', data, signatureProperties(lab.sign(keyFile, 'ECC_SECP521R1', 'SHA-512', data), 'SHA-512', 'ECC_SECP521R1', certificateId));
+    const created = await createSigned(
+      deployment,
+      'audited',
+      data,
+      signatureProperties(lab.sign(keyFile, 'ECC_SECP521R1', 'SHA-512', data), 'SHA-512', 'ECC_SECP521R1', certificateId),
+    );
     assert.ok(created.ok, created.output);
     const id = parseJsonOutput<{ id: string }>(created.output).id;
     const verify = (): Promise<{ code: number; out: string }> =>
@@ -145,7 +187,13 @@ describe('image signing with the openstack CLI and the embedded key manager', ()
     await expectRefused(deployment, 'wrong-cert', data, signatureProperties(signature, 'SHA-256', 'ECC_SECP384R1', other), /Signature verification failed$/);
     const expired = await storeCertificate(deployment.credentials, lab.expiredCertificate(keyFile));
     await expectRefused(deployment, 'expired-cert', data, signatureProperties(signature, 'SHA-256', 'ECC_SECP384R1', expired), /expired/);
-    await expectRefused(deployment, 'wrong-key-type', data, signatureProperties(signature, 'SHA-256', 'ECC_SECP521R1', good), /Invalid public key type for signature key type: ECC_SECP521R1/);
+    await expectRefused(
+      deployment,
+      'wrong-key-type',
+      data,
+      signatureProperties(signature, 'SHA-256', 'ECC_SECP521R1', good),
+      /Invalid public key type for signature key type: ECC_SECP521R1/,
+    );
   });
 });
 
@@ -159,10 +207,29 @@ describe('image signing against a real Barbican (keystone flavor)', () => {
     keystone = await startKeystone(`http://127.0.0.1:${port}`);
     barbican = await startBarbican(keystone.url);
     glimpse = await startGlimpseProcess(
-      ['[DEFAULT]', 'bind_port = {port}', 'data_dir = {dir}/data', '[paste_deploy]', 'flavor = keystone', '[keystone_authtoken]', `www_authenticate_uri = ${keystone.url}`, `auth_url = ${keystone.url}`, 'username = glance', 'password = secret', 'project_name = service', '[key_manager]', 'backend = barbican', ''].join('\n'),
+      [
+        '[DEFAULT]',
+        'bind_port = {port}',
+        'data_dir = {dir}/data',
+        '[paste_deploy]',
+        'flavor = keystone',
+        '[keystone_authtoken]',
+        `www_authenticate_uri = ${keystone.url}`,
+        `auth_url = ${keystone.url}`,
+        'username = glance',
+        'password = secret',
+        'project_name = service',
+        '[key_manager]',
+        'backend = barbican',
+        '',
+      ].join('\n'),
       port,
     );
-    deployment = { credentials: { authUrl: keystone.url, username: 'demo', password: 'secret', project: 'demo' }, storeDir: join(glimpse.dir, 'data', 'images'), dir: glimpse.dir };
+    deployment = {
+      credentials: { authUrl: keystone.url, username: 'demo', password: 'secret', project: 'demo' },
+      storeDir: join(glimpse.dir, 'data', 'images'),
+      dir: glimpse.dir,
+    };
   });
   after(async () => {
     await glimpse.stop();

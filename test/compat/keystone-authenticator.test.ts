@@ -46,7 +46,10 @@ describe('KeystoneAuthenticator against real Keystone', () => {
       assert.equal(identity?.userName, 'demo', url);
       assert.deepEqual(identity.scope.kind === 'project' ? identity.scope.projectName : null, 'demo', url);
       assert.deepEqual([...identity.roles].sort(), ['member', 'reader'], url);
-      assert.ok(identity.catalog.some((s) => s.type === 'image'), `${url}: the catalog comes with the token`);
+      assert.ok(
+        identity.catalog.some((s) => s.type === 'image'),
+        `${url}: the catalog comes with the token`,
+      );
       assert.equal(auth.serviceTokensIssued, 1, url);
     }
   });
@@ -56,9 +59,21 @@ describe('KeystoneAuthenticator against real Keystone', () => {
     const headers = { 'x-auth-token': admin.token, 'content-type': 'application/json' };
     const users = (await (await fetch(`${keystone.url}/users?name=glance`, { headers })).json()) as { users: { id: string }[] };
     const projects = (await (await fetch(`${keystone.url}/projects?name=service`, { headers })).json()) as { projects: { id: string }[] };
-    const byIds = authenticator([`auth_url = ${keystone.root}`, `user_id = ${users.users[0]?.id}`, 'password = secret', `project_id = ${projects.projects[0]?.id}`]);
+    const byIds = authenticator([
+      `auth_url = ${keystone.root}`,
+      `user_id = ${users.users[0]?.id}`,
+      'password = secret',
+      `project_id = ${projects.projects[0]?.id}`,
+    ]);
     assert.equal((await byIds.validate(await project('demo')))?.userName, 'demo');
-    const byDomainIds = authenticator([`auth_url = ${keystone.root}`, 'username = glance', 'password = secret', 'project_name = service', 'user_domain_id = default', 'project_domain_id = default']);
+    const byDomainIds = authenticator([
+      `auth_url = ${keystone.root}`,
+      'username = glance',
+      'password = secret',
+      'project_name = service',
+      'user_domain_id = default',
+      'project_domain_id = default',
+    ]);
     assert.equal((await byDomainIds.validate(await project('demo')))?.userName, 'demo');
 
     const glance = await keystoneToken(keystone, 'glance', { project: 'service' });
@@ -70,7 +85,12 @@ describe('KeystoneAuthenticator against real Keystone', () => {
     });
     assert.equal(created.status, 201);
     const credential = ((await created.json()) as { application_credential: { id: string; secret: string } }).application_credential;
-    const byCredential = authenticator([`auth_url = ${keystone.root}`, 'auth_type = v3applicationcredential', `application_credential_id = ${credential.id}`, `application_credential_secret = ${credential.secret}`]);
+    const byCredential = authenticator([
+      `auth_url = ${keystone.root}`,
+      'auth_type = v3applicationcredential',
+      `application_credential_id = ${credential.id}`,
+      `application_credential_secret = ${credential.secret}`,
+    ]);
     assert.equal((await byCredential.validate(await project('alt_demo')))?.userName, 'alt_demo');
   });
 
@@ -92,21 +112,36 @@ describe('KeystoneAuthenticator against real Keystone', () => {
   });
 
   it('refuses, at startup, what keystoneauth could not use either', () => {
-    assert.throws(() => keystoneSettingsFromIni([`auth_url = ${keystone.root}`, 'auth_type = token', 'token = x']), /\[keystone_authtoken\] auth_type: 'token' is not supported/);
-    assert.throws(() => keystoneSettingsFromIni([`auth_url = ${keystone.root}`, 'password = secret']), /\[keystone_authtoken\] username \(or user_id\) is required/);
-    assert.throws(() => keystoneSettingsFromIni([`auth_url = ${keystone.root}`, 'username = glance', 'password = x', 'project_name = service', 'system_scope = all']), /give one scope/);
+    assert.throws(
+      () => keystoneSettingsFromIni([`auth_url = ${keystone.root}`, 'auth_type = token', 'token = x']),
+      /\[keystone_authtoken\] auth_type: 'token' is not supported/,
+    );
+    assert.throws(
+      () => keystoneSettingsFromIni([`auth_url = ${keystone.root}`, 'password = secret']),
+      /\[keystone_authtoken\] username \(or user_id\) is required/,
+    );
+    assert.throws(
+      () => keystoneSettingsFromIni([`auth_url = ${keystone.root}`, 'username = glance', 'password = x', 'project_name = service', 'system_scope = all']),
+      /give one scope/,
+    );
     assert.throws(() => keystoneSettingsFromIni(['username = glance']), /\[keystone_authtoken\] auth_url is required/);
-    assert.throws(() => new KeystoneAuthenticator(keystoneSettingsFromIni([...serviceUserLines(keystone.root), 'cafile = /nonexistent/ca.pem'])), /\[keystone_authtoken\] cafile: \/nonexistent\/ca\.pem cannot be read/);
+    assert.throws(
+      () => new KeystoneAuthenticator(keystoneSettingsFromIni([...serviceUserLines(keystone.root), 'cafile = /nonexistent/ca.pem'])),
+      /\[keystone_authtoken\] cafile: \/nonexistent\/ca\.pem cannot be read/,
+    );
   });
 
   it('answers 503 with the reason when auth_url offers no v3 API or the credentials are wrong', async () => {
     const nowhere = authenticator(serviceUserLines(`${keystone.root}/nothing-here`));
     await assert.rejects(nowhere.validate(await project('demo')), (e: unknown) => e instanceof ServiceUnavailableError && /offers no v3 API/.test(e.message));
     const wrong = authenticator([...serviceUserLines(keystone.root).filter((l) => !l.startsWith('password')), 'password = wrong']);
-    await assert.rejects(wrong.validate(await project('demo')), (e: unknown) => e instanceof ServiceUnavailableError && /refused Glimpse's service credentials \(401\)/.test(e.message));
+    await assert.rejects(
+      wrong.validate(await project('demo')),
+      (e: unknown) => e instanceof ServiceUnavailableError && /refused Glimpse's service credentials \(401\)/.test(e.message),
+    );
   });
 
-  it('caches for token_cache_time, but never past the token\'s expiry', async () => {
+  it("caches for token_cache_time, but never past the token's expiry", async () => {
     let now = new Date();
     const auth = authenticator(serviceUserLines(keystone.root), { now: () => now });
     const token = await project('alt_demo');
@@ -143,7 +178,11 @@ describe('KeystoneAuthenticator against real Keystone', () => {
     const admin = await keystoneToken(keystone, 'admin', { project: 'admin' });
     const headers = { 'x-auth-token': admin.token, 'content-type': 'application/json' };
     const users = (await (await fetch(`${keystone.url}/users?name=glance`, { headers })).json()) as { users: { id: string }[] };
-    const reset = await fetch(`${keystone.url}/users/${users.users[0]?.id}`, { method: 'PATCH', headers, body: JSON.stringify({ user: { password: 'secret' } }) });
+    const reset = await fetch(`${keystone.url}/users/${users.users[0]?.id}`, {
+      method: 'PATCH',
+      headers,
+      body: JSON.stringify({ user: { password: 'secret' } }),
+    });
     assert.equal(reset.status, 200);
     // Keystone's revocation events have one-second resolution: a login in the same second would be revoked too.
     await sleep(1100);
@@ -167,7 +206,7 @@ describe('KeystoneAuthenticator against real Keystone', () => {
     const vouching = await auth.checkServiceToken(await serviceToken());
     assert.equal(vouching?.vouchesForExpired, true, 'glance holds the service role');
     const expired = await auth.validate(userToken, { allowExpired: true });
-    assert.equal(expired?.userName, 'demo', 'allow_expired on a service token\'s word');
+    assert.equal(expired?.userName, 'demo', "allow_expired on a service token's word");
     assert.ok(expired.expiresAt.getTime() < Date.now());
 
     const plain = await auth.checkServiceToken(await project('alt_demo'));
@@ -200,7 +239,7 @@ describe('KeystoneAuthenticator against real Keystone', () => {
     }
   });
 
-  it('over https: cafile trusts Keystone\'s certificate, insecure skips the check', async () => {
+  it("over https: cafile trusts Keystone's certificate, insecure skips the check", async () => {
     let proxy: TlsProxy | null = null;
     try {
       proxy = await startTlsProxy(Number(new URL(keystone.root).port));
@@ -208,7 +247,10 @@ describe('KeystoneAuthenticator against real Keystone', () => {
       const trusted = authenticator([...serviceUserLines(proxy.url), `cafile = ${proxy.caFile}`]);
       assert.equal((await trusted.validate(token))?.userName, 'demo');
       const untrusted = authenticator(serviceUserLines(proxy.url));
-      await assert.rejects(untrusted.validate(token), (e: unknown) => e instanceof ServiceUnavailableError && /could not be reached: .*certificate/i.test(e.message));
+      await assert.rejects(
+        untrusted.validate(token),
+        (e: unknown) => e instanceof ServiceUnavailableError && /could not be reached: .*certificate/i.test(e.message),
+      );
       const insecure = authenticator([...serviceUserLines(proxy.url), 'insecure = true']);
       assert.equal((await insecure.validate(token))?.userName, 'demo');
     } finally {
@@ -258,18 +300,43 @@ describe('KeystoneAuthenticator against real Keystone', () => {
 
   /** glimpse-api configured with these `[keystone_authtoken]` lines, used by the openstack CLI as demo. */
   async function cliRoundTrip(lines: readonly string[], osAuthUrl: string): Promise<void> {
-    const glimpse = await startGlimpseProcess(['[DEFAULT]', 'bind_port = {port}', 'data_dir = {dir}/data', '[paste_deploy]', 'flavor = keystone', '[keystone_authtoken]', ...lines, ''].join('\n'), glimpsePort);
+    const glimpse = await startGlimpseProcess(
+      ['[DEFAULT]', 'bind_port = {port}', 'data_dir = {dir}/data', '[paste_deploy]', 'flavor = keystone', '[keystone_authtoken]', ...lines, ''].join('\n'),
+      glimpsePort,
+    );
     try {
       const credentials = { authUrl: osAuthUrl, username: 'demo', password: 'secret', project: 'demo' };
-      const created = await runCli('openstack', credentials, ['image', 'create', '--disk-format', 'raw', '--container-format', 'bare', 'ks-form', '-f', 'json']);
+      const created = await runCli('openstack', credentials, [
+        'image',
+        'create',
+        '--disk-format',
+        'raw',
+        '--container-format',
+        'bare',
+        'ks-form',
+        '-f',
+        'json',
+      ]);
       assert.equal(created.code, 0, `${lines.join('; ')}\n${created.stdout}\n${glimpse.output()}`);
       const id = parseJsonOutput<{ id: string }>(created.stdout).id;
       const listed = await runCli('openstack', credentials, ['image', 'list', '-f', 'json']);
       assert.equal(listed.code, 0, listed.stdout);
-      assert.deepEqual(parseJsonOutput<{ ID: string }[]>(listed.stdout).map((i) => i.ID), [id]);
+      assert.deepEqual(
+        parseJsonOutput<{ ID: string }[]>(listed.stdout).map((i) => i.ID),
+        [id],
+      );
       const refused = await fetch(`${glimpse.url}/v2/images`);
       assert.equal(refused.status, 401);
-      const www = lines.find((l) => l.startsWith('www_authenticate_uri'))?.split('=')[1]?.trim() ?? lines.find((l) => l.startsWith('auth_url'))?.split('=')[1]?.trim().replace(/\/+$/, '');
+      const www =
+        lines
+          .find((l) => l.startsWith('www_authenticate_uri'))
+          ?.split('=')[1]
+          ?.trim() ??
+        lines
+          .find((l) => l.startsWith('auth_url'))
+          ?.split('=')[1]
+          ?.trim()
+          .replace(/\/+$/, '');
       assert.equal(refused.headers.get('www-authenticate'), `Keystone uri="${www}"`);
     } finally {
       await glimpse.stop();

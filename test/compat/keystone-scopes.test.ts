@@ -28,15 +28,55 @@ const MODES: Readonly<Record<string, Partial<ServerSettings>>> = {
 };
 
 /** A project member of the image's project: the same answers in every mode. */
-const PROJECT_MEMBER: Row = { list: '200 sees private', create: '201', show: '200', showPublic: '200', update: '200', delete: '204', members: '200', addMember: '200', publicize: '403' };
-const ADMIN_EVERYWHERE: Row = { list: '200 sees private', create: '201', show: '200', showPublic: '200', update: '200', delete: '204', members: '200', addMember: '200', publicize: '200' };
+const PROJECT_MEMBER: Row = {
+  list: '200 sees private',
+  create: '201',
+  show: '200',
+  showPublic: '200',
+  update: '200',
+  delete: '204',
+  members: '200',
+  addMember: '200',
+  publicize: '403',
+};
+const ADMIN_EVERYWHERE: Row = {
+  list: '200 sees private',
+  create: '201',
+  show: '200',
+  showPublic: '200',
+  update: '200',
+  delete: '204',
+  members: '200',
+  addMember: '200',
+  publicize: '200',
+};
 /** Scope refused: 403 without an image, 404 for a given image (a failed get_image hides it). */
-const SCOPE_REFUSED: Row = { list: '403', create: '403', show: '404', showPublic: '404', update: '404', delete: '404', members: '404', addMember: '404', publicize: '404' };
+const SCOPE_REFUSED: Row = {
+  list: '403',
+  create: '403',
+  show: '404',
+  showPublic: '404',
+  update: '404',
+  delete: '404',
+  members: '404',
+  addMember: '404',
+  publicize: '404',
+};
 /**
  * A token without a project and without admin: it sees what everyone sees. Glance lets it create
  * an image with no owner, visible to every user; Glimpse answers 403 (README "Keystone").
  */
-const NO_PROJECT_LEGACY: Row = { list: '200', create: '403', show: '404', showPublic: '200', update: '404', delete: '404', members: '404', addMember: '404', publicize: '404' };
+const NO_PROJECT_LEGACY: Row = {
+  list: '200',
+  create: '403',
+  show: '404',
+  showPublic: '200',
+  update: '404',
+  delete: '404',
+  members: '404',
+  addMember: '404',
+  publicize: '404',
+};
 /**
  * Secure RBAC rules compare the caller's project with the target's; with no project that never
  * matches here. Glance's oslo compares the text "None" with "None" and lets such a reader list
@@ -47,8 +87,18 @@ const NO_PROJECT_SRBAC: Row = { ...NO_PROJECT_LEGACY, list: '403' };
 const EXPECTED: Readonly<Record<string, Readonly<Record<Actor, Row>>>> = {
   'legacy defaults': { systemAdmin: ADMIN_EVERYWHERE, systemReader: NO_PROJECT_LEGACY, domainMember: NO_PROJECT_LEGACY, projectMember: PROJECT_MEMBER },
   'legacy defaults, enforce_scope': { systemAdmin: SCOPE_REFUSED, systemReader: SCOPE_REFUSED, domainMember: SCOPE_REFUSED, projectMember: PROJECT_MEMBER },
-  'secure RBAC, enforce_scope (the default since Glance 2024.1)': { systemAdmin: SCOPE_REFUSED, systemReader: SCOPE_REFUSED, domainMember: SCOPE_REFUSED, projectMember: PROJECT_MEMBER },
-  'secure RBAC without enforce_scope': { systemAdmin: ADMIN_EVERYWHERE, systemReader: NO_PROJECT_SRBAC, domainMember: NO_PROJECT_SRBAC, projectMember: PROJECT_MEMBER },
+  'secure RBAC, enforce_scope (the default since Glance 2024.1)': {
+    systemAdmin: SCOPE_REFUSED,
+    systemReader: SCOPE_REFUSED,
+    domainMember: SCOPE_REFUSED,
+    projectMember: PROJECT_MEMBER,
+  },
+  'secure RBAC without enforce_scope': {
+    systemAdmin: ADMIN_EVERYWHERE,
+    systemReader: NO_PROJECT_SRBAC,
+    domainMember: NO_PROJECT_SRBAC,
+    projectMember: PROJECT_MEMBER,
+  },
 };
 
 const PATCH = { 'content-type': 'application/openstack-images-v2.1-json-patch' };
@@ -111,7 +161,9 @@ describe('tokens of every scope in every policy mode (real Keystone under /ident
           delete: await status(call(actor, 'DELETE', `/v2/images/${await create('projectMember', 'private')}`)),
           members: await status(call(actor, 'GET', `/v2/images/${sharedImage}/members`)),
           addMember: await status(call(actor, 'POST', `/v2/images/${await create('projectMember', 'shared')}/members`, { member: altProject })),
-          publicize: await status(call(actor, 'PATCH', `/v2/images/${await create('projectMember', 'private')}`, [{ op: 'replace', path: '/visibility', value: 'public' }], PATCH)),
+          publicize: await status(
+            call(actor, 'PATCH', `/v2/images/${await create('projectMember', 'private')}`, [{ op: 'replace', path: '/visibility', value: 'public' }], PATCH),
+          ),
         };
       }
 
@@ -133,7 +185,11 @@ describe('tokens of every scope in every policy mode (real Keystone under /ident
 
   for (const [mode, policy, authUrl] of [
     ['legacy defaults', [], (k: KeystoneServer) => k.root],
-    ['secure RBAC with enforce_scope', ['[DEFAULT]', 'enforce_secure_rbac = true', '[oslo_policy]', 'enforce_new_defaults = true', 'enforce_scope = true'], (k: KeystoneServer) => `${k.url}/`],
+    [
+      'secure RBAC with enforce_scope',
+      ['[DEFAULT]', 'enforce_secure_rbac = true', '[oslo_policy]', 'enforce_new_defaults = true', 'enforce_scope = true'],
+      (k: KeystoneServer) => `${k.url}/`,
+    ],
   ] as const) {
     it(`the openstack CLI with [keystone_authtoken] as devstack writes it, tokens of each scope, ${mode}`, async () => {
       const lines = [
@@ -149,20 +205,46 @@ describe('tokens of every scope in every policy mode (real Keystone under /ident
         'auth_type = password',
         `www_authenticate_uri = ${keystone.root}`,
       ];
-      const glimpse = await startGlimpseProcess(['[DEFAULT]', 'bind_port = {port}', 'data_dir = {dir}/data', '[paste_deploy]', 'flavor = keystone', ...lines, ...policy, ''].join('\n'), glimpsePort);
+      const glimpse = await startGlimpseProcess(
+        ['[DEFAULT]', 'bind_port = {port}', 'data_dir = {dir}/data', '[paste_deploy]', 'flavor = keystone', ...lines, ...policy, ''].join('\n'),
+        glimpsePort,
+      );
       try {
-        const as = (username: string, scope?: Credentials['scope']): Credentials => ({ authUrl: keystone.root, username, password: 'secret', project: username, ...(scope === undefined ? {} : { scope }) });
-        const created = await runCli('openstack', as('demo'), ['image', 'create', '--disk-format', 'raw', '--container-format', 'bare', 'devstack-image', '-f', 'json']);
+        const as = (username: string, scope?: Credentials['scope']): Credentials => ({
+          authUrl: keystone.root,
+          username,
+          password: 'secret',
+          project: username,
+          ...(scope === undefined ? {} : { scope }),
+        });
+        const created = await runCli('openstack', as('demo'), [
+          'image',
+          'create',
+          '--disk-format',
+          'raw',
+          '--container-format',
+          'bare',
+          'devstack-image',
+          '-f',
+          'json',
+        ]);
         assert.equal(created.code, 0, `${created.stdout}\n${glimpse.output()}`);
         const listed = await runCli('openstack', as('demo'), ['image', 'list', '-f', 'json']);
-        assert.deepEqual(parseJsonOutput<{ Name: string }[]>(listed.stdout).map((i) => i.Name), ['devstack-image']);
+        assert.deepEqual(
+          parseJsonOutput<{ Name: string }[]>(listed.stdout).map((i) => i.Name),
+          ['devstack-image'],
+        );
         const system = await runCli('openstack', as('admin', { system: 'all' }), ['image', 'list', '-f', 'json']);
         const domain = await runCli('openstack', as('domain_member', { domainId: 'default' }), ['image', 'list', '-f', 'json']);
         if (policy.length === 0) {
           assert.equal(system.code, 0, system.stdout);
-          assert.deepEqual(parseJsonOutput<{ Name: string }[]>(system.stdout).map((i) => i.Name), ['devstack-image'], 'a system admin is an admin in legacy mode');
+          assert.deepEqual(
+            parseJsonOutput<{ Name: string }[]>(system.stdout).map((i) => i.Name),
+            ['devstack-image'],
+            'a system admin is an admin in legacy mode',
+          );
           assert.equal(domain.code, 0, domain.stdout);
-          assert.deepEqual(parseJsonOutput<{ Name: string }[]>(domain.stdout), [], 'a domain token sees no project\'s private images');
+          assert.deepEqual(parseJsonOutput<{ Name: string }[]>(domain.stdout), [], "a domain token sees no project's private images");
         } else {
           for (const refused of [system, domain]) {
             assert.notEqual(refused.code, 0);
@@ -188,7 +270,10 @@ describe('tokens of every scope in every policy mode (real Keystone under /ident
       const refused = await server.request(null, 'POST', '/v2/images', { headers: { 'x-auth-token': tokens.domainMember }, body: { name: 'domain-image' } });
       assert.equal(refused.status, 403);
       assert.match(refused.text, /needs a project-scoped token/);
-      const owned = await server.request(null, 'POST', '/v2/images', { headers: { 'x-auth-token': tokens.systemAdmin }, body: { name: 'for-alt', owner: altProject } });
+      const owned = await server.request(null, 'POST', '/v2/images', {
+        headers: { 'x-auth-token': tokens.systemAdmin },
+        body: { name: 'for-alt', owner: altProject },
+      });
       assert.equal(owned.json()['owner'], altProject, 'an admin may name the owner');
     } finally {
       await server.close();

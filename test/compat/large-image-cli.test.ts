@@ -56,8 +56,14 @@ describe('1 GiB images through the openstack and glance CLIs', () => {
 
   it('openstack image create --file, then openstack image save: same bytes, md5sum and sha512sum', async () => {
     // OSC prints the image as the create call returned it; `image show` reads it after the upload.
-    const { id } = parseJsonOutput<{ id: string }>(await ok(runCli('openstack', credentials, ['image', 'create', '--disk-format', 'raw', '--container-format', 'bare', '--file', source, 'big-osc', '-f', 'json'])));
-    const created = parseJsonOutput<{ id: string; status: string; checksum: string; size: number }>(await ok(runCli('openstack', credentials, ['image', 'show', id, '-f', 'json'])));
+    const { id } = parseJsonOutput<{ id: string }>(
+      await ok(
+        runCli('openstack', credentials, ['image', 'create', '--disk-format', 'raw', '--container-format', 'bare', '--file', source, 'big-osc', '-f', 'json']),
+      ),
+    );
+    const created = parseJsonOutput<{ id: string; status: string; checksum: string; size: number }>(
+      await ok(runCli('openstack', credentials, ['image', 'show', id, '-f', 'json'])),
+    );
     assert.equal(created.status, 'active');
     assert.equal(created.size, SIZE);
     assert.equal(created.checksum, md5);

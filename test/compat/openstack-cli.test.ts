@@ -33,7 +33,12 @@ async function embeddedDeployment(): Promise<Deployment> {
   const users = Object.entries(EMBEDDED_USERS).map(([name, u]) => `user_${name} = ${u.password} ${u.project} ${u.roles}`);
   const glimpse = await startGlimpseProcess(['[DEFAULT]', 'bind_port = {port}', 'data_dir = {dir}/data', '[embedded_identity]', ...users, ''].join('\n'));
   return {
-    credentials: (user) => ({ authUrl: `${glimpse.url}/identity/v3`, username: user, password: EMBEDDED_USERS[user].password, project: EMBEDDED_USERS[user].project }),
+    credentials: (user) => ({
+      authUrl: `${glimpse.url}/identity/v3`,
+      username: user,
+      password: EMBEDDED_USERS[user].password,
+      project: EMBEDDED_USERS[user].project,
+    }),
     dir: glimpse.dir,
     stop: () => glimpse.stop(),
   };
@@ -52,7 +57,20 @@ async function keystoneDeployment(): Promise<Deployment> {
   try {
     const glimpse = await startGlimpseProcess(
       // auth_url without a version, as deployment tools write it: the v3 API is discovered.
-      ['[DEFAULT]', 'bind_port = {port}', 'data_dir = {dir}/data', '[paste_deploy]', 'flavor = keystone', '[keystone_authtoken]', `www_authenticate_uri = ${keystone.root}`, `auth_url = ${keystone.root}`, 'username = glance', 'password = secret', 'project_name = service', ''].join('\n'),
+      [
+        '[DEFAULT]',
+        'bind_port = {port}',
+        'data_dir = {dir}/data',
+        '[paste_deploy]',
+        'flavor = keystone',
+        '[keystone_authtoken]',
+        `www_authenticate_uri = ${keystone.root}`,
+        `auth_url = ${keystone.root}`,
+        'username = glance',
+        'password = secret',
+        'project_name = service',
+        '',
+      ].join('\n'),
       port,
     );
     return {
@@ -95,7 +113,8 @@ function cliFlow(title: string, deploy: () => Promise<Deployment>): void {
       return stdout;
     }
     const json = async <T>(user: User, ...args: string[]): Promise<T> => parseJsonOutput<T>(await ok(os(user, ...args, '-f', 'json')));
-    const listNames = async (user: User, ...args: string[]): Promise<string[]> => (await json<ListedImage[]>(user, 'image', 'list', ...args)).map((i) => i.Name).sort();
+    const listNames = async (user: User, ...args: string[]): Promise<string[]> =>
+      (await json<ListedImage[]>(user, 'image', 'list', ...args)).map((i) => i.Name).sort();
     /** Uploads `size` random bytes with `glance image-upload`; returns the bytes. */
     async function upload(id: string, size: number): Promise<Buffer> {
       const bytes = randomBytes(size);
@@ -115,7 +134,22 @@ function cliFlow(title: string, deploy: () => Promise<Deployment>): void {
     const ids: Record<string, string> = {};
 
     it('creates images with properties and tags, and shows them', async () => {
-      const a = await json<ImageJson>('demo', 'image', 'create', '--disk-format', 'raw', '--container-format', 'bare', '--property', 'os_distro=debian', '--property', 'hw_disk_bus=scsi', '--tag', 'gold', 'cli-a');
+      const a = await json<ImageJson>(
+        'demo',
+        'image',
+        'create',
+        '--disk-format',
+        'raw',
+        '--container-format',
+        'bare',
+        '--property',
+        'os_distro=debian',
+        '--property',
+        'hw_disk_bus=scsi',
+        '--tag',
+        'gold',
+        'cli-a',
+      );
       assert.equal(a.status, 'queued');
       assert.equal(a.visibility, 'shared');
       assert.equal(a.properties?.['os_distro'], 'debian');
@@ -158,7 +192,10 @@ function cliFlow(title: string, deploy: () => Promise<Deployment>): void {
       assert.deepEqual(sorted, ['cli-d', 'cli-c', 'cli-b', 'cli-a']);
       // openstack sorts on the client and asks the server only for `limit`: the newest image comes back.
       const limited = await json<ListedImage[]>('demo', 'image', 'list', '--sort', 'name:asc', '--limit', '1');
-      assert.deepEqual(limited.map((i) => i.Name), ['cli-d']);
+      assert.deepEqual(
+        limited.map((i) => i.Name),
+        ['cli-d'],
+      );
       // glance sends the sort to the server.
       const firstByName = await ok(glance('demo', 'image-list', '--sort', 'name:asc', '--limit', '1'));
       assert.match(firstByName, /cli-a/);
@@ -199,7 +236,7 @@ function cliFlow(title: string, deploy: () => Promise<Deployment>): void {
       assert.match(refused.stdout, /403|Forbidden|not authorized/i);
       await ok(os('admin', 'image', 'set', '--public', ids['d'] ?? ''));
       assert.equal((await json<ImageJson>('demo', 'image', 'show', 'cli-d')).visibility, 'public');
-      assert.ok((await listNames('alt')).includes('cli-d'), 'a public image is in everyone\'s list');
+      assert.ok((await listNames('alt')).includes('cli-d'), "a public image is in everyone's list");
     });
 
     it('shares: a member sees the image in its list only after accepting', async () => {
@@ -243,7 +280,9 @@ function cliFlow(title: string, deploy: () => Promise<Deployment>): void {
     });
 
     it('glance image-create and image-show work too', async () => {
-      const created = await ok(glance('demo', 'image-create', '--name', 'g-1', '--disk-format', 'qcow2', '--container-format', 'bare', '--property', 'os_distro=alpine'));
+      const created = await ok(
+        glance('demo', 'image-create', '--name', 'g-1', '--disk-format', 'qcow2', '--container-format', 'bare', '--property', 'os_distro=alpine'),
+      );
       assert.match(created, /\|\s*os_distro\s*\|\s*alpine\s*\|/);
       const listed = await ok(glance('demo', 'image-list', '--property-filter', 'os_distro=alpine'));
       assert.match(listed, /g-1/);

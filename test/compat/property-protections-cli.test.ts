@@ -99,17 +99,25 @@ describe('glimpse-api and a property protection file', () => {
     );
     assert.ok(failure !== null, 'glimpse-api must not start');
     assert.equal(failure.code, 1);
-    assert.match(failure.stderr, new RegExp(`Invalid property protection file ${rules}: line 3, section \\[\\^x_\\], key "read": '@' \\(anyone\\) and '!' \\(nobody\\) cannot be used together`));
+    assert.match(
+      failure.stderr,
+      new RegExp(
+        `Invalid property protection file ${rules}: line 3, section \\[\\^x_\\], key "read": '@' \\(anyone\\) and '!' \\(nobody\\) cannot be used together`,
+      ),
+    );
   });
 
   it('re-reads the file on SIGHUP, and keeps the old rules when the new file is invalid', async () => {
     const rules = join(mkdtempSync(join(tmpdir(), 'glimpse-pp-reload-')), 'rules.conf');
     const sdk = '[^owner_specified\\.]\ncreate = @\nread = @\nupdate = @\ndelete = @\n';
     writeFileSync(rules, `[^x_]\ncreate = admin\nread = admin\nupdate = admin\ndelete = admin\n${sdk}`);
-    const glimpse = await startGlimpseProcess(`[DEFAULT]\nbind_port = {port}\ndata_dir = {dir}/data\nproperty_protection_file = ${rules}\n[embedded_identity]\nuser_demo = pw demo member,reader\n`);
+    const glimpse = await startGlimpseProcess(
+      `[DEFAULT]\nbind_port = {port}\ndata_dir = {dir}/data\nproperty_protection_file = ${rules}\n[embedded_identity]\nuser_demo = pw demo member,reader\n`,
+    );
     try {
       const credentials = { authUrl: `${glimpse.url}/identity/v3`, username: 'demo', password: 'pw', project: 'demo' };
-      const canCreate = async (): Promise<boolean> => (await runCli('openstack', credentials, ['image', 'create', '--property', 'x_a=1', 'reload-test'])).code === 0;
+      const canCreate = async (): Promise<boolean> =>
+        (await runCli('openstack', credentials, ['image', 'create', '--property', 'x_a=1', 'reload-test'])).code === 0;
       assert.equal(await canCreate(), false, 'the first file allows nothing to members');
       writeFileSync(rules, `[^x_]\ncreate = member\nread = member\nupdate = member\ndelete = member\n${sdk}`);
       const pid = Number((await run('pgrep', ['-f', '--', `--config-file ${glimpse.configFile}`])).stdout.trim().split('\n')[0]);
@@ -126,4 +134,3 @@ describe('glimpse-api and a property protection file', () => {
     }
   });
 });
-

@@ -93,7 +93,12 @@ export async function login(url: string, user: string, password: string, project
   const response = await fetch(`${url}/identity/v3/auth/tokens`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ auth: { identity: { methods: ['password'], password: { user: { name: user, domain: { id: 'default' }, password } } }, scope: { project: { name: project, domain: { id: 'default' } } } } }),
+    body: JSON.stringify({
+      auth: {
+        identity: { methods: ['password'], password: { user: { name: user, domain: { id: 'default' }, password } } },
+        scope: { project: { name: project, domain: { id: 'default' } } },
+      },
+    }),
   });
   if (response.status !== 201) throw new Error(`login as ${user} failed: ${response.status}`);
   return response.headers.get('x-subject-token') ?? '';

@@ -24,5 +24,13 @@ export function keystoneSettingsFromIni(lines: readonly string[]): KeystoneSetti
 
 /** The service user scripts/keystone-test-server.sh provisions, written the way devstack does. */
 export function serviceUserLines(authUrl: string): string[] {
-  return [`auth_url = ${authUrl}`, 'auth_type = password', 'username = glance', 'password = secret', 'project_name = service', 'user_domain_name = Default', 'project_domain_name = Default'];
+  return [
+    `auth_url = ${authUrl}`,
+    'auth_type = password',
+    'username = glance',
+    'password = secret',
+    'project_name = service',
+    'user_domain_name = Default',
+    'project_domain_name = Default',
+  ];
 }

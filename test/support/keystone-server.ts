@@ -65,7 +65,11 @@ export type KeystoneUser = 'admin' | 'demo' | 'alt_demo' | 'glance' | 'domain_me
 export type KeystoneScope = { readonly project: string } | { readonly domain: 'default' } | { readonly system: true } | 'unscoped';
 
 /** Logs in to Keystone as a user with a token of the given scope; the token and its body. */
-export async function keystoneToken(keystone: KeystoneServer, user: KeystoneUser, scope: KeystoneScope): Promise<{ token: string; body: { token: { expires_at: string; project?: { id: string } } } }> {
+export async function keystoneToken(
+  keystone: KeystoneServer,
+  user: KeystoneUser,
+  scope: KeystoneScope,
+): Promise<{ token: string; body: { token: { expires_at: string; project?: { id: string } } } }> {
   const scopeBody =
     scope === 'unscoped'
       ? {}
@@ -77,7 +81,9 @@ export async function keystoneToken(keystone: KeystoneServer, user: KeystoneUser
   const response = await fetch(`${keystone.url}/auth/tokens`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ auth: { identity: { methods: ['password'], password: { user: { name: user, domain: { id: 'default' }, password: 'secret' } } }, ...scopeBody } }),
+    body: JSON.stringify({
+      auth: { identity: { methods: ['password'], password: { user: { name: user, domain: { id: 'default' }, password: 'secret' } } }, ...scopeBody },
+    }),
   });
   if (response.status !== 201) throw new Error(`login as ${user} failed: ${response.status} ${await response.text()}`);
   return { token: response.headers.get('x-subject-token') ?? '', body: (await response.json()) as { token: { expires_at: string; project?: { id: string } } } };

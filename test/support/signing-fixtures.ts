@@ -60,8 +60,27 @@ export class SigningLab {
     this.openssl('req', '-new', '-key', keyFile, '-subj', '/CN=expired', '-out', `${work}.csr`);
     writeFileSync(join(this.dir, `${work}.index`), '');
     writeFileSync(join(this.dir, `${work}.serial`), '01\n');
-    writeFileSync(join(this.dir, `${work}.cnf`), `[ca]\ndefault_ca = d\n[d]\ndatabase = ${work}.index\nserial = ${work}.serial\nnew_certs_dir = .\ndefault_md = sha256\npolicy = p\n[p]\ncommonName = supplied\n`);
-    this.openssl('ca', '-batch', '-config', `${work}.cnf`, '-selfsign', '-keyfile', keyFile, '-in', `${work}.csr`, '-startdate', '20200101000000Z', '-enddate', '20200102000000Z', '-out', `${work}.pem`);
+    writeFileSync(
+      join(this.dir, `${work}.cnf`),
+      `[ca]\ndefault_ca = d\n[d]\ndatabase = ${work}.index\nserial = ${work}.serial\nnew_certs_dir = .\ndefault_md = sha256\npolicy = p\n[p]\ncommonName = supplied\n`,
+    );
+    this.openssl(
+      'ca',
+      '-batch',
+      '-config',
+      `${work}.cnf`,
+      '-selfsign',
+      '-keyfile',
+      keyFile,
+      '-in',
+      `${work}.csr`,
+      '-startdate',
+      '20200101000000Z',
+      '-enddate',
+      '20200102000000Z',
+      '-out',
+      `${work}.pem`,
+    );
     return this.der(`${work}.pem`);
   }
 

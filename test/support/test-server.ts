@@ -84,7 +84,11 @@ export function testSettings(database: TestDatabase, overrides: Partial<ServerSe
     hashingThreads: 2,
     sendfileDownloads: true,
     uploadSocketReads: true,
-    stores: { multiStore: false, defaultBackend: 'file', backends: [{ id: 'file', type: 'file', description: null, datadir: `${database.dataDir}/images`, filePerm: 0, durable: false, directIo: true }] },
+    stores: {
+      multiStore: false,
+      defaultBackend: 'file',
+      backends: [{ id: 'file', type: 'file', description: null, datadir: `${database.dataDir}/images`, filePerm: 0, durable: false, directIo: true }],
+    },
     userStorageQuota: 0,
     keyManager: { backend: 'embedded', barbicanEndpoint: null, barbicanApiVersion: 'v1' },
     signatures: { partial: 'refuse', trustedCas: null },
@@ -105,7 +109,12 @@ export interface TestServerOptions {
 export async function startTestServer(dialect: Dialect, overrides: Partial<ServerSettings> = {}, options: TestServerOptions = {}): Promise<TestServer> {
   const database = await createTestDatabase(dialect);
   const settings = testSettings(database, overrides);
-  const users = Object.entries(TEST_USERS).map(([name, u]) => ({ name, password: { kind: 'plain' as const, value: u.password }, project: u.project, roles: [...u.roles] }));
+  const users = Object.entries(TEST_USERS).map(([name, u]) => ({
+    name,
+    password: { kind: 'plain' as const, value: u.password },
+    project: u.project,
+    roles: [...u.roles],
+  }));
   const policy = buildPolicy(settings);
   const server: Server = await createServer({
     settings,
@@ -114,7 +123,13 @@ export async function startTestServer(dialect: Dialect, overrides: Partial<Serve
     protections: buildProtections(settings, policy),
     identity: (db) =>
       options.authenticator === undefined
-        ? embeddedIdentity({ db, users, tokenExpirationSeconds: options.tokenExpirationSeconds ?? 3600, publicEndpoint: settings.publicEndpoint, keyManager: settings.keyManager.backend === 'embedded' })
+        ? embeddedIdentity({
+            db,
+            users,
+            tokenExpirationSeconds: options.tokenExpirationSeconds ?? 3600,
+            publicEndpoint: settings.publicEndpoint,
+            keyManager: settings.keyManager.backend === 'embedded',
+          })
         : { authenticator: options.authenticator },
   });
   await server.app.listen({ host: '127.0.0.1', port: 0 });

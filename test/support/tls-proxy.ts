@@ -22,7 +22,27 @@ export async function startTlsProxy(targetPort: number): Promise<TlsProxy> {
   const dir = mkdtempSync(join(tmpdir(), 'glimpse-tls-'));
   const key = join(dir, 'key.pem');
   const cert = join(dir, 'cert.pem');
-  execFileSync('/usr/bin/openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+  execFileSync(
+    '/usr/bin/openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-days',
+      '2',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+    ],
+    { stdio: 'ignore' },
+  );
   const sockets = new Set<Socket | TLSSocket>();
   const server = createServer({ key: readFileSync(key), cert: readFileSync(cert) }, (client) => {
     const upstream = connect(targetPort, '127.0.0.1');

@@ -15,7 +15,9 @@ export const healthcheckRoutes: FastifyPluginCallback<{ disableFile: () => boole
     if (format === 'json') return Promise.resolve({ detailed: false, reasons: [reason] });
     if (format === 'html') {
       void reply.type('text/html; charset=UTF-8');
-      return Promise.resolve(`<HTML>\n<HEAD><TITLE>Healthcheck Status</TITLE></HEAD>\n<BODY>\n<H2>Result of 1 checks:</H2>\n<TABLE bgcolor="#ffffff" border="1">\n<TR><TD>${reason}</TD></TR>\n</TABLE>\n</BODY>\n</HTML>\n`);
+      return Promise.resolve(
+        `<HTML>\n<HEAD><TITLE>Healthcheck Status</TITLE></HEAD>\n<BODY>\n<H2>Result of 1 checks:</H2>\n<TABLE bgcolor="#ffffff" border="1">\n<TR><TD>${reason}</TD></TR>\n</TABLE>\n</BODY>\n</HTML>\n`,
+      );
     }
     void reply.type('text/plain; charset=UTF-8');
     return Promise.resolve(reason);

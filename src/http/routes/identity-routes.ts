@@ -88,11 +88,19 @@ export const identityRoutes: FastifyPluginCallback<IdentityRoutesOptions> = (app
   function catalog(request: FastifyRequest): Json[] {
     const base = baseUrl(request);
     const endpoints = (service: string, url: string): Json[] =>
-      (['public', 'internal', 'admin'] as const).map((iface) => ({ id: stableId('role', `${service}-${iface}`), interface: iface, region: 'RegionOne', region_id: 'RegionOne', url }));
+      (['public', 'internal', 'admin'] as const).map((iface) => ({
+        id: stableId('role', `${service}-${iface}`),
+        interface: iface,
+        region: 'RegionOne',
+        region_id: 'RegionOne',
+        url,
+      }));
     return [
       { id: stableId('role', 'service-image'), type: 'image', name: 'glance', endpoints: endpoints('image', base) },
       { id: stableId('role', 'service-identity'), type: 'identity', name: 'keystone', endpoints: endpoints('identity', `${base}/identity`) },
-      ...(keyManager ? [{ id: stableId('role', 'service-key-manager'), type: 'key-manager', name: 'barbican', endpoints: endpoints('key-manager', `${base}/key-manager`) }] : []),
+      ...(keyManager
+        ? [{ id: stableId('role', 'service-key-manager'), type: 'key-manager', name: 'barbican', endpoints: endpoints('key-manager', `${base}/key-manager`) }]
+        : []),
     ];
   }
 
@@ -127,7 +135,12 @@ export const identityRoutes: FastifyPluginCallback<IdentityRoutesOptions> = (app
     const password = identity['password'];
     if (!isObject(password) || !isObject(password['user'])) throw badRequest('Expecting to find password in identity.');
     const claimed = password['user'];
-    const user = typeof claimed['id'] === 'string' ? byId.get(claimed['id']) : typeof claimed['name'] === 'string' && domainMatches(claimed['domain']) ? byName.get(claimed['name']) : undefined;
+    const user =
+      typeof claimed['id'] === 'string'
+        ? byId.get(claimed['id'])
+        : typeof claimed['name'] === 'string' && domainMatches(claimed['domain'])
+          ? byName.get(claimed['name'])
+          : undefined;
     const secret = claimed['password'];
     // Unknown users still pay for a comparison, so timing does not reveal which names exist.
     const ok = await verifyPassword(user?.password ?? { kind: 'plain', value: randomBytes(16).toString('hex') }, typeof secret === 'string' ? secret : '');
@@ -143,7 +156,10 @@ export const identityRoutes: FastifyPluginCallback<IdentityRoutesOptions> = (app
   function send(reply: FastifyReply, error: unknown): FastifyReply {
     if (error instanceof KeystoneError) {
       if (error.status === 401) void reply.header('WWW-Authenticate', `Keystone uri="${baseUrlOf(reply.request)}/identity/v3"`);
-      return reply.code(error.status).type('application/json').send({ error: { code: error.status, title: error.title, message: error.message } });
+      return reply
+        .code(error.status)
+        .type('application/json')
+        .send({ error: { code: error.status, title: error.title, message: error.message } });
     }
     throw error;
   }
@@ -177,32 +193,42 @@ export const identityRoutes: FastifyPluginCallback<IdentityRoutesOptions> = (app
     app.get(url, async (request) => Promise.resolve({ version: versionEntry(request) }));
   }
 
-  app.post('/identity/v3/auth/tokens', handle(async (request, reply) => {
-    const auth = parseBody(request);
-    const identity = auth['identity'];
-    if (!isObject(identity) || !Array.isArray(identity['methods'])) throw badRequest('Expecting to find identity in auth.');
-    const methods = identity['methods'] as unknown[];
-    let user: EmbeddedUser | undefined;
-    let limit: Date | undefined;
-    if (methods.includes('password')) {
-      user = await userFromPassword(identity);
-    } else if (methods.includes('token')) {
-      const token = identity['token'];
-      const existing = isObject(token) && typeof token['id'] === 'string' ? await tokens.validate(token['id']) : null;
-      if (existing === null) throw unauthorized();
-      user = byId.get(existing.userId);
-      limit = existing.expiresAt;
-    } else {
-      throw unauthorized();
-    }
-    if (user === undefined) throw unauthorized();
-    checkScope(auth, user);
-    const issued = await tokens.issue(identityOf(user), limit);
-    return reply
-      .code(201)
-      .header('X-Subject-Token', issued.token)
-      .send(tokenBody(request, issued.identity, issued.issuedAt, methods.filter((m): m is string => typeof m === 'string')));
-  }));
+  app.post(
+    '/identity/v3/auth/tokens',
+    handle(async (request, reply) => {
+      const auth = parseBody(request);
+      const identity = auth['identity'];
+      if (!isObject(identity) || !Array.isArray(identity['methods'])) throw badRequest('Expecting to find identity in auth.');
+      const methods = identity['methods'] as unknown[];
+      let user: EmbeddedUser | undefined;
+      let limit: Date | undefined;
+      if (methods.includes('password')) {
+        user = await userFromPassword(identity);
+      } else if (methods.includes('token')) {
+        const token = identity['token'];
+        const existing = isObject(token) && typeof token['id'] === 'string' ? await tokens.validate(token['id']) : null;
+        if (existing === null) throw unauthorized();
+        user = byId.get(existing.userId);
+        limit = existing.expiresAt;
+      } else {
+        throw unauthorized();
+      }
+      if (user === undefined) throw unauthorized();
+      checkScope(auth, user);
+      const issued = await tokens.issue(identityOf(user), limit);
+      return reply
+        .code(201)
+        .header('X-Subject-Token', issued.token)
+        .send(
+          tokenBody(
+            request,
+            issued.identity,
+            issued.issuedAt,
+            methods.filter((m): m is string => typeof m === 'string'),
+          ),
+        );
+    }),
+  );
 
   async function validateSubject(request: FastifyRequest): Promise<{ identity: ProjectIdentity; issuedAt: Date }> {
     if ((await tokenFromHeader(request, 'x-auth-token')) === null) throw unauthorized();
@@ -212,10 +238,13 @@ export const identityRoutes: FastifyPluginCallback<IdentityRoutesOptions> = (app
     return { identity, issuedAt: (await tokens.issuedAt(subject)) ?? new Date() };
   }
 
-  app.get('/identity/v3/auth/tokens', handle(async (request, reply) => {
-    const { identity, issuedAt } = await validateSubject(request);
-    return reply.header('X-Subject-Token', header(request, 'x-subject-token') ?? '').send(tokenBody(request, identity, issuedAt, ['password']));
-  }));
+  app.get(
+    '/identity/v3/auth/tokens',
+    handle(async (request, reply) => {
+      const { identity, issuedAt } = await validateSubject(request);
+      return reply.header('X-Subject-Token', header(request, 'x-subject-token') ?? '').send(tokenBody(request, identity, issuedAt, ['password']));
+    }),
+  );
 
   app.head('/identity/v3/auth/tokens', async (request, reply) => {
     let status = 200;
@@ -228,39 +257,63 @@ export const identityRoutes: FastifyPluginCallback<IdentityRoutesOptions> = (app
     return reply.code(status).send();
   });
 
-  app.delete('/identity/v3/auth/tokens', handle(async (request, reply) => {
-    if ((await tokenFromHeader(request, 'x-auth-token')) === null) throw unauthorized();
-    if (!(await tokens.revoke(header(request, 'x-subject-token') ?? ''))) throw notFound('Could not find token.');
-    return reply.code(204).send();
-  }));
+  app.delete(
+    '/identity/v3/auth/tokens',
+    handle(async (request, reply) => {
+      if ((await tokenFromHeader(request, 'x-auth-token')) === null) throw unauthorized();
+      if (!(await tokens.revoke(header(request, 'x-subject-token') ?? ''))) throw notFound('Could not find token.');
+      return reply.code(204).send();
+    }),
+  );
 
   function projectBody(request: FastifyRequest, name: string): Json {
     const id = projectId(name);
-    return { id, name, domain_id: DEFAULT_DOMAIN.id, enabled: true, is_domain: false, parent_id: DEFAULT_DOMAIN.id, description: '', tags: [], links: { self: `${baseUrl(request)}/identity/v3/projects/${id}` } };
+    return {
+      id,
+      name,
+      domain_id: DEFAULT_DOMAIN.id,
+      enabled: true,
+      is_domain: false,
+      parent_id: DEFAULT_DOMAIN.id,
+      description: '',
+      tags: [],
+      links: { self: `${baseUrl(request)}/identity/v3/projects/${id}` },
+    };
   }
 
   // Project look-ups, which the CLIs use to turn `--project NAME` into an id (e.g. image sharing).
-  app.get('/identity/v3/projects/:project', handle(async (request) => {
-    if ((await tokenFromHeader(request, 'x-auth-token')) === null) throw unauthorized();
-    const wanted = (request.params as { project: string }).project;
-    const name = projectsById.get(wanted) ?? ([...projectsById.values()].includes(wanted) ? wanted : undefined);
-    if (name === undefined) throw notFound(`Could not find project: ${wanted}.`);
-    return { project: projectBody(request, name) };
-  }));
+  app.get(
+    '/identity/v3/projects/:project',
+    handle(async (request) => {
+      if ((await tokenFromHeader(request, 'x-auth-token')) === null) throw unauthorized();
+      const wanted = (request.params as { project: string }).project;
+      const name = projectsById.get(wanted) ?? ([...projectsById.values()].includes(wanted) ? wanted : undefined);
+      if (name === undefined) throw notFound(`Could not find project: ${wanted}.`);
+      return { project: projectBody(request, name) };
+    }),
+  );
 
-  app.get('/identity/v3/projects', handle(async (request) => {
-    if ((await tokenFromHeader(request, 'x-auth-token')) === null) throw unauthorized();
-    const wanted = (request.query as { name?: string }).name;
-    const names = [...new Set(projectsById.values())].filter((n) => wanted === undefined || n === wanted);
-    return { projects: names.map((n) => projectBody(request, n)), links: { self: `${baseUrl(request)}/identity/v3/projects`, next: null, previous: null } };
-  }));
+  app.get(
+    '/identity/v3/projects',
+    handle(async (request) => {
+      if ((await tokenFromHeader(request, 'x-auth-token')) === null) throw unauthorized();
+      const wanted = (request.query as { name?: string }).name;
+      const names = [...new Set(projectsById.values())].filter((n) => wanted === undefined || n === wanted);
+      return { projects: names.map((n) => projectBody(request, n)), links: { self: `${baseUrl(request)}/identity/v3/projects`, next: null, previous: null } };
+    }),
+  );
 
-  app.get('/identity/v3/auth/projects', handle(async (request) => {
-    const identity = await tokenFromHeader(request, 'x-auth-token');
-    if (identity === null) throw unauthorized();
-    return { projects: [projectBody(request, identity.scope.projectName)], links: { self: `${baseUrl(request)}/identity/v3/auth/projects`, next: null, previous: null } };
-  }));
+  app.get(
+    '/identity/v3/auth/projects',
+    handle(async (request) => {
+      const identity = await tokenFromHeader(request, 'x-auth-token');
+      if (identity === null) throw unauthorized();
+      return {
+        projects: [projectBody(request, identity.scope.projectName)],
+        links: { self: `${baseUrl(request)}/identity/v3/auth/projects`, next: null, previous: null },
+      };
+    }),
+  );
 
   done();
 };
-

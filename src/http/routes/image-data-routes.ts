@@ -16,7 +16,11 @@ function imageId(request: FastifyRequest): string {
  * `PUT|GET /v2/images/{id}/file` (reference §3). Bodies here are streams: this plugin replaces
  * the JSON routes' buffering parser, so an image never sits in memory.
  */
-export const imageDataRoutes: FastifyPluginCallback<{ data: ImageDataService; files: FileResponder; uploads: SocketBodyReader | null }> = (app, { data, files, uploads }, done) => {
+export const imageDataRoutes: FastifyPluginCallback<{ data: ImageDataService; files: FileResponder; uploads: SocketBodyReader | null }> = (
+  app,
+  { data, files, uploads },
+  done,
+) => {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_request, payload, parsed) => {
     parsed(null, payload);

@@ -39,7 +39,11 @@ function secretView(row: SecretRow, ref: string): Record<string, unknown> {
  * `/key-manager/v1/secrets…`: the Barbican secrets API subset of the embedded key manager
  * (README "Key manager"). Mounted under /key-manager, behind the same authentication as /v2.
  */
-export const secretRoutes: FastifyPluginCallback<{ secrets: SecretService; baseUrl: (request: FastifyRequest) => string }> = (app, { secrets, baseUrl }, done) => {
+export const secretRoutes: FastifyPluginCallback<{ secrets: SecretService; baseUrl: (request: FastifyRequest) => string }> = (
+  app,
+  { secrets, baseUrl },
+  done,
+) => {
   const ref = (request: FastifyRequest, id: string): string => `${baseUrl(request)}/key-manager/v1/secrets/${id}`;
 
   // barbicanclient posts to `secrets/` (trailing slash), other clients to `secrets`.
@@ -49,7 +53,12 @@ export const secretRoutes: FastifyPluginCallback<{ secrets: SecretService; baseU
       const params = queryParams(request);
       const limit = intParam(params, 'limit', 10, 100);
       const offset = intParam(params, 'offset', 0, 1_000_000_000);
-      const { rows, total } = await secrets.list(contextOf(request), { limit, offset, name: params.get('name')?.[0] ?? null, secretType: params.get('secret_type')?.[0] ?? null });
+      const { rows, total } = await secrets.list(contextOf(request), {
+        limit,
+        offset,
+        name: params.get('name')?.[0] ?? null,
+        secretType: params.get('secret_type')?.[0] ?? null,
+      });
       const page = (at: number): string => `${baseUrl(request)}/key-manager/v1/secrets?limit=${limit}&offset=${at}`;
       return {
         secrets: rows.map((row) => secretView(row, ref(request, row.id))),

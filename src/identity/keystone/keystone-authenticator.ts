@@ -111,7 +111,9 @@ export class KeystoneAuthenticator implements Authenticator {
     if (!vouches && this.options.serviceTokenRolesRequired) return null;
     if (!vouches && !this.#warnedWeakServiceToken) {
       this.#warnedWeakServiceToken = true;
-      this.options.warn?.(`a valid token without any of service_token_roles (${this.options.serviceTokenRoles.join(', ')}) was sent as X-Service-Token; it is accepted (service_token_roles_required = false) but cannot vouch for expired user tokens`);
+      this.options.warn?.(
+        `a valid token without any of service_token_roles (${this.options.serviceTokenRoles.join(', ')}) was sent as X-Service-Token; it is accepted (service_token_roles_required = false) but cannot vouch for expired user tokens`,
+      );
     }
     return { identity, vouchesForExpired: vouches };
   }
@@ -137,7 +139,10 @@ export class KeystoneAuthenticator implements Authenticator {
     const session = await this.#serviceSession();
     const endpoint = await this.#validationEndpoint(session);
     const query = [allowExpired ? 'allow_expired=1' : '', this.options.includeServiceCatalog ? '' : 'nocatalog'].filter((q) => q !== '').join('&');
-    const response = await this.#http.request('GET', `${endpoint}/auth/tokens${query === '' ? '' : `?${query}`}`, { 'X-Auth-Token': session.token, 'X-Subject-Token': token });
+    const response = await this.#http.request('GET', `${endpoint}/auth/tokens${query === '' ? '' : `?${query}`}`, {
+      'X-Auth-Token': session.token,
+      'X-Subject-Token': token,
+    });
     if (response.status === 401) {
       // Our service token expired early or was revoked: get a new one, once.
       if (this.#session === session) this.#session = null;

@@ -70,7 +70,8 @@ export class KeystoneHttp {
       try {
         return await this.#once(method, url, headers, body);
       } catch (error) {
-        const connectFailure = error instanceof KeystoneUnreachableError && error.cause instanceof Error && 'code' in error.cause && error.cause.code === 'ECONNREFUSED';
+        const connectFailure =
+          error instanceof KeystoneUnreachableError && error.cause instanceof Error && 'code' in error.cause && error.cause.code === 'ECONNREFUSED';
         if (!connectFailure || attempt >= this.options.connectRetries) throw error;
       }
       await new Promise((resolve) => setTimeout(resolve, delayMs));
@@ -84,7 +85,12 @@ export class KeystoneHttp {
     const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
     return new Promise((resolve, reject) => {
       const unreachable = (cause: unknown): void => {
-        reject(new KeystoneUnreachableError(`The identity service at ${target.origin} could not be reached: ${cause instanceof Error ? cause.message : String(cause)}`, { cause }));
+        reject(
+          new KeystoneUnreachableError(
+            `The identity service at ${target.origin} could not be reached: ${cause instanceof Error ? cause.message : String(cause)}`,
+            { cause },
+          ),
+        );
       };
       const req = send(
         target,

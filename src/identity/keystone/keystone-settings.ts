@@ -98,7 +98,8 @@ function serviceScope(text: (name: string) => string | null, domain: (prefix: st
   const domainName = text('domain_name');
   const system = text('system_scope');
   const given = [projectId ?? projectName, domainId ?? domainName, system].filter((v) => v !== null);
-  if (given.length > 1) throw new ConfigError('[keystone_authtoken] give one scope for the service user: project_name/project_id, domain_name/domain_id or system_scope');
+  if (given.length > 1)
+    throw new ConfigError('[keystone_authtoken] give one scope for the service user: project_name/project_id, domain_name/domain_id or system_scope');
   if (system !== null) {
     if (system !== 'all') throw new ConfigError(`[keystone_authtoken] system_scope: '${system}' is not 'all'`);
     return { kind: 'system' };

@@ -23,7 +23,8 @@ export type ServiceCredentials =
     }
   | {
       readonly kind: 'application_credential';
-      readonly credential: { readonly id: string } | { readonly name: string; readonly user: { readonly id: string } | { readonly name: string; readonly domain: DomainRef } };
+      readonly credential:
+        { readonly id: string } | { readonly name: string; readonly user: { readonly id: string } | { readonly name: string; readonly domain: DomainRef } };
       readonly secret: string;
     };
 

@@ -38,13 +38,13 @@ function catalogOf(value: unknown): CatalogService[] {
   const services: CatalogService[] = [];
   for (const service of value as unknown[]) {
     if (!isObject(service) || text(service['type']) === undefined || !Array.isArray(service['endpoints'])) continue;
-    const endpoints = (service['endpoints'] as unknown[])
-      .filter(isObject)
-      .flatMap((e) => {
-        const url = text(e['url']);
-        const iface = text(e['interface']);
-        return url === undefined || iface === undefined ? [] : [{ interface: iface, url, region: text(e['region']) ?? null, region_id: text(e['region_id']) ?? null }];
-      });
+    const endpoints = (service['endpoints'] as unknown[]).filter(isObject).flatMap((e) => {
+      const url = text(e['url']);
+      const iface = text(e['interface']);
+      return url === undefined || iface === undefined
+        ? []
+        : [{ interface: iface, url, region: text(e['region']) ?? null, region_id: text(e['region_id']) ?? null }];
+    });
     const name = text(service['name']);
     services.push({ type: String(service['type']), ...(name === undefined ? {} : { name }), endpoints });
   }

@@ -27,7 +27,11 @@ function entryOf(value: unknown, base: string): VersionEntry | null {
   const self = links.find((link): link is Record<string, unknown> => isObject(link) && link['rel'] === 'self' && typeof link['href'] === 'string');
   if (self === undefined) return null;
   try {
-    return { id: value['id'], status: typeof value['status'] === 'string' ? value['status'].toLowerCase() : '', href: new URL(String(self['href']), base).toString() };
+    return {
+      id: value['id'],
+      status: typeof value['status'] === 'string' ? value['status'].toLowerCase() : '',
+      href: new URL(String(self['href']), base).toString(),
+    };
   } catch {
     return null;
   }
@@ -46,7 +50,8 @@ function v3Minor(id: string): number | null {
 export function v3FromVersionDocument(requested: string, body: unknown): string | null {
   if (!isObject(body)) return null;
   const versions = body['versions'];
-  const listed = isObject(versions) && Array.isArray(versions['values']) ? (versions['values'] as unknown[]) : Array.isArray(versions) ? (versions as unknown[]) : [];
+  const listed =
+    isObject(versions) && Array.isArray(versions['values']) ? (versions['values'] as unknown[]) : Array.isArray(versions) ? (versions as unknown[]) : [];
   const candidates = [...listed, ...(body['version'] === undefined ? [] : [body['version']])]
     .map((value) => entryOf(value, requested))
     .filter((entry): entry is VersionEntry => entry !== null && v3Minor(entry.id) !== null);
@@ -87,7 +92,9 @@ export class VersionDiscovery {
     // A versioned URL is usable even when its version document is odd (keystoneauth does the same).
     if (endpoint === null && isVersioned(url)) endpoint = url.replace(/\/+$/, '');
     if (endpoint === null) {
-      throw new ServiceUnavailableError(`The identity service at ${url} offers no v3 API (version discovery answered ${response.status}); check [keystone_authtoken] auth_url.`);
+      throw new ServiceUnavailableError(
+        `The identity service at ${url} offers no v3 API (version discovery answered ${response.status}); check [keystone_authtoken] auth_url.`,
+      );
     }
     this.#found.set(url, endpoint);
     return endpoint;

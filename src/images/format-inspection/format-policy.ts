@@ -50,21 +50,18 @@ export function checkDeclaredFormat(
   if (result.format === 'vmdk') {
     const createType = result.variant;
     if (createType === undefined || !options.vmdkAllowedTypes.includes(createType)) {
-      problems.push(problem(
-        ProblemCode.vmdkDisallowedType,
-        createType === undefined
-          ? 'VMDK create type is unknown'
-          : `VMDK create type ${JSON.stringify(createType.slice(0, 64))} is not allowed`,
-      ));
+      problems.push(
+        problem(
+          ProblemCode.vmdkDisallowedType,
+          createType === undefined ? 'VMDK create type is unknown' : `VMDK create type ${JSON.stringify(createType.slice(0, 64))} is not allowed`,
+        ),
+      );
     }
   }
   if (options.requireImageFormatMatch && declaredDiskFormat != null) {
     const accepted = ACCEPTED.get(declaredDiskFormat);
     if (accepted !== undefined && !accepted.includes(result.format) && !acceptsAsRaw(accepted, result)) {
-      problems.push(problem(
-        ProblemCode.formatMismatch,
-        `Image disk_format is ${declaredDiskFormat} but its content is ${describe(result)}`,
-      ));
+      problems.push(problem(ProblemCode.formatMismatch, `Image disk_format is ${declaredDiskFormat} but its content is ${describe(result)}`));
     }
   }
   return problems;

@@ -29,7 +29,10 @@ export class BarbicanKeyManager implements KeyManager {
   private endpoint(context: RequestContext, id: string): string {
     if (this.options.endpoint !== null) return this.options.endpoint.replace(/\/+$/, '');
     const url = context.serviceCatalog.find((s) => s.type === 'key-manager')?.endpoints.find((e) => e.interface === 'public')?.url;
-    if (url === undefined) throw new CertificateRetrievalError(`Unable to retrieve certificate with ID: ${id} (no [barbican] barbican_endpoint, and no key-manager endpoint in the caller's catalog)`);
+    if (url === undefined)
+      throw new CertificateRetrievalError(
+        `Unable to retrieve certificate with ID: ${id} (no [barbican] barbican_endpoint, and no key-manager endpoint in the caller's catalog)`,
+      );
     return url.replace(/\/+$/, '');
   }
 

@@ -10,7 +10,8 @@ export class EmbeddedKeyManager implements KeyManager {
   async getCertificate(context: RequestContext, id: string): Promise<Buffer> {
     try {
       const secret = await this.secrets.get(context, id);
-      if (secret.secret_type !== 'certificate') throw new CertificateRetrievalError(`Invalid certificate format: secret ${id} is of type ${secret.secret_type}`);
+      if (secret.secret_type !== 'certificate')
+        throw new CertificateRetrievalError(`Invalid certificate format: secret ${id} is of type ${secret.secret_type}`);
       return (await this.secrets.payload(context, id, '*/*')).bytes;
     } catch (error) {
       if (error instanceof NotFoundError) throw new CertificateNotFoundError(id);

@@ -95,7 +95,8 @@ export class SecretService {
     } else {
       throw new InvalidInputError(`'payload_content_type' must be ${TEXT} or ${OCTET}.`);
     }
-    if (payloadBytes.length === 0 || payloadBytes.length > MAX_PAYLOAD_BYTES) throw new InvalidInputError(`The payload must be 1 to ${MAX_PAYLOAD_BYTES} bytes.`);
+    if (payloadBytes.length === 0 || payloadBytes.length > MAX_PAYLOAD_BYTES)
+      throw new InvalidInputError(`The payload must be 1 to ${MAX_PAYLOAD_BYTES} bytes.`);
     return { contentType: contentType === TEXT ? TEXT : OCTET, bytes: payloadBytes };
   }
 
@@ -116,7 +117,10 @@ export class SecretService {
     return { contentType: row.content_type, bytes: this.cipher.open(row.id, row.payload) };
   }
 
-  async list(context: RequestContext, query: { readonly limit: number; readonly offset: number; readonly name: string | null; readonly secretType: string | null }): Promise<{ rows: SecretRow[]; total: number }> {
+  async list(
+    context: RequestContext,
+    query: { readonly limit: number; readonly offset: number; readonly name: string | null; readonly secretType: string | null },
+  ): Promise<{ rows: SecretRow[]; total: number }> {
     const projectId = this.reader(context);
     return this.repo.list({ projectId, ...query });
   }
@@ -134,7 +138,8 @@ export class SecretService {
 
   private writer(context: RequestContext): { projectId: string; userId: string } {
     const projectId = this.reader(context);
-    if (context.userId === null || !context.roles.some((r) => WRITER_ROLES.has(r))) throw new ForbiddenError('Secret creation and deletion need the member, creator or admin role.');
+    if (context.userId === null || !context.roles.some((r) => WRITER_ROLES.has(r)))
+      throw new ForbiddenError('Secret creation and deletion need the member, creator or admin role.');
     return { projectId, userId: context.userId };
   }
 }

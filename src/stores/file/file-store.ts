@@ -52,7 +52,8 @@ function writeError(error: unknown): StoreError {
   const code = errnoOf(error);
   if (code === 'ABORT_ERR' || (error instanceof Error && error.name === 'AbortError')) return new StoreAbortedError('The write was aborted.', { cause: error });
   if (code === 'ENOSPC' || code === 'EDQUOT' || code === 'EFBIG') return new StoreFullError('Image storage media is full.', { cause: error });
-  if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') return new StoreWriteDeniedError('Insufficient permissions on image storage media.', { cause: error });
+  if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS')
+    return new StoreWriteDeniedError('Insufficient permissions on image storage media.', { cause: error });
   return new StoreUnavailableError(`The file store failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
 }
 
@@ -104,7 +105,9 @@ export class FileStore implements ImageStore {
       await access(dir, constants.R_OK | constants.W_OK | constants.X_OK);
       return new FileStore(options, options.directIo && alignedBuffer !== null && (await FileStore.#takesDirectIo(dir)) ? alignedBuffer : null);
     } catch (error) {
-      throw new StoreUnavailableError(`filesystem_store_datadir ${dir} is not a usable directory: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+      throw new StoreUnavailableError(`filesystem_store_datadir ${dir} is not a usable directory: ${error instanceof Error ? error.message : String(error)}`, {
+        cause: error,
+      });
     }
   }
 

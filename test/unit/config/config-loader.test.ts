@@ -21,7 +21,10 @@ function file(text: string): string {
   return path;
 }
 function refuses(text: string, pattern: RegExp): void {
-  assert.throws(() => loadConfig([file(text)]), (error: unknown) => error instanceof ConfigError && pattern.test(error.message));
+  assert.throws(
+    () => loadConfig([file(text)]),
+    (error: unknown) => error instanceof ConfigError && pattern.test(error.message),
+  );
 }
 
 describe('configuration (Glance option names)', () => {
@@ -73,8 +76,13 @@ describe('configuration (Glance option names)', () => {
   });
 
   it('requires the service credentials for the keystone flavor', () => {
-    assert.throws(() => settingsFromConfig(loadConfig([file('[paste_deploy]\nflavor = keystone\n')])), (e: unknown) => e instanceof ConfigError && /\[keystone_authtoken\] auth_url is required/.test(e.message));
-    const config = loadConfig([file('[paste_deploy]\nflavor = keystone\n[keystone_authtoken]\nauth_url = http://k:5000/v3/\nusername = glance\npassword = p\nproject_name = service\n')]);
+    assert.throws(
+      () => settingsFromConfig(loadConfig([file('[paste_deploy]\nflavor = keystone\n')])),
+      (e: unknown) => e instanceof ConfigError && /\[keystone_authtoken\] auth_url is required/.test(e.message),
+    );
+    const config = loadConfig([
+      file('[paste_deploy]\nflavor = keystone\n[keystone_authtoken]\nauth_url = http://k:5000/v3/\nusername = glance\npassword = p\nproject_name = service\n'),
+    ]);
     const { process } = settingsFromConfig(config);
     assert.equal(process.flavor, 'keystone');
     assert.equal(process.keystone?.wwwAuthenticateUri, 'http://k:5000/v3');
@@ -118,32 +126,55 @@ describe('configuration (Glance option names)', () => {
   });
 
   it('reads a single file store from [glance_store] and multi-store from enabled_backends', () => {
-    const single = settingsFromConfig(loadConfig([file('[glance_store]\nfilesystem_store_datadir = /srv/img\nfilesystem_store_file_perm = 640\n')])).settings.stores;
-    assert.deepEqual(single, { multiStore: false, defaultBackend: 'file', backends: [{ id: 'file', type: 'file', description: null, datadir: '/srv/img', filePerm: 640, durable: true, directIo: true }] });
+    const single = settingsFromConfig(loadConfig([file('[glance_store]\nfilesystem_store_datadir = /srv/img\nfilesystem_store_file_perm = 640\n')])).settings
+      .stores;
+    assert.deepEqual(single, {
+      multiStore: false,
+      defaultBackend: 'file',
+      backends: [{ id: 'file', type: 'file', description: null, datadir: '/srv/img', filePerm: 640, durable: true, directIo: true }],
+    });
     const multi = loadConfig([
-      file('[DEFAULT]\nenabled_backends = fast:file, cheap:file\n[glance_store]\ndefault_backend = cheap\n[fast]\nfilesystem_store_datadir = /srv/fast\nstore_description = SSD\n[cheap]\nfilesystem_store_datadir = /srv/cheap\nfilesystem_store_fsync = false\nbogus = 1\n'),
+      file(
+        '[DEFAULT]\nenabled_backends = fast:file, cheap:file\n[glance_store]\ndefault_backend = cheap\n[fast]\nfilesystem_store_datadir = /srv/fast\nstore_description = SSD\n[cheap]\nfilesystem_store_datadir = /srv/cheap\nfilesystem_store_fsync = false\nbogus = 1\n',
+      ),
     ]);
     assert.ok(multi.warnings.some((w) => w.includes('[cheap] bogus')));
     const stores = settingsFromConfig(multi).settings.stores;
     assert.equal(stores.multiStore, true);
     assert.equal(stores.defaultBackend, 'cheap');
-    assert.deepEqual(stores.backends.map((b) => [b.id, b.datadir, b.description, b.durable]), [['fast', '/srv/fast', 'SSD', true], ['cheap', '/srv/cheap', null, false]]);
+    assert.deepEqual(
+      stores.backends.map((b) => [b.id, b.datadir, b.description, b.durable]),
+      [
+        ['fast', '/srv/fast', 'SSD', true],
+        ['cheap', '/srv/cheap', null, false],
+      ],
+    );
   });
 
   it('refuses a bad multi-store configuration, naming the option', () => {
     refuses('[DEFAULT]\nenabled_backends = fast:file\n[fast]\nfilesystem_store_datadir = /a\n', /\[glance_store\] default_backend is required/);
-    refuses('[DEFAULT]\nenabled_backends = fast:file\n[glance_store]\ndefault_backend = slow\n[fast]\nfilesystem_store_datadir = /a\n', /default_backend: 'slow' is not one of enabled_backends \(fast\)/);
+    refuses(
+      '[DEFAULT]\nenabled_backends = fast:file\n[glance_store]\ndefault_backend = slow\n[fast]\nfilesystem_store_datadir = /a\n',
+      /default_backend: 'slow' is not one of enabled_backends \(fast\)/,
+    );
     refuses('[DEFAULT]\nenabled_backends = fast:rbd\n', /store type 'rbd' of 'fast' is not supported/);
     refuses('[DEFAULT]\nenabled_backends = os_glance_staging_store:file\n', /reserved/);
     refuses('[DEFAULT]\nenabled_backends = a:file, a:file\n', /'a' appears twice/);
     refuses('[DEFAULT]\nenabled_backends = fast\n', /'fast' is not <id>:<type>/);
     refuses('[DEFAULT]\nenabled_backends = fast:file\n[glance_store]\ndefault_backend = fast\n', /\[fast\] filesystem_store_datadir is required/);
-    refuses('[DEFAULT]\nenabled_backends = fast:file\n[glance_store]\ndefault_backend = fast\n[fast]\nfilesystem_store_datadir = /a\nfilesystem_store_file_perm = 999\n', /\[fast\] filesystem_store_file_perm/);
-    const twins = loadConfig([file('[DEFAULT]\nenabled_backends = a:file,b:file\n[glance_store]\ndefault_backend = a\n[a]\nfilesystem_store_datadir = /same\n[b]\nfilesystem_store_datadir = /same/\n')]);
+    refuses(
+      '[DEFAULT]\nenabled_backends = fast:file\n[glance_store]\ndefault_backend = fast\n[fast]\nfilesystem_store_datadir = /a\nfilesystem_store_file_perm = 999\n',
+      /\[fast\] filesystem_store_file_perm/,
+    );
+    const twins = loadConfig([
+      file(
+        '[DEFAULT]\nenabled_backends = a:file,b:file\n[glance_store]\ndefault_backend = a\n[a]\nfilesystem_store_datadir = /same\n[b]\nfilesystem_store_datadir = /same/\n',
+      ),
+    ]);
     assert.throws(() => settingsFromConfig(twins), /\[b\] filesystem_store_datadir: \/same is also the directory of store 'a'/);
   });
 
-  it('reads user_storage_quota with Glance\'s size suffixes (powers of 1024)', () => {
+  it("reads user_storage_quota with Glance's size suffixes (powers of 1024)", () => {
     assert.equal(parseByteSize('0'), 0);
     assert.equal(parseByteSize('1000'), 1000);
     assert.equal(parseByteSize('500MB'), 500 * 1024 ** 2);

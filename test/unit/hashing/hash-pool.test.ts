@@ -22,7 +22,16 @@ function chunks(data: Buffer, seed: number): Buffer[] {
 async function hashThrough(pool: HashPool, data: Buffer, algorithms: readonly string[], seed = 1): Promise<{ digests: string[]; passed: Buffer }> {
   const { stream, digests } = pool.hashingStream(algorithms);
   const received: Buffer[] = [];
-  await pipeline(Readable.from(chunks(data, seed)), stream, new Writable({ write(chunk: Buffer, _e, cb) { received.push(chunk); cb(); } }));
+  await pipeline(
+    Readable.from(chunks(data, seed)),
+    stream,
+    new Writable({
+      write(chunk: Buffer, _e, cb) {
+        received.push(chunk);
+        cb();
+      },
+    }),
+  );
   return { digests: await digests(), passed: Buffer.concat(received) };
 }
 
@@ -79,8 +88,20 @@ describe('hash pool (worker-thread hashing of upload streams)', () => {
     chunks.push(data.subarray(data.length - 50));
     const { stream, digests } = pool.hashingStream(['md5', 'sha512']);
     // The last consumer releases its reference at once; the hash threads hold theirs until hashed.
-    await pipeline(Readable.from(chunks), stream, new Writable({ write(chunk: Buffer, _e, cb) { leaseOf(chunk)?.release(); cb(); } }));
+    await pipeline(
+      Readable.from(chunks),
+      stream,
+      new Writable({
+        write(chunk: Buffer, _e, cb) {
+          leaseOf(chunk)?.release();
+          cb();
+        },
+      }),
+    );
     assert.deepEqual(await digests(), [createHash('md5').update(data).digest('hex'), createHash('sha512').update(data).digest('hex')]);
-    assert.deepEqual(released.sort((a, b) => a - b), [1, 2, 3, 4, 5, 6, 7]);
+    assert.deepEqual(
+      released.sort((a, b) => a - b),
+      [1, 2, 3, 4, 5, 6, 7],
+    );
   });
 });

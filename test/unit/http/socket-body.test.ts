@@ -23,7 +23,12 @@ const md5 = (data: Buffer): string => createHash('md5').update(data).digest('hex
 type Handler = (request: IncomingMessage, response: ServerResponse) => void | Promise<void>;
 
 /** A raw HTTP request and everything the server sent back, as text. */
-function exchange(port: number, head: string, body: Buffer, options: { sendBytes?: number; leaveAfter?: number } = {}): Promise<{ response: string; error: Error | null }> {
+function exchange(
+  port: number,
+  head: string,
+  body: Buffer,
+  options: { sendBytes?: number; leaveAfter?: number } = {},
+): Promise<{ response: string; error: Error | null }> {
   return new Promise((resolve) => {
     const socket = connect(port, '127.0.0.1');
     const received: Buffer[] = [];
@@ -189,7 +194,11 @@ describe('socket body (upload bodies read from the socket)', () => {
       request.on('end', () => response.end());
     };
     const before = reader.counts.parser;
-    await exchange(port, 'PUT /upload HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n', Buffer.alloc(0));
+    await exchange(
+      port,
+      'PUT /upload HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n',
+      Buffer.alloc(0),
+    );
     await exchange(port, 'PUT /upload HTTP/1.1\r\nHost: test\r\nContent-Length: 0\r\nConnection: close\r\n\r\n', Buffer.alloc(0));
     assert.deepEqual(opened, [null, null]);
     assert.equal(reader.counts.parser - before, 2);

@@ -45,7 +45,10 @@ describe('Keystone version discovery', () => {
   });
 
   it('keeps the configured scheme, host and port: Keystone behind a TLS proxy or with public_endpoint set', () => {
-    assert.equal(onConfiguredOrigin('https://keystone.internal:443/identity', 'http://keystone.internal:443/identity/v3'), 'https://keystone.internal/identity/v3');
+    assert.equal(
+      onConfiguredOrigin('https://keystone.internal:443/identity', 'http://keystone.internal:443/identity/v3'),
+      'https://keystone.internal/identity/v3',
+    );
     assert.equal(onConfiguredOrigin('http://10.0.0.5:5000', 'https://cloud.example.com:5000/v3/'), 'http://10.0.0.5:5000/v3');
   });
 });

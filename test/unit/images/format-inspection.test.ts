@@ -6,11 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { FormatInspector, type InspectionResult } from '../../../src/images/format-inspection/format-inspector.js';
-import {
-  checkDeclaredFormat,
-  DEFAULT_VMDK_ALLOWED_TYPES,
-  type FormatPolicyOptions,
-} from '../../../src/images/format-inspection/format-policy.js';
+import { checkDeclaredFormat, DEFAULT_VMDK_ALLOWED_TYPES, type FormatPolicyOptions } from '../../../src/images/format-inspection/format-policy.js';
 
 /**
  * The streaming format inspector against real images made by qemu-img (the reference reader of
@@ -38,24 +34,119 @@ interface Fixture {
 // Distinct sizes per image so a virtual size cannot match by accident.
 const FIXTURES: readonly Fixture[] = [
   { create: ['-f', 'qcow2', 'base.qcow2', '1G'], file: 'base.qcow2', qemuFormat: 'qcow2', format: 'qcow2', variant: 'v3', problems: [], declared: 'qcow2' },
-  { create: ['-f', 'qcow2', '-o', 'compat=0.10', 'v2.qcow2', '64M'], file: 'v2.qcow2', qemuFormat: 'qcow2', format: 'qcow2', variant: 'v2', problems: [], declared: 'qcow2' },
-  { create: ['-f', 'qcow2', '-b', 'base.qcow2', '-F', 'qcow2', 'backed.qcow2'], file: 'backed.qcow2', qemuFormat: 'qcow2', format: 'qcow2', variant: 'v3', problems: ['qcow2-backing-file'], declared: 'qcow2' },
-  { create: ['-f', 'qcow2', '-o', 'compat=0.10', '-b', 'base.qcow2', '-F', 'qcow2', 'backed-v2.qcow2'], file: 'backed-v2.qcow2', qemuFormat: 'qcow2', format: 'qcow2', variant: 'v2', problems: ['qcow2-backing-file'], declared: 'qcow2' },
-  { create: ['-f', 'qcow2', '-o', 'data_file=external.raw', 'datafile.qcow2', '16M'], file: 'datafile.qcow2', qemuFormat: 'qcow2', format: 'qcow2', variant: 'v3', problems: ['qcow2-data-file'], declared: 'qcow2' },
-  { create: ['-f', 'vmdk', 'sparse.vmdk', '100M'], file: 'sparse.vmdk', qemuFormat: 'vmdk', format: 'vmdk', variant: 'monolithicSparse', problems: [], declared: 'vmdk' },
-  { create: ['-f', 'vmdk', '-o', 'subformat=streamOptimized', 'stream.vmdk', '3G'], file: 'stream.vmdk', qemuFormat: 'vmdk', format: 'vmdk', variant: 'streamOptimized', problems: [], declared: 'vmdk' },
-  { create: ['-f', 'vmdk', '-o', 'subformat=monolithicFlat', 'flat.vmdk', '12M'], file: 'flat.vmdk', qemuFormat: 'vmdk', format: 'vmdk', variant: 'monolithicFlat', problems: ['vmdk-extent'], declared: 'vmdk' },
-  { create: ['-f', 'vmdk', '-o', 'subformat=twoGbMaxExtentSparse', 'split.vmdk', '5G'], file: 'split.vmdk', qemuFormat: 'vmdk', format: 'vmdk', variant: 'twoGbMaxExtentSparse', problems: ['vmdk-extent'], declared: 'vmdk' },
+  {
+    create: ['-f', 'qcow2', '-o', 'compat=0.10', 'v2.qcow2', '64M'],
+    file: 'v2.qcow2',
+    qemuFormat: 'qcow2',
+    format: 'qcow2',
+    variant: 'v2',
+    problems: [],
+    declared: 'qcow2',
+  },
+  {
+    create: ['-f', 'qcow2', '-b', 'base.qcow2', '-F', 'qcow2', 'backed.qcow2'],
+    file: 'backed.qcow2',
+    qemuFormat: 'qcow2',
+    format: 'qcow2',
+    variant: 'v3',
+    problems: ['qcow2-backing-file'],
+    declared: 'qcow2',
+  },
+  {
+    create: ['-f', 'qcow2', '-o', 'compat=0.10', '-b', 'base.qcow2', '-F', 'qcow2', 'backed-v2.qcow2'],
+    file: 'backed-v2.qcow2',
+    qemuFormat: 'qcow2',
+    format: 'qcow2',
+    variant: 'v2',
+    problems: ['qcow2-backing-file'],
+    declared: 'qcow2',
+  },
+  {
+    create: ['-f', 'qcow2', '-o', 'data_file=external.raw', 'datafile.qcow2', '16M'],
+    file: 'datafile.qcow2',
+    qemuFormat: 'qcow2',
+    format: 'qcow2',
+    variant: 'v3',
+    problems: ['qcow2-data-file'],
+    declared: 'qcow2',
+  },
+  {
+    create: ['-f', 'vmdk', 'sparse.vmdk', '100M'],
+    file: 'sparse.vmdk',
+    qemuFormat: 'vmdk',
+    format: 'vmdk',
+    variant: 'monolithicSparse',
+    problems: [],
+    declared: 'vmdk',
+  },
+  {
+    create: ['-f', 'vmdk', '-o', 'subformat=streamOptimized', 'stream.vmdk', '3G'],
+    file: 'stream.vmdk',
+    qemuFormat: 'vmdk',
+    format: 'vmdk',
+    variant: 'streamOptimized',
+    problems: [],
+    declared: 'vmdk',
+  },
+  {
+    create: ['-f', 'vmdk', '-o', 'subformat=monolithicFlat', 'flat.vmdk', '12M'],
+    file: 'flat.vmdk',
+    qemuFormat: 'vmdk',
+    format: 'vmdk',
+    variant: 'monolithicFlat',
+    problems: ['vmdk-extent'],
+    declared: 'vmdk',
+  },
+  {
+    create: ['-f', 'vmdk', '-o', 'subformat=twoGbMaxExtentSparse', 'split.vmdk', '5G'],
+    file: 'split.vmdk',
+    qemuFormat: 'vmdk',
+    format: 'vmdk',
+    variant: 'twoGbMaxExtentSparse',
+    problems: ['vmdk-extent'],
+    declared: 'vmdk',
+  },
   // One extent of the split image on its own: a sparse extent whose descriptor area is empty.
   { create: [], file: 'split-s001.vmdk', qemuFormat: null, format: 'vmdk', problems: [], declared: 'vmdk' },
-  { create: ['-f', 'vmdk', '-b', 'sparse.vmdk', '-F', 'vmdk', 'delta.vmdk'], file: 'delta.vmdk', qemuFormat: 'vmdk', format: 'vmdk', variant: 'monolithicSparse', problems: ['vmdk-backing-file'], declared: 'vmdk' },
+  {
+    create: ['-f', 'vmdk', '-b', 'sparse.vmdk', '-F', 'vmdk', 'delta.vmdk'],
+    file: 'delta.vmdk',
+    qemuFormat: 'vmdk',
+    format: 'vmdk',
+    variant: 'monolithicSparse',
+    problems: ['vmdk-backing-file'],
+    declared: 'vmdk',
+  },
   { create: ['-f', 'vpc', 'dynamic.vhd', '50M'], file: 'dynamic.vhd', qemuFormat: 'vpc', format: 'vhd', variant: 'dynamic', problems: [], declared: 'vhd' },
-  { create: ['-f', 'vpc', '-o', 'subformat=fixed', 'fixed.vhd', '4M'], file: 'fixed.vhd', qemuFormat: 'vpc', format: 'vhd', variant: 'fixed', problems: [], declared: 'vhd' },
+  {
+    create: ['-f', 'vpc', '-o', 'subformat=fixed', 'fixed.vhd', '4M'],
+    file: 'fixed.vhd',
+    qemuFormat: 'vpc',
+    format: 'vhd',
+    variant: 'fixed',
+    problems: [],
+    declared: 'vhd',
+  },
   { create: ['-f', 'vhdx', 'disk.vhdx', '2G'], file: 'disk.vhdx', qemuFormat: 'vhdx', format: 'vhdx', problems: [], declared: 'vhdx' },
   { create: ['-f', 'vdi', 'disk.vdi', '300M'], file: 'disk.vdi', qemuFormat: 'vdi', format: 'vdi', variant: 'dynamic', problems: [], declared: 'vdi' },
-  { create: ['-f', 'vdi', '-o', 'static=on', 'static.vdi', '2M'], file: 'static.vdi', qemuFormat: 'vdi', format: 'vdi', variant: 'fixed', problems: [], declared: 'vdi' },
+  {
+    create: ['-f', 'vdi', '-o', 'static=on', 'static.vdi', '2M'],
+    file: 'static.vdi',
+    qemuFormat: 'vdi',
+    format: 'vdi',
+    variant: 'fixed',
+    problems: [],
+    declared: 'vdi',
+  },
   { create: ['-f', 'qed', 'disk.qed', '20M'], file: 'disk.qed', qemuFormat: 'qed', format: 'qed', problems: [], declared: 'qed' },
-  { create: ['-f', 'qed', '-b', 'base.qcow2', '-F', 'qcow2', 'backed.qed'], file: 'backed.qed', qemuFormat: 'qed', format: 'qed', problems: ['qed-backing-file'], declared: 'qed' },
+  {
+    create: ['-f', 'qed', '-b', 'base.qcow2', '-F', 'qcow2', 'backed.qed'],
+    file: 'backed.qed',
+    qemuFormat: 'qed',
+    format: 'qed',
+    problems: ['qed-backing-file'],
+    declared: 'qed',
+  },
   { create: ['-f', 'raw', 'disk.raw', '3M'], file: 'disk.raw', qemuFormat: 'raw', format: 'raw', problems: [], declared: 'raw' },
 ];
 
@@ -359,7 +450,10 @@ describe('format inspection', () => {
       const sectors = sectorCount(100 * MIB);
       const flat = withDescriptor(sparse, `# Disk DescriptorFile\nversion=1\ncreateType="monolithicSparse"\nRW ${sectors} FLAT "/etc/shadow" 0\n`);
       assert.deepEqual(codes(FormatInspector.inspect(flat).problems), ['vmdk-extent']);
-      const two = withDescriptor(sparse, `# Disk DescriptorFile\nversion=1\ncreateType="monolithicSparse"\nRW 1 SPARSE "self.vmdk"\nRW 2 ZERO\nRW 3 SPARSE "other.vmdk"\n`);
+      const two = withDescriptor(
+        sparse,
+        `# Disk DescriptorFile\nversion=1\ncreateType="monolithicSparse"\nRW 1 SPARSE "self.vmdk"\nRW 2 ZERO\nRW 3 SPARSE "other.vmdk"\n`,
+      );
       const result = FormatInspector.inspect(two);
       assert.deepEqual(codes(result.problems), ['vmdk-extent']);
       assert.match(result.problems[0]?.message ?? '', /1 extent\(s\).*other\.vmdk/);
@@ -438,7 +532,10 @@ describe('format inspection', () => {
         const result = FormatInspector.inspect(image(file).subarray(0, length));
         assert.equal(result.format, fixture(file).format);
         assert.deepEqual(codes(result.problems), ['corrupt-header']);
-        assert.deepEqual(policy(result, fixture(file).declared).filter((c) => c === 'corrupt-header'), ['corrupt-header']);
+        assert.deepEqual(
+          policy(result, fixture(file).declared).filter((c) => c === 'corrupt-header'),
+          ['corrupt-header'],
+        );
       });
     }
 
@@ -500,7 +597,10 @@ describe('format inspection', () => {
     it('a VMDK descriptor past the first MiB is captured; past the window it is refused as corrupt', () => {
       const sparse = image('sparse.vmdk');
       const descriptor = sparse.subarray(512, 512 + 20 * 512);
-      for (const [offset, expected] of [[2 * MIB, []], [40 * MIB, ['corrupt-header']]] as const) {
+      for (const [offset, expected] of [
+        [2 * MIB, []],
+        [40 * MIB, ['corrupt-header']],
+      ] as const) {
         const moved = Buffer.alloc(offset + descriptor.length + 4096);
         sparse.copy(moved);
         moved.fill(0, 512, 512 + descriptor.length);
@@ -567,11 +667,15 @@ describe('format inspection', () => {
     });
 
     it('raw-like content is accepted for raw-like declarations; mismatched otherwise', () => {
-      const rawLike = [image('disk.raw'), craftGpt(MIB, 512), (() => {
-        const mbr = Buffer.alloc(MIB);
-        writeMbrEntry(mbr, 0, 0x80, 0x83);
-        return mbr;
-      })()];
+      const rawLike = [
+        image('disk.raw'),
+        craftGpt(MIB, 512),
+        (() => {
+          const mbr = Buffer.alloc(MIB);
+          writeMbrEntry(mbr, 0, 0x80, 0x83);
+          return mbr;
+        })(),
+      ];
       for (const bytes of rawLike) {
         const result = FormatInspector.inspect(bytes);
         for (const declared of ['raw', 'ami', 'ari', 'aki']) assert.deepEqual(policy(result, declared), [], `${result.format} as ${declared}`);

@@ -10,12 +10,15 @@ const parse = (entries: [string, string][]) => {
   return parseListQuery(params, limits);
 };
 const rejects = (entries: [string, string][], message: string | RegExp) =>
-  assert.throws(() => parse(entries), (error: unknown) => {
-    assert.ok(error instanceof InvalidInputError, String(error));
-    if (typeof message === 'string') assert.equal(error.message, message);
-    else assert.match(error.message, message);
-    return true;
-  });
+  assert.throws(
+    () => parse(entries),
+    (error: unknown) => {
+      assert.ok(error instanceof InvalidInputError, String(error));
+      if (typeof message === 'string') assert.equal(error.message, message);
+      else assert.match(error.message, message);
+      return true;
+    },
+  );
 
 describe('list query parsing (reference §2.4)', () => {
   it('defaults: limit 25, created_at desc then id desc, accepted shares, not hidden', () => {
@@ -37,14 +40,27 @@ describe('list query parsing (reference §2.4)', () => {
   });
 
   it('classic sort: one dir applies to all keys, tie-breakers use the first dir', () => {
-    const q = parse([['sort_key', 'name'], ['sort_key', 'size'], ['sort_dir', 'asc']]);
+    const q = parse([
+      ['sort_key', 'name'],
+      ['sort_key', 'size'],
+      ['sort_dir', 'asc'],
+    ]);
     assert.deepEqual(q.sort, [
       { key: 'name', dir: 'asc' },
       { key: 'size', dir: 'asc' },
       { key: 'created_at', dir: 'asc' },
       { key: 'id', dir: 'asc' },
     ]);
-    rejects([['sort_key', 'name'], ['sort_key', 'size'], ['sort_key', 'id'], ['sort_dir', 'asc'], ['sort_dir', 'desc']], 'Number of sort dirs does not match the number of sort keys');
+    rejects(
+      [
+        ['sort_key', 'name'],
+        ['sort_key', 'size'],
+        ['sort_key', 'id'],
+        ['sort_dir', 'asc'],
+        ['sort_dir', 'desc'],
+      ],
+      'Number of sort dirs does not match the number of sort keys',
+    );
     rejects([['sort_key', 'owner']], /^Invalid sort key: owner\. It must be one of the following: name, status/);
     rejects([['sort_dir', 'up']], 'Invalid sort direction: up');
   });
@@ -55,7 +71,13 @@ describe('list query parsing (reference §2.4)', () => {
       { key: 'name', dir: 'asc' },
       { key: 'size', dir: 'desc' },
     ]);
-    rejects([['sort', 'name'], ['sort_key', 'id']], 'Old and new sorting syntax cannot be combined');
+    rejects(
+      [
+        ['sort', 'name'],
+        ['sort_key', 'id'],
+      ],
+      'Old and new sorting syntax cannot be combined',
+    );
   });
 
   it('validates visibility, member_status, os_hidden and protected', () => {
@@ -82,10 +104,16 @@ describe('list query parsing (reference §2.4)', () => {
   });
 
   it('size ranges must be numeric; time filters take operators', () => {
-    assert.deepEqual(parse([['size_min', '10'], ['size_max', '20']]).ranges, [
-      { column: 'size', bound: 'min', value: 10 },
-      { column: 'size', bound: 'max', value: 20 },
-    ]);
+    assert.deepEqual(
+      parse([
+        ['size_min', '10'],
+        ['size_max', '20'],
+      ]).ranges,
+      [
+        { column: 'size', bound: 'min', value: 10 },
+        { column: 'size', bound: 'max', value: 20 },
+      ],
+    );
     rejects([['size_min', 'ten']], 'Unable to filter on a range with a non-numeric value.');
     const q = parse([['created_at', 'gte:2024-01-02T03:04:05Z']]);
     assert.equal(q.times[0]?.op, 'gte');
@@ -95,7 +123,11 @@ describe('list query parsing (reference §2.4)', () => {
   });
 
   it('any other parameter filters on an extra property; tags repeat', () => {
-    const q = parse([['os_distro', 'debian'], ['tag', 'a'], ['tag', 'b']]);
+    const q = parse([
+      ['os_distro', 'debian'],
+      ['tag', 'a'],
+      ['tag', 'b'],
+    ]);
     assert.equal(q.properties.get('os_distro'), 'debian');
     assert.deepEqual(q.tags, ['a', 'b']);
     rejects([['changes-since', '2020-01-01']], 'The "changes-since" filter is no longer available on v2.');

@@ -7,11 +7,14 @@ describe('JSON patch parsing (reference §2.5)', () => {
   it('chooses the style by media type and refuses others with Accept-Patch', () => {
     assert.equal(patchStyleFor('application/openstack-images-v2.1-json-patch'), 'v2.1');
     assert.equal(patchStyleFor('application/openstack-images-v2.0-json-patch; charset=utf-8'), 'v2.0');
-    assert.throws(() => patchStyleFor('application/json'), (error: unknown) => {
-      assert.ok(error instanceof UnsupportedMediaTypeError);
-      assert.match(error.headers['Accept-Patch'] ?? '', /v2\.0-json-patch, application\/openstack-images-v2\.1-json-patch/);
-      return true;
-    });
+    assert.throws(
+      () => patchStyleFor('application/json'),
+      (error: unknown) => {
+        assert.ok(error instanceof UnsupportedMediaTypeError);
+        assert.match(error.headers['Accept-Patch'] ?? '', /v2\.0-json-patch, application\/openstack-images-v2\.1-json-patch/);
+        return true;
+      },
+    );
   });
 
   it('parses both styles', () => {
@@ -20,9 +23,12 @@ describe('JSON patch parsing (reference §2.5)', () => {
     assert.deepEqual(parsePatch([{ op: 'remove', path: '/k' }], 'v2.1'), [{ op: 'remove', path: ['k'], value: undefined }]);
   });
 
-  it('gives Glance\'s messages for malformed operations', () => {
+  it("gives Glance's messages for malformed operations", () => {
     const bad = (body: unknown, style: 'v2.0' | 'v2.1', message: RegExp) =>
-      assert.throws(() => parsePatch(body, style), (error: unknown) => error instanceof InvalidInputError && message.test(error.message));
+      assert.throws(
+        () => parsePatch(body, style),
+        (error: unknown) => error instanceof InvalidInputError && message.test(error.message),
+      );
     bad({}, 'v2.1', /must be a JSON array/);
     bad([1], 'v2.1', /Operations must be JSON objects/);
     bad([{ path: '/x' }], 'v2.1', /Unable to find `op`/);

@@ -23,20 +23,26 @@ describe('image status state machine', () => {
     for (const to of IMAGE_STATUSES) assert.equal(isTransitionAllowed('deleted', to), false);
   });
 
-  it('refuses a forbidden transition with Glance\'s 409 message', () => {
-    assert.throws(() => checkTransition('active', 'saving', { diskFormat: 'raw', containerFormat: 'bare' }), (error: unknown) => {
-      assert.ok(error instanceof ConflictError);
-      assert.equal(error.message, 'Image status transition from active to saving is not allowed');
-      return true;
-    });
+  it("refuses a forbidden transition with Glance's 409 message", () => {
+    assert.throws(
+      () => checkTransition('active', 'saving', { diskFormat: 'raw', containerFormat: 'bare' }),
+      (error: unknown) => {
+        assert.ok(error instanceof ConflictError);
+        assert.equal(error.message, 'Image status transition from active to saving is not allowed');
+        return true;
+      },
+    );
   });
 
   it('needs both formats before data-bearing states', () => {
-    assert.throws(() => checkTransition('queued', 'saving', { diskFormat: null, containerFormat: 'bare' }), (error: unknown) => {
-      assert.ok(error instanceof InvalidInputError);
-      assert.equal(error.message, 'Property disk_format must be set prior to saving data.');
-      return true;
-    });
+    assert.throws(
+      () => checkTransition('queued', 'saving', { diskFormat: null, containerFormat: 'bare' }),
+      (error: unknown) => {
+        assert.ok(error instanceof InvalidInputError);
+        assert.equal(error.message, 'Property disk_format must be set prior to saving data.');
+        return true;
+      },
+    );
     assert.throws(() => checkTransition('queued', 'active', { diskFormat: null, containerFormat: null }), /Properties disk_format, container_format/);
     assert.doesNotThrow(() => checkTransition('queued', 'saving', { diskFormat: 'raw', containerFormat: 'bare' }));
     assert.doesNotThrow(() => checkTransition('queued', 'deleted', { diskFormat: null, containerFormat: null }));

@@ -39,11 +39,31 @@ const namespace = (visibility: 'public' | 'private'): PolicyTarget => ({ project
 
 /** Rules that have no deprecated alias (or fall back to another strict rule) stay admin-only in legacy mode. */
 const ADMIN_ONLY_IN_LEGACY = new Set([
-  'context_is_admin', 'publicize_image', 'copy_image', 'manage_image_cache', 'cache_image', 'cache_list', 'cache_delete',
-  'stores_info_detail', 'tasks_api_access', 'metadef_admin', 'add_metadef_namespace', 'modify_metadef_namespace',
-  'delete_metadef_namespace', 'add_metadef_object', 'modify_metadef_object', 'delete_metadef_object',
-  'add_metadef_property', 'modify_metadef_property', 'remove_metadef_property', 'add_metadef_tag', 'add_metadef_tags',
-  'modify_metadef_tag', 'delete_metadef_tag', 'delete_metadef_tags', 'add_metadef_resource_type_association',
+  'context_is_admin',
+  'publicize_image',
+  'copy_image',
+  'manage_image_cache',
+  'cache_image',
+  'cache_list',
+  'cache_delete',
+  'stores_info_detail',
+  'tasks_api_access',
+  'metadef_admin',
+  'add_metadef_namespace',
+  'modify_metadef_namespace',
+  'delete_metadef_namespace',
+  'add_metadef_object',
+  'modify_metadef_object',
+  'delete_metadef_object',
+  'add_metadef_property',
+  'modify_metadef_property',
+  'remove_metadef_property',
+  'add_metadef_tag',
+  'add_metadef_tags',
+  'modify_metadef_tag',
+  'delete_metadef_tag',
+  'delete_metadef_tags',
+  'add_metadef_resource_type_association',
   'remove_metadef_resource_type_association',
 ]);
 
@@ -92,11 +112,7 @@ const NEW_DEFAULTS: Record<string, readonly Case[]> = {
   delete_image_location: admins,
   add_member: [...pm(), ['memberB', image('shared', 'B'), false]],
   delete_member: [...pm(), ['memberB', image('shared', 'B'), false]],
-  get_member: [
-    ...only(image('shared'), 'admin', 'memberA', 'readerA'),
-    ['readerB', image('shared', 'B'), true],
-    ['memberB', image('shared', 'C'), false],
-  ],
+  get_member: [...only(image('shared'), 'admin', 'memberA', 'readerA'), ['readerB', image('shared', 'B'), true], ['memberB', image('shared', 'C'), false]],
   get_members: [...only(image('shared'), 'admin', 'memberA', 'readerA'), ['readerB', image('shared', 'B'), true]],
   modify_member: [
     ['memberB', image('shared', 'B'), true],
@@ -248,21 +264,41 @@ void describe('PolicyEnforcer overrides', () => {
       (err: unknown) => err instanceof PolicyRuleCycleError && /x -> y -> x|y -> x -> y/.test(err.message),
     );
     // Legacy mode: default -> modify_image -> (deprecated alias) default.
-    assert.throws(
-      () => new PolicyEnforcer({ enforceNewDefaults: false, overrides: { default: 'rule:modify_image' } }),
-      PolicyRuleCycleError,
-    );
+    assert.throws(() => new PolicyEnforcer({ enforceNewDefaults: false, overrides: { default: 'rule:modify_image' } }), PolicyRuleCycleError);
     assert.doesNotThrow(() => new PolicyEnforcer({ enforceNewDefaults: true, overrides: { default: 'rule:modify_image' } }));
   });
 });
 
 void describe('PolicyEnforcer enforce_scope (oslo scope_types, reference §16.2)', () => {
-  const systemAdmin: PolicyCredentials = { roles: ['admin', 'member', 'reader'], project_id: null, user_id: 'u', is_admin: true, system_scope: 'all', domain_id: null };
-  const domainMember: PolicyCredentials = { roles: ['member', 'reader'], project_id: null, user_id: 'u', is_admin: false, system_scope: null, domain_id: 'default' };
+  const systemAdmin: PolicyCredentials = {
+    roles: ['admin', 'member', 'reader'],
+    project_id: null,
+    user_id: 'u',
+    is_admin: true,
+    system_scope: 'all',
+    domain_id: null,
+  };
+  const domainMember: PolicyCredentials = {
+    roles: ['member', 'reader'],
+    project_id: null,
+    user_id: 'u',
+    is_admin: false,
+    system_scope: null,
+    domain_id: 'default',
+  };
   const scoped = new PolicyEnforcer({ enforceNewDefaults: true, enforceScope: true, overrides: { publicize_image: '', my_rule: '' } });
 
   void it('refuses tokens of another scope for every image rule, whatever the rule text says', () => {
-    for (const rule of ['get_images', 'get_image', 'add_image', 'modify_image', 'publicize_image', 'get_members', 'get_metadef_namespaces', 'tasks_api_access']) {
+    for (const rule of [
+      'get_images',
+      'get_image',
+      'add_image',
+      'modify_image',
+      'publicize_image',
+      'get_members',
+      'get_metadef_namespaces',
+      'tasks_api_access',
+    ]) {
       assert.equal(scoped.enforce(rule, image('public'), systemAdmin), false, `${rule}, system scope`);
       assert.equal(scoped.enforce(rule, image('public'), domainMember), false, `${rule}, domain scope`);
     }

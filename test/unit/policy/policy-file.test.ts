@@ -18,24 +18,30 @@ function file(name: string, content: string): string {
 }
 
 function rejects(path: string, message: RegExp): void {
-  assert.throws(() => loadPolicyFile(path, { optional: false }), (err: unknown) => {
-    assert.ok(err instanceof PolicyFileError);
-    assert.equal(err.path, path);
-    assert.ok(err.message.includes(path), err.message);
-    assert.match(err.message, message);
-    return true;
-  });
+  assert.throws(
+    () => loadPolicyFile(path, { optional: false }),
+    (err: unknown) => {
+      assert.ok(err instanceof PolicyFileError);
+      assert.equal(err.path, path);
+      assert.ok(err.message.includes(path), err.message);
+      assert.match(err.message, message);
+      return true;
+    },
+  );
 }
 
 void describe('policy file loading (reference §16.2)', () => {
   void it('reads YAML, including quoted "!" and empty rules', () => {
-    const path = file('policy.yaml', [
-      '# operator overrides',
-      '"publicize_image": "role:admin or role:image_publisher"',
-      'get_image: ""',
-      'delete_image: "!"',
-      "communitize_image: \"'x':%(y)s\"",
-    ].join('\n'));
+    const path = file(
+      'policy.yaml',
+      [
+        '# operator overrides',
+        '"publicize_image": "role:admin or role:image_publisher"',
+        'get_image: ""',
+        'delete_image: "!"',
+        'communitize_image: "\'x\':%(y)s"',
+      ].join('\n'),
+    );
     assert.deepEqual(loadPolicyFile(path, { optional: false }), {
       publicize_image: 'role:admin or role:image_publisher',
       get_image: '',

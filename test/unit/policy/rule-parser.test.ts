@@ -46,7 +46,13 @@ void describe('policy rule language (reference §16.2)', () => {
       kind: 'or',
       checks: [
         { kind: 'rule', name: 'a' },
-        { kind: 'and', checks: [{ kind: 'rule', name: 'b' }, { kind: 'rule', name: 'c' }] },
+        {
+          kind: 'and',
+          checks: [
+            { kind: 'rule', name: 'b' },
+            { kind: 'rule', name: 'c' },
+          ],
+        },
       ],
     });
   });
@@ -109,15 +115,33 @@ void describe('policy rule language (reference §16.2)', () => {
   });
 
   void it('rejects invalid syntax with the rule text in the message', () => {
-    const bad = ['role:admin or', 'and role:admin', '(role:admin', 'role:admin)', 'role:admin role:x', 'not', 'admin',
-      'role:', ':x', "'open:%(x)s", 'project_id:%(x', 'project_id:%(x)d', 'project_id:50%', 'http://example.com/check', '()'];
+    const bad = [
+      'role:admin or',
+      'and role:admin',
+      '(role:admin',
+      'role:admin)',
+      'role:admin role:x',
+      'not',
+      'admin',
+      'role:',
+      ':x',
+      "'open:%(x)s",
+      'project_id:%(x',
+      'project_id:%(x)d',
+      'project_id:50%',
+      'http://example.com/check',
+      '()',
+    ];
     for (const text of bad) {
-      assert.throws(() => parseRule(text), (err: unknown) => {
-        assert.ok(err instanceof PolicyRuleSyntaxError, text);
-        assert.equal(err.ruleText, text);
-        assert.ok(err.message.includes(JSON.stringify(text)), err.message);
-        return true;
-      });
+      assert.throws(
+        () => parseRule(text),
+        (err: unknown) => {
+          assert.ok(err instanceof PolicyRuleSyntaxError, text);
+          assert.equal(err.ruleText, text);
+          assert.ok(err.message.includes(JSON.stringify(text)), err.message);
+          return true;
+        },
+      );
     }
     assert.throws(() => parseRule('role:', 'get_image'), /Invalid policy rule "get_image" "role:"/);
   });

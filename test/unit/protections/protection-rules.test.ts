@@ -31,7 +31,20 @@ function refuses(text: string, format: string, pattern: RegExp): void {
 }
 
 function context(roles: string[], serviceRoles: string[] = []): RequestContext {
-  return { requestId: 'r', userId: 'u', projectId: 'p', domainId: null, systemScope: null, isAdminProject: true, roles, serviceRoles, isAdmin: roles.includes('admin'), readOnly: false, authToken: null, serviceCatalog: [] };
+  return {
+    requestId: 'r',
+    userId: 'u',
+    projectId: 'p',
+    domainId: null,
+    systemScope: null,
+    isAdminProject: true,
+    roles,
+    serviceRoles,
+    isAdmin: roles.includes('admin'),
+    readOnly: false,
+    authToken: null,
+    serviceCatalog: [],
+  };
 }
 
 describe('property protection files refused at startup, naming file, section and key', () => {
@@ -48,14 +61,26 @@ describe('property protection files refused at startup, naming file, section and
     refuses(`[^x_(]\n${FOUR}`, 'roles', /section \[\^x_\(\]/);
   });
   it('@ and ! together', () => {
-    refuses('[^x_]\ncreate = @,!\nread = admin\nupdate = admin\ndelete = admin\n', 'roles', /line 2, section \[\^x_\], key "create": '@' \(anyone\) and '!' \(nobody\) cannot be used together/);
+    refuses(
+      '[^x_]\ncreate = @,!\nread = admin\nupdate = admin\ndelete = admin\n',
+      'roles',
+      /line 2, section \[\^x_\], key "create": '@' \(anyone\) and '!' \(nobody\) cannot be used together/,
+    );
   });
   it('a bad format option', () => {
     assert.throws(() => ProtectionRules.load(file(`[^x_]\n${FOUR}`), 'acl', policy), /property_protection_rule_format must be roles or policies/);
   });
   it('a policies rule that does not exist, or several rules', () => {
-    refuses('[^x_]\ncreate = billing_admin\nread = no_such_rule\nupdate = billing_admin\ndelete = billing_admin\n', 'policies', /key "read": policy rule "no_such_rule" is not defined/);
-    refuses('[^x_]\ncreate = billing_admin,context_is_admin\nread = billing_admin\nupdate = billing_admin\ndelete = billing_admin\n', 'policies', /key "create": the policies format takes one policy rule name/);
+    refuses(
+      '[^x_]\ncreate = billing_admin\nread = no_such_rule\nupdate = billing_admin\ndelete = billing_admin\n',
+      'policies',
+      /key "read": policy rule "no_such_rule" is not defined/,
+    );
+    refuses(
+      '[^x_]\ncreate = billing_admin,context_is_admin\nread = billing_admin\nupdate = billing_admin\ndelete = billing_admin\n',
+      'policies',
+      /key "create": the policies format takes one policy rule name/,
+    );
   });
   it('a Python construct JavaScript would match differently is refused, not translated loosely', () => {
     refuses(`[(x)?(?(1)a|b)]\n${FOUR}`, 'roles', /section \[\(x\)\?\(\?\(1\)a\|b\)\]/);
@@ -64,7 +89,9 @@ describe('property protection files refused at startup, naming file, section and
 
 describe('evaluation', () => {
   const rules = ProtectionRules.load(
-    file('[^x_[a-z]+_code$]\ncreate = Admin\nread = @\nupdate = admin\ndelete = !\n\n[(?P<ns>x)_(?P=ns)\\Z]\ncreate = member\nread = member\nupdate = member\ndelete = member\n\n[^x_]\ncreate = service\nread = service\nupdate =\ndelete = service\n'),
+    file(
+      '[^x_[a-z]+_code$]\ncreate = Admin\nread = @\nupdate = admin\ndelete = !\n\n[(?P<ns>x)_(?P=ns)\\Z]\ncreate = member\nread = member\nupdate = member\ndelete = member\n\n[^x_]\ncreate = service\nread = service\nupdate =\ndelete = service\n',
+    ),
     'roles',
     policy,
   );
@@ -93,10 +120,14 @@ describe('Python regular expressions match as Python matches them', () => {
   const patterns = ['^x_.*', '.*', 'billing', '^x_billing_.*$', '(?i)^X_Team$', '^a.b$', '^x_\\w+$', '^\\d+$', '^(foo|bar)_[0-9]{2,3}$', 'x$', '^x_(?!secret)'];
   const names = ['x_team', 'X_TEAM', 'x_billing_code', 'billing', 'a\nb', 'a\rb', 'x_secret', 'x_é', '١٢٣', 'foo_12', 'bar_1234', 'x\n', 'ab', ''];
   it('agrees with python3 on every pattern and name', () => {
-    const python = execFileSync('python3', ['-c', 'import re,json,sys; p,n=json.load(sys.stdin); print(json.dumps([[re.search(a,b) is not None for b in n] for a in p]))'], {
-      input: JSON.stringify([patterns, names]),
-      encoding: 'utf8',
-    });
+    const python = execFileSync(
+      'python3',
+      ['-c', 'import re,json,sys; p,n=json.load(sys.stdin); print(json.dumps([[re.search(a,b) is not None for b in n] for a in p]))'],
+      {
+        input: JSON.stringify([patterns, names]),
+        encoding: 'utf8',
+      },
+    );
     const expected = JSON.parse(python) as boolean[][];
     patterns.forEach((pattern, i) => {
       const regex = compilePythonRegex(pattern);

@@ -11,12 +11,15 @@ const found = (pattern: string, subjects: readonly string[]): string[] => {
 };
 
 function refuses(pattern: string, kind: 'invalid' | 'unsupported', reason: RegExp): void {
-  assert.throws(() => compilePythonRegex(pattern), (err: unknown) => {
-    assert.ok(err instanceof ProtectionRuleError, String(err));
-    assert.ok(err.message.startsWith(`${kind} regular expression ${JSON.stringify(pattern)}:`), err.message);
-    assert.match(err.message, reason);
-    return true;
-  });
+  assert.throws(
+    () => compilePythonRegex(pattern),
+    (err: unknown) => {
+      assert.ok(err instanceof ProtectionRuleError, String(err));
+      assert.ok(err.message.startsWith(`${kind} regular expression ${JSON.stringify(pattern)}:`), err.message);
+      assert.match(err.message, reason);
+      return true;
+    },
+  );
 }
 
 void describe('Python regex translation: re.search semantics (reference §6)', () => {
@@ -68,7 +71,7 @@ void describe('Python regex translation: re.search semantics (reference §6)', (
     assert.deepEqual(found('\\B', ['', 'ab']), ['ab']);
   });
 
-  void it("folds case as CPython does under (?i), including its non-ASCII equivalents", () => {
+  void it('folds case as CPython does under (?i), including its non-ASCII equivalents', () => {
     assert.deepEqual(found('(?i)^x_billing$', ['X_BILLING', 'x_Billing', 'y_billing']), ['X_BILLING', 'x_Billing']);
     assert.deepEqual(found('(?i)^i$', ['i', 'I', '\u0130', '\u0131', 'j']), ['i', 'I', '\u0130', '\u0131']);
     assert.deepEqual(found('(?i)^k$', ['K', '\u212a']), ['K', '\u212a']);
@@ -204,9 +207,7 @@ void describe('Python regex shape (used for shadowing warnings)', () => {
   }
 
   void it('extracts the exact-case literal text every match holds', () => {
-    assert.deepEqual(compilePythonRegex('^x_billing_.*$').shape.branches, [
-      { anchoredPrefix: 'x_billing_', anchoredSuffix: '', literalRuns: ['x_billing_'] },
-    ]);
+    assert.deepEqual(compilePythonRegex('^x_billing_.*$').shape.branches, [{ anchoredPrefix: 'x_billing_', anchoredSuffix: '', literalRuns: ['x_billing_'] }]);
     assert.equal(compilePythonRegex('^a$|b').shape.branches.length, 2);
     assert.deepEqual(compilePythonRegex('^owner_id$').shape.branches[0], {
       anchoredPrefix: 'owner_id',
@@ -249,9 +250,54 @@ void describe('Python regex translation agrees with CPython', () => {
     const rnd = random(20240611);
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)] as T;
     const atoms = [
-      'a', 'b', 'x', '_', '.', '\\d', '\\w', '\\s', '\\D', '\\W', '\\S', '[a-z]', '[^a]', '[\\w-]', '[^\\W\\d]', '[^\\n]',
-      '\\.', '\\n', '\\x69', '\\u0130', 'K', 'I', 'i', 's', 'ſ', 'ı', 'é', '\\b', '\\B', '^', '$', '\\A', '\\Z',
-      '[Z-a]', '[!-~]', '[^i-k]', '0', '-', '#', ' ', '\\ ', '(?#c)', '\\r', '{', '}', ']', '*', '|',
+      'a',
+      'b',
+      'x',
+      '_',
+      '.',
+      '\\d',
+      '\\w',
+      '\\s',
+      '\\D',
+      '\\W',
+      '\\S',
+      '[a-z]',
+      '[^a]',
+      '[\\w-]',
+      '[^\\W\\d]',
+      '[^\\n]',
+      '\\.',
+      '\\n',
+      '\\x69',
+      '\\u0130',
+      'K',
+      'I',
+      'i',
+      's',
+      'ſ',
+      'ı',
+      'é',
+      '\\b',
+      '\\B',
+      '^',
+      '$',
+      '\\A',
+      '\\Z',
+      '[Z-a]',
+      '[!-~]',
+      '[^i-k]',
+      '0',
+      '-',
+      '#',
+      ' ',
+      '\\ ',
+      '(?#c)',
+      '\\r',
+      '{',
+      '}',
+      ']',
+      '*',
+      '|',
     ];
     const gen = (depth: number): string => {
       let out = '';
@@ -269,8 +315,41 @@ void describe('Python regex translation agrees with CPython', () => {
       return out;
     };
     const patterns = Array.from({ length: 1500 }, () => (rnd() < 0.5 ? pick(['(?i)', '(?m)', '(?s)', '(?x)', '(?a)', '(?u)']) : '') + gen(3));
-    const alphabet = ['a', 'b', 'x', '_', 'A', 'I', 'i', 'İ', 'ı', 'ſ', 'K', 'k', 's', '\n', '\r', ' ', 'é', '0', '٣', '-', '\u00a0', '\x1c', '\u2028', '#', '{'];
-    const names = ['', 'a', 'ab', 'a\n', 'x_a', ...Array.from({ length: 40 }, () => Array.from({ length: Math.floor(rnd() * 6) }, () => pick(alphabet)).join(''))];
+    const alphabet = [
+      'a',
+      'b',
+      'x',
+      '_',
+      'A',
+      'I',
+      'i',
+      'İ',
+      'ı',
+      'ſ',
+      'K',
+      'k',
+      's',
+      '\n',
+      '\r',
+      ' ',
+      'é',
+      '0',
+      '٣',
+      '-',
+      '\u00a0',
+      '\x1c',
+      '\u2028',
+      '#',
+      '{',
+    ];
+    const names = [
+      '',
+      'a',
+      'ab',
+      'a\n',
+      'x_a',
+      ...Array.from({ length: 40 }, () => Array.from({ length: Math.floor(rnd() * 6) }, () => pick(alphabet)).join('')),
+    ];
 
     const script = [
       'import json, re, sys, warnings',

@@ -98,6 +98,9 @@ describe('direct writer (O_DIRECT from aligned buffers)', () => {
     }
     assert.equal(statSync(path).size, data.length);
     assert.equal(sha(readFileSync(path)), sha(data));
-    assert.deepEqual(released.sort((a, b) => a - b), [0, 1, 2, 3, 4, 5]);
+    assert.deepEqual(
+      released.sort((a, b) => a - b),
+      [0, 1, 2, 3, 4, 5],
+    );
   });
 });

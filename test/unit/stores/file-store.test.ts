@@ -67,7 +67,10 @@ describe('file store specifics', () => {
       writeFileSync(join(dir, 'not an image'), 'ignored');
       const listed = [];
       for await (const o of store.list()) listed.push(o);
-      assert.deepEqual(listed.map((o) => [o.imageId, o.partial, o.size]), [['abc', true, 4]]);
+      assert.deepEqual(
+        listed.map((o) => [o.imageId, o.partial, o.size]),
+        [['abc', true, 4]],
+      );
       await store.delete(listed[0]?.location ?? '');
       assert.deepEqual(readdirSync(dir), ['not an image']);
     } finally {
