@@ -56,6 +56,14 @@ export async function createTestDatabase(dialect: Dialect): Promise<TestDatabase
       rmSync(dataDir, { recursive: true, force: true });
       const client = new pg.Client({ connectionString: adminUrl });
       await client.connect();
+      // pg's pool.end() resolves before its sockets have closed. Dropping with FORCE at once would
+      // terminate those sessions, and the server's notice of it reaches a client no pool listens
+      // to any more (an uncaught 'error' after the test). Wait for them to go first.
+      for (let i = 0; i < 150; i += 1) {
+        const { rows } = await client.query<{ n: string }>('SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1', [name]);
+        if (rows[0]?.n === '0') break;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
       await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       await client.end();
     },
