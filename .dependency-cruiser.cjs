@@ -10,8 +10,9 @@ const LAYERS = [
   ['errors', 'ports', 'native'],
   // Configuration files, pooled buffers.
   ['config', 'buffers'],
-  // The database, the policy engine, the request context.
+  // The database and what coordinates nodes through it, the policy engine, the request context.
   ['db', 'policy', 'auth', 'hashing'],
+  ['coordination'],
   // Stores, identity, the key manager.
   ['stores', 'identity', 'keymanager'],
   ['signing'],

@@ -13,7 +13,7 @@ import { PolicyRuleCycleError } from '../policy/policy-enforcer.js';
 import { PolicyFileError } from '../policy/policy-file.js';
 import { PolicyRuleSyntaxError } from '../policy/rule-parser.js';
 import { configFilesFromArgs, loadConfig } from '../config/config-loader.js';
-import { migrateToLatest, openDatabase } from '../db/database.js';
+import { ensureSchema, openDatabase, SchemaOutdatedError } from '../db/database.js';
 import { embeddedUsersOf, ensureDefaultAdmin } from '../identity/embedded/embedded-users.js';
 import { createServer } from '../server/create-server.js';
 import { settingsFromConfig } from '../server/settings-from-config.js';
@@ -31,7 +31,7 @@ async function prepare(): Promise<ReturnType<typeof settingsFromConfig> & { user
     for (const warning of config.warnings) console.warn(`warning: ${warning}`);
     const db = openDatabase(parts.settings.database);
     try {
-      await migrateToLatest(db);
+      await ensureSchema(db, parts.settings.database);
       // Before any worker serves: finish what a killed predecessor left (README "Image data").
       const startupLog = pino({ level: parts.process.debug ? 'debug' : 'warn' });
       const dataParts = await openDataParts(parts.settings, db, buildPolicy(parts.settings), startupLog);

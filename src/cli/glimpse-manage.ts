@@ -23,7 +23,7 @@ import { createInterface } from 'node:readline';
 import { ConfigError } from '../config/config-error.js';
 import { configFilesFromArgs, loadConfig } from '../config/config-loader.js';
 import { renderSampleConfig } from '../config/sample-config.js';
-import { migrateToLatest, openDatabase } from '../db/database.js';
+import { ensureSchema, migrateToLatest, openDatabase, SchemaOutdatedError } from '../db/database.js';
 import { databaseConfigOf } from '../db/database-url.js';
 import { hashPassword } from '../identity/password-hash.js';
 import { KeystoneAuthenticator } from '../identity/keystone/keystone-authenticator.js';
@@ -45,7 +45,7 @@ async function withDataParts(argv: readonly string[], run: (parts: DataParts) =>
   const { settings } = settingsFromConfig(config);
   const db = openDatabase(settings.database);
   try {
-    await migrateToLatest(db);
+    await ensureSchema(db, settings.database);
     const parts = await openDataParts(settings, db, buildPolicy(settings), pino({ level: 'warn' }, pino.destination(2)));
     try {
       return await run(parts);
@@ -89,6 +89,10 @@ async function scrubCommand(argv: readonly string[], rest: readonly string[]): P
       return 0;
     }
     const report = await scrubber.scrubOnce();
+    if (report.busy !== undefined) {
+      console.error(`another scrubber pass is running (${report.busy.holder ?? 'its lease just ended'}); try again later`);
+      return 1;
+    }
     console.log(`scrubbed ${report.scrubbed.length} image(s); ${report.failed.length} left pending_delete`);
     return report.failed.length > 0 ? 1 : 0;
   });
@@ -168,7 +172,11 @@ async function main(argv: readonly string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
-    console.error(error instanceof ConfigError || error instanceof DomainError || error instanceof StoreError ? `glimpse-manage: ${error.message}` : error);
+    console.error(
+      error instanceof ConfigError || error instanceof SchemaOutdatedError || error instanceof DomainError || error instanceof StoreError
+        ? `glimpse-manage: ${error.message}`
+        : error,
+    );
     process.exit(1);
   },
 );

@@ -36,3 +36,26 @@ export async function migrateToLatest(db: Db): Promise<readonly string[]> {
   if (error !== undefined) throw error instanceof Error ? error : new Error(`migration failed: ${JSON.stringify(error)}`);
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
 }
+
+/** The database is older than this Glimpse and is not migrated behind the operator's back. */
+export class SchemaOutdatedError extends Error {
+  override readonly name = 'SchemaOutdatedError';
+}
+
+/**
+ * Makes sure the schema is this Glimpse's before anything serves. An empty database (the first
+ * start) and SQLite (the embedded default, one host) are migrated here; Kysely's migration lock
+ * lets several processes start at once. A PostgreSQL database that other nodes may be using with
+ * the previous release is migrated only by `glimpse-manage db sync`, when the operator decides,
+ * as with Glance's `glance-manage db sync`; until then the server refuses to start.
+ */
+export async function ensureSchema(db: Db, config: DatabaseConfig): Promise<void> {
+  const migrations = await new Migrator({ db, provider: migrationProvider }).getMigrations();
+  const pending = migrations.filter((m) => m.executedAt === undefined).map((m) => m.name);
+  if (pending.length === 0) return;
+  if (config.kind === 'sqlite' || pending.length === migrations.length) {
+    await migrateToLatest(db);
+    return;
+  }
+  throw new SchemaOutdatedError(`the database schema is older than this Glimpse (pending migrations: ${pending.join(', ')}); run 'glimpse-manage db sync'`);
+}

@@ -28,6 +28,8 @@ export interface ImagesTable {
   /** Rows are never removed: a deleted image keeps its id forever (reference §2.2 step 8, OSSN-0075). */
   deleted: number;
   deleted_at: string | null;
+  /** The node writing the image's data while it is `saving` (recovery spares live nodes' uploads). */
+  uploading_node: string | null;
 }
 
 export interface ImagePropertiesTable {
@@ -87,6 +89,23 @@ export interface IdentityTokensTable {
   expires_at: string;
 }
 
+/** One row per glimpse-api node, its heartbeat renewed while it runs. */
+export interface NodesTable {
+  id: string;
+  hostname: string;
+  pid: number;
+  started_at: string;
+  heartbeat_at: string;
+}
+
+/** A named piece of shared work one holder does at a time, until the lease expires. */
+export interface LeasesTable {
+  name: string;
+  holder: string;
+  acquired_at: string;
+  expires_at: string;
+}
+
 export interface Database {
   images: ImagesTable;
   image_properties: ImagePropertiesTable;
@@ -95,4 +114,6 @@ export interface Database {
   image_locations: ImageLocationsTable;
   identity_tokens: IdentityTokensTable;
   key_manager_secrets: KeyManagerSecretsTable;
+  nodes: NodesTable;
+  leases: LeasesTable;
 }

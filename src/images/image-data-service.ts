@@ -40,6 +40,8 @@ export interface ImageDataOptions {
   readonly userStorageQuota: number;
   /** `[image_format] require_image_format_match` and `vmdk_allowed_types`. */
   readonly formatPolicy: FormatPolicyOptions;
+  /** This node, recorded on the images it is writing so other nodes' recovery leaves them be. */
+  readonly nodeId: string;
 }
 
 export interface UploadRequest {
@@ -99,7 +101,7 @@ export class ImageDataService {
         await this.noteFailure(id, error);
         throw error;
       });
-    if (!(await this.repo.transitionStatus(id, 'queued', 'saving'))) {
+    if (!(await this.repo.transitionStatus(id, 'queued', 'saving', { uploading_node: this.options.nodeId }))) {
       throw new ConflictError(`Image status transition from ${image.status} to saving is not allowed`);
     }
     // checksum (md5) and os_hash_value in the same single pass as the write (reference §3.1 step 8).
@@ -135,7 +137,8 @@ export class ImageDataService {
       if (written !== null) await this.removeData(id, store, written.location);
       const mapped = this.uploadError(error, limit.quotaBound);
       // Back to queued so the owner can retry (Glance's v2 behaviour, never `killed`), and say why.
-      if (await this.repo.transitionStatus(id, 'saving', 'queued', { size: null, virtual_size: null })) await this.noteFailure(id, mapped);
+      if (await this.repo.transitionStatus(id, 'saving', 'queued', { size: null, virtual_size: null, uploading_node: null }))
+        await this.noteFailure(id, mapped);
       throw mapped;
     }
   }

@@ -30,6 +30,7 @@ export type ImageColumnChanges = Partial<
     | 'checksum'
     | 'os_hash_algo'
     | 'os_hash_value'
+    | 'uploading_node'
   >
 >;
 
@@ -44,7 +45,7 @@ export interface ImageChanges {
 /** The read-only property that tells the owner why the last upload failed (README "Image data"). */
 export const UPLOAD_FAILURE_PROPERTY = 'os_glimpse_upload_failure';
 
-export type NewImageRow = Omit<ImagesTable, 'deleted' | 'deleted_at' | 'created_at' | 'updated_at'>;
+export type NewImageRow = Omit<ImagesTable, 'deleted' | 'deleted_at' | 'created_at' | 'updated_at' | 'uploading_node'>;
 
 type ImagesEb = ExpressionBuilder<Database, 'images'>;
 
@@ -400,6 +401,7 @@ export class ImageRepository {
           checksum: data.checksum,
           os_hash_algo: data.hashAlgo,
           os_hash_value: data.hashValue,
+          uploading_node: null,
           updated_at: at,
         })
         .where('id', '=', id)
@@ -445,10 +447,10 @@ export class ImageRepository {
     return Number(row.total);
   }
 
-  /** Ids of live images in a status (recovery looks for `saving` left by a killed process). */
-  async idsInStatus(status: ImageStatus): Promise<string[]> {
-    const rows = await this.db.selectFrom('images').select('id').where('status', '=', status).where('deleted', '=', 0).execute();
-    return rows.map((r) => r.id);
+  /** Images being uploaded, and the node writing each (null for uploads begun before nodes were recorded). */
+  async uploadsInProgress(): Promise<{ readonly id: string; readonly node: string | null }[]> {
+    const rows = await this.db.selectFrom('images').select(['id', 'uploading_node']).where('status', '=', 'saving').where('deleted', '=', 0).execute();
+    return rows.map((r) => ({ id: r.id, node: r.uploading_node }));
   }
 
   /** pending_delete images deleted at or before `before`, oldest first (the scrubber's queue, §12). */

@@ -2,6 +2,7 @@ import type { Logger } from '../ports/logger.js';
 import type { ImageRepository } from '../images/image-repository.js';
 import type { StoreRegistry } from '../stores/store-registry.js';
 import type { StoredObject } from '../stores/image-store.js';
+import type { NodeRegistry } from '../coordination/node-registry.js';
 
 /** A store object no image owns: an unfinished write, or data whose image row does not point to it. */
 export interface OrphanObject extends StoredObject {
@@ -31,21 +32,37 @@ export interface RecoveryReport {
  * recorded. This pass, run before the API serves (and by `glimpse-manage data recover`), puts
  * such images back to `queued` with a failure note and lists or removes the orphan bytes.
  *
- * It assumes nothing else is writing to these stores while it runs: one Glimpse host per
- * database and store set, which is how glimpse-api is deployed (workers are forked after it).
+ * Several nodes may share the database and stores (README "Several nodes"). An upload is this
+ * node's to recover when this node wrote it (its previous run died: this pass runs before the
+ * node serves), when the node that wrote it is dead (no heartbeat for `node_dead_after`), or
+ * when no node was recorded. Uploads of other live nodes, and the bytes they are writing, are
+ * left alone.
  */
 export class DataRecovery {
   constructor(
     private readonly repo: ImageRepository,
     private readonly stores: StoreRegistry,
     private readonly log: Logger,
+    private readonly nodes: NodeRegistry,
   ) {}
+
+  /** Images being written right now by another live node. */
+  private async othersUploads(): Promise<{ readonly live: ReadonlySet<string>; readonly dead: readonly string[] }> {
+    const alive = await this.nodes.liveNodes();
+    const live = new Set<string>();
+    const dead: string[] = [];
+    for (const upload of await this.repo.uploadsInProgress()) {
+      if (upload.node !== null && upload.node !== this.nodes.nodeId && alive.has(upload.node)) live.add(upload.id);
+      else dead.push(upload.id);
+    }
+    return { live, dead };
+  }
 
   async run(options: { readonly remove: boolean; readonly requeue: boolean }): Promise<RecoveryReport> {
     const requeued: string[] = [];
     if (options.requeue) {
-      for (const id of await this.repo.idsInStatus('saving')) {
-        if (await this.repo.transitionStatus(id, 'saving', 'queued', { size: null, virtual_size: null })) {
+      for (const id of (await this.othersUploads()).dead) {
+        if (await this.repo.transitionStatus(id, 'saving', 'queued', { size: null, virtual_size: null, uploading_node: null })) {
           await this.repo.recordUploadFailure(id, `${new Date().toISOString()} INTERRUPTED: the server stopped during the upload; upload again.`);
           requeued.push(id);
           this.log.warn({ imageId: id }, 'image was left in saving by a stopped server; back to queued');
@@ -87,13 +104,18 @@ export class DataRecovery {
     return lost;
   }
 
-  /** Every object in every store that no location row refers to (partial writes included). */
+  /**
+   * Every object in every store that no location row refers to (partial writes included), but
+   * for what another live node is writing: its temporary file, or its finished file in the moment
+   * before the location row is written.
+   */
   async findOrphans(): Promise<OrphanObject[]> {
     const orphans: OrphanObject[] = [];
+    const { live } = await this.othersUploads();
     for (const store of this.stores.all()) {
       const known = await this.repo.locationUrls(store.id);
       for await (const object of store.list()) {
-        if (object.partial || !known.has(object.location)) orphans.push({ ...object, storeId: store.id });
+        if ((object.partial || !known.has(object.location)) && !live.has(object.imageId)) orphans.push({ ...object, storeId: store.id });
       }
     }
     return orphans;

@@ -2,15 +2,22 @@ import type { Logger } from '../ports/logger.js';
 import { ConflictError, NotFoundError } from '../errors/domain-errors.js';
 import type { ImageDataService } from '../images/image-data-service.js';
 import type { ImageRepository } from '../images/image-repository.js';
+import type { LeaseStore } from '../coordination/lease-store.js';
 import type { ScrubberSettings } from './scrubber-settings.js';
 
 export interface ScrubReport {
   readonly scrubbed: readonly string[];
   /** Images whose data could not all be removed; they stay pending_delete for the next run. */
   readonly failed: readonly string[];
+  /** Set when another node (or process) was scrubbing: this pass did nothing. */
+  readonly busy?: { readonly holder: string | null };
 }
 
 const PAGE = 1000;
+/** The scrubber's lease: one pass at a time across every node on the database. */
+export const SCRUBBER_LEASE = 'scrubber';
+/** How long a pass holds the lease between renewals (one per image scrubbed). */
+const LEASE_MS = 5 * 60 * 1000;
 
 /**
  * The scrubber (reference §12): purges the data of `pending_delete` images once `scrub_time`
@@ -27,10 +34,30 @@ export class Scrubber {
     private readonly data: ImageDataService,
     private readonly settings: ScrubberSettings,
     private readonly log: Logger,
+    /** The lease a pass takes, and who this process is when it holds it. */
+    private readonly coordination: { readonly leases: LeaseStore; readonly holder: string },
   ) {}
 
-  /** One pass; `ignoreScrubTime` purges every pending_delete image (delayed_delete off). */
+  /**
+   * One pass, while holding the scrubber lease; `ignoreScrubTime` purges every pending_delete
+   * image (delayed_delete off). When another node holds the lease the pass does nothing.
+   */
   async scrubOnce(options: { readonly ignoreScrubTime?: boolean } = {}): Promise<ScrubReport> {
+    const { leases, holder } = this.coordination;
+    let lease = await leases.claim(SCRUBBER_LEASE, holder, LEASE_MS);
+    if (lease === null) return { scrubbed: [], failed: [], busy: { holder: await leases.holder(SCRUBBER_LEASE) } };
+    try {
+      return await this.pass(options, async () => {
+        lease = lease === null ? null : await leases.renew(lease, LEASE_MS);
+        return lease !== null;
+      });
+    } finally {
+      if (lease !== null) await leases.release(lease);
+    }
+  }
+
+  /** Scrubs until done, or until `stillHeld` says the lease was lost. */
+  private async pass(options: { readonly ignoreScrubTime?: boolean }, stillHeld: () => Promise<boolean>): Promise<ScrubReport> {
     const delay = options.ignoreScrubTime === true || !this.settings.delayedDelete ? 0 : this.settings.scrubTimeSeconds;
     const before = new Date(Date.now() - delay * 1000).toISOString();
     const scrubbed: string[] = [];
@@ -40,6 +67,10 @@ export class Scrubber {
       const ids = (await this.repo.pendingDeletes(before, PAGE)).filter((id) => !seen.has(id));
       if (ids.length === 0) break;
       for (let i = 0; i < ids.length; i += this.settings.poolSize) {
+        if (!(await stillHeld())) {
+          this.log.warn({ scrubbed: scrubbed.length }, 'scrubber lease lost to another node; pass stopped');
+          return { scrubbed, failed };
+        }
         await Promise.all(
           ids.slice(i, i + this.settings.poolSize).map(async (id) => {
             seen.add(id);

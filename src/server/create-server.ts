@@ -1,6 +1,6 @@
 import type { FastifyBaseLogger, FastifyInstance, FastifyPluginCallback } from 'fastify';
 import type { Authenticator } from '../auth/authenticator.js';
-import { migrateToLatest, openDatabase, type Db } from '../db/database.js';
+import { ensureSchema, openDatabase, type Db } from '../db/database.js';
 import type { PolicyCheck } from '../auth/policy-check.js';
 import { ImageSchemaValidator, imageSchema, imagesSchema, memberSchema, membersSchema } from '../images/image-schema.js';
 import { ImageService } from '../images/image-service.js';
@@ -82,7 +82,7 @@ export interface Server {
 export async function createServer(parts: ServerParts): Promise<Server> {
   const { settings } = parts;
   const db = openDatabase(settings.database);
-  await migrateToLatest(db);
+  await ensureSchema(db, settings.database);
   const schemaOptions = {
     diskFormats: settings.diskFormats,
     containerFormats: settings.containerFormats,
@@ -133,6 +133,8 @@ export async function createServer(parts: ServerParts): Promise<Server> {
     isAdmin: (credentials) => parts.policy.enforce('context_is_admin', {}, credentials),
     ...(identity.routes === undefined ? {} : { extraRoutes: identity.routes }),
   });
+  // The node is live from here on: other nodes' recovery leaves its uploads alone.
+  await dataParts.nodes.start((error) => parts.logger.error({ err: error }, 'node heartbeat failed'));
   if (parts.runScrubber === true) scrubber.start();
   return {
     app,
@@ -142,6 +144,7 @@ export async function createServer(parts: ServerParts): Promise<Server> {
     files,
     uploads,
     async close() {
+      dataParts.nodes.stop();
       await scrubber.stop();
       await app.close();
       identity.authenticator.close();

@@ -2,6 +2,8 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Db } from '../db/database.js';
 import type { PolicyCheck } from '../auth/policy-check.js';
 import { ImageAccess } from '../images/image-access.js';
+import { LeaseStore } from '../coordination/lease-store.js';
+import { NodeRegistry } from '../coordination/node-registry.js';
 import { ImageDataService } from '../images/image-data-service.js';
 import { ImageRepository } from '../images/image-repository.js';
 import { DataRecovery } from '../maintenance/data-recovery.js';
@@ -27,6 +29,8 @@ export interface DataParts {
   readonly signatures: ImageSignatures;
   /** The embedded key manager's secrets, or null with `[key_manager] backend = barbican`. */
   readonly secrets: SecretService | null;
+  /** This node's heartbeat row among the nodes on the database. */
+  readonly nodes: NodeRegistry;
   /** Stops the hashing threads. */
   close(): Promise<void>;
 }
@@ -43,6 +47,10 @@ export async function openDataParts(settings: ServerSettings, db: Db, policy: Po
       : new EmbeddedKeyManager(secrets);
   const signatures = new ImageSignatures(keyManager, settings.signatures);
   const repo = new ImageRepository(db, { trackStores: settings.stores.multiStore });
+  const nodes = new NodeRegistry(db, settings.node.id, {
+    heartbeatMs: settings.node.heartbeatSeconds * 1000,
+    deadAfterMs: settings.node.deadAfterSeconds * 1000,
+  });
   const access = new ImageAccess(repo, policy);
   const stores = await StoreRegistry.open(settings.stores);
   const pool = settings.hashingThreads > 0 ? new HashPool(settings.hashingThreads) : null;
@@ -56,6 +64,7 @@ export async function openDataParts(settings: ServerSettings, db: Db, policy: Po
       hashingAlgorithm: settings.hashingAlgorithm,
       userStorageQuota: settings.userStorageQuota,
       formatPolicy: settings.formatPolicy,
+      nodeId: settings.node.id,
     },
     signatures,
     log,
@@ -65,8 +74,9 @@ export async function openDataParts(settings: ServerSettings, db: Db, policy: Po
     access,
     stores,
     data,
-    scrubber: new Scrubber(repo, data, settings.scrubber, log),
-    recovery: new DataRecovery(repo, stores, log),
+    scrubber: new Scrubber(repo, data, settings.scrubber, log, { leases: new LeaseStore(db), holder: `${settings.node.id}#${process.pid}` }),
+    recovery: new DataRecovery(repo, stores, log, nodes),
+    nodes,
     signatures,
     secrets,
     close: async () => {

@@ -7,6 +7,15 @@ import type { StoreSettings } from '../stores/store-settings.js';
  * Everything the composition root needs, already validated. Built from the INI configuration by
  * `settingsFromConfig` (src/server/settings-from-config.ts); tests build it directly.
  */
+/** This node among the glimpse-api nodes sharing the database (README "Several nodes"). */
+export interface NodeSettings {
+  /** `[DEFAULT] node_id`: stable across restarts of the same node, unique among nodes. */
+  readonly id: string;
+  /** How often the node's heartbeat row is renewed, and after how long without one it is taken for dead. */
+  readonly heartbeatSeconds: number;
+  readonly deadAfterSeconds: number;
+}
+
 export interface ServerSettings {
   readonly database: DatabaseConfig;
   readonly dataDir: string;
@@ -56,4 +65,5 @@ export interface ServerSettings {
   readonly userStorageQuota: number;
   /** `delayed_delete` and the scrubber's `scrub_time`, `scrub_pool_size`, `wakeup_time` (reference §12). */
   readonly scrubber: ScrubberSettings;
+  readonly node: NodeSettings;
 }

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import type { Config } from '../config/config-loader.js';
 import { databaseConfigOf } from '../db/database-url.js';
@@ -145,6 +146,11 @@ export function settingsFromConfig(config: Config): { settings: ServerSettings; 
         scrubTimeSeconds: num(v('DEFAULT', 'scrub_time')),
         poolSize: num(v('DEFAULT', 'scrub_pool_size')),
         wakeupSeconds: num(v('DEFAULT', 'wakeup_time')),
+      },
+      node: {
+        id: text(v('DEFAULT', 'node_id')) ?? `${hostname()}:${num(v('DEFAULT', 'bind_port'))}`,
+        heartbeatSeconds: num(v('DEFAULT', 'node_heartbeat_interval')),
+        deadAfterSeconds: num(v('DEFAULT', 'node_dead_after')),
       },
     },
     process: {

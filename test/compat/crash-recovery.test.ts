@@ -124,4 +124,46 @@ describe('crash safety (SIGKILL)', () => {
       await glimpse.stop();
     }
   });
+
+  it('two glimpse-api nodes on one database and data directory: a live upload on A survives B starting', async () => {
+    const a = await startGlimpseProcess(CONFIG);
+    let b: GlimpseProcess | null = null;
+    try {
+      const client = await api(a);
+      const id = String((await client.call('POST', '/v2/images', { name: 'two-nodes', disk_format: 'raw', container_format: 'bare' })).json['id']);
+      const size = 32 * 1024 * 1024;
+      const data = randomBytes(size);
+      const req = httpRequest(`${a.url}/v2/images/${id}/file`, {
+        method: 'PUT',
+        headers: { 'x-auth-token': client.token, 'content-type': 'application/octet-stream', 'content-length': String(size) },
+      });
+      const answered = new Promise<number>((resolve, reject) => {
+        req.on('response', (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        });
+        req.on('error', reject);
+      });
+      req.write(data.subarray(0, size / 2));
+      for (let i = 0; i < 100 && (storeFiles(a).length === 0 || (await client.call('GET', `/v2/images/${id}`)).json['status'] !== 'saving'); i += 1)
+        await new Promise((r) => setTimeout(r, 50));
+      assert.equal(storeFiles(a).length, 1, 'node A is writing');
+
+      // Node B: another host's glimpse-api (its own port, so its own node id) on the same database and files.
+      b = await startGlimpseProcess(CONFIG.replace('data_dir = {dir}/data', `data_dir = ${a.dir}/data`));
+      const onB = await api(b);
+      assert.equal((await onB.call('GET', `/v2/images/${id}`)).json['status'], 'saving', "B's startup recovery left A's upload alone");
+      assert.equal(storeFiles(a).length, 1, "and A's temporary file");
+      assert.doesNotMatch(b.output(), /interrupted and requeued/);
+
+      req.end(data.subarray(size / 2));
+      assert.equal(await answered, 204);
+      const done = (await onB.call('GET', `/v2/images/${id}`)).json;
+      assert.equal(done['status'], 'active');
+      assert.equal(done['checksum'], createHash('md5').update(data).digest('hex'));
+    } finally {
+      await b?.stop();
+      await a.stop();
+    }
+  });
 });

@@ -42,6 +42,8 @@ export interface RequestOptions {
 export interface TestServer {
   readonly url: string;
   readonly db: Db;
+  /** The database and data directory, for a second node to share. */
+  readonly database: TestDatabase;
   readonly dialect: Dialect;
   /** This server's data directory (file store under `images/`). */
   readonly dataDir: string;
@@ -95,6 +97,7 @@ export function testSettings(database: TestDatabase, overrides: Partial<ServerSe
     propertyProtection: { file: null, format: 'roles' },
     formatPolicy: { requireImageFormatMatch: true, vmdkAllowedTypes: ['streamOptimized', 'monolithicSparse'] },
     scrubber: { delayedDelete: false, scrubTimeSeconds: 0, poolSize: 1, wakeupSeconds: 300 },
+    node: { id: `test-node-${database.dataDir}`, heartbeatSeconds: 10, deadAfterSeconds: 60 },
     ...overrides,
   };
 }
@@ -104,10 +107,12 @@ export interface TestServerOptions {
   readonly tokenExpirationSeconds?: number;
   /** Authenticate with this instead of the embedded identity (e.g. a real Keystone); the test users then cannot log in. */
   readonly authenticator?: Authenticator;
+  /** Share another server's database and data directory (a second node); it is not dropped on close. */
+  readonly database?: TestDatabase;
 }
 
 export async function startTestServer(dialect: Dialect, overrides: Partial<ServerSettings> = {}, options: TestServerOptions = {}): Promise<TestServer> {
-  const database = await createTestDatabase(dialect);
+  const database = options.database ?? (await createTestDatabase(dialect));
   const settings = testSettings(database, overrides);
   const users = Object.entries(TEST_USERS).map(([name, u]) => ({
     name,
@@ -162,6 +167,7 @@ export async function startTestServer(dialect: Dialect, overrides: Partial<Serve
   const testServer: TestServer = {
     url,
     db: server.db,
+    database,
     dialect,
     dataDir: database.dataDir,
     scrubber: server.scrubber,
@@ -210,7 +216,7 @@ export async function startTestServer(dialect: Dialect, overrides: Partial<Serve
     },
     async close() {
       await server.close();
-      await database.drop();
+      if (options.database === undefined) await database.drop();
     },
   };
   return testServer;
