@@ -125,6 +125,7 @@ serve().catch((error: unknown) => {
   // Configuration and policy mistakes are the operator's to fix: say what, without a stack.
   if (
     error instanceof ConfigError ||
+    error instanceof SchemaOutdatedError ||
     error instanceof StoreError ||
     error instanceof ProtectionRuleError ||
     error instanceof PolicyFileError ||

@@ -71,6 +71,18 @@ export class ImageAccess {
     throw new ForbiddenError(message);
   }
 
+  /**
+   * The prelude of every image write: writable context, the image loaded for the caller, the
+   * rule enforced (403, or 404 for an image the caller may not see), and the owner check.
+   */
+  async loadForWrite(context: RequestContext, id: string, rule: string, denied: string, notOwner?: string): Promise<LoadedImage> {
+    this.requireWritable(context);
+    const loaded = await this.load(context, id);
+    this.authorize(context, rule, loaded, denied);
+    this.requireOwner(context, loaded, notOwner);
+    return loaded;
+  }
+
   /** Anonymous contexts are read-only (reference §1.6). */
   requireWritable(context: RequestContext): void {
     if (context.readOnly) throw new ForbiddenError('Read-only access');

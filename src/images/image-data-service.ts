@@ -1,5 +1,8 @@
 import type { Readable } from 'node:stream';
 import type { Logger } from '../ports/logger.js';
+import type { EventSink } from '../ports/events.js';
+import type { Metrics } from '../ports/metrics.js';
+import { actorOf, type ImageEvent } from './image-events.js';
 import type { RequestContext } from '../auth/request-context.js';
 import {
   ConflictError,
@@ -72,18 +75,44 @@ export interface ImageDownload {
  * (reference §3). On any failure the stored bytes are removed before the answer and the image
  * goes back to `queued`, so nothing is stuck in `saving` and nothing is left behind.
  */
+export interface ImageDataServiceDeps {
+  readonly repo: ImageRepository;
+  readonly access: ImageAccess;
+  readonly stores: StoreRegistry;
+  /** Where md5 and the multihash are computed: inline or on worker threads (`hashing_threads`). */
+  readonly hashing: (algorithms: readonly string[]) => HashingStream;
+  readonly options: ImageDataOptions;
+  /** Signature verification of signed images (reference §7). */
+  readonly signatures: ImageSignatures;
+  readonly log: Logger;
+  readonly events: EventSink<ImageEvent>;
+  readonly metrics: Metrics;
+}
+
 export class ImageDataService {
-  constructor(
-    private readonly repo: ImageRepository,
-    private readonly access: ImageAccess,
-    private readonly stores: StoreRegistry,
-    /** Where md5 and the multihash are computed: inline or on worker threads (`hashing_threads`). */
-    private readonly hashing: (algorithms: readonly string[]) => HashingStream,
-    private readonly options: ImageDataOptions,
-    /** Signature verification of signed images (reference §7). */
-    private readonly signatures: ImageSignatures,
-    private readonly log: Logger,
-  ) {}
+  private readonly repo: ImageRepository;
+  private readonly access: ImageAccess;
+  private readonly stores: StoreRegistry;
+  private readonly hashing: ImageDataServiceDeps['hashing'];
+  private readonly options: ImageDataOptions;
+  private readonly signatures: ImageSignatures;
+  private readonly log: Logger;
+  private readonly events: EventSink<ImageEvent>;
+  private readonly metrics: Metrics;
+
+  constructor(deps: ImageDataServiceDeps) {
+    ({
+      repo: this.repo,
+      access: this.access,
+      stores: this.stores,
+      hashing: this.hashing,
+      options: this.options,
+      signatures: this.signatures,
+      log: this.log,
+      events: this.events,
+      metrics: this.metrics,
+    } = deps);
+  }
 
   async upload(context: RequestContext, id: string, request: UploadRequest): Promise<void> {
     this.access.requireWritable(context);
@@ -104,6 +133,9 @@ export class ImageDataService {
     if (!(await this.repo.transitionStatus(id, 'queued', 'saving', { uploading_node: this.options.nodeId }))) {
       throw new ConflictError(`Image status transition from ${image.status} to saving is not allowed`);
     }
+    const actor = actorOf(context);
+    const started = performance.now();
+    this.events.emit({ type: 'image.uploading', actor, image: { ...image, status: 'saving' }, storeId: store.id });
     // checksum (md5) and os_hash_value in the same single pass as the write (reference §3.1 step 8).
     const hashing = this.hashing(['md5', this.options.hashingAlgorithm]);
     // Format inspection (a bounded prefix) and the signature see the same stream, never the
@@ -133,12 +165,28 @@ export class ImageDataService {
       if (!activated) {
         throw new GoneError(`Image ${id} could not be found after upload. The image may have been deleted during the upload, cleaning up the chunks uploaded.`);
       }
+      const active = {
+        ...image,
+        status: 'active' as const,
+        size: written.size,
+        virtualSize,
+        checksum,
+        osHashAlgo: this.options.hashingAlgorithm,
+        osHashValue: hash,
+      };
+      this.events.emit({ type: 'image.uploaded', actor, image: active, storeId: store.id, bytes: written.size });
+      this.events.emit({ type: 'image.activated', actor, image: active });
+      this.metrics.count('glimpse_image_uploads_total', { result: 'stored', store: store.id });
+      this.metrics.count('glimpse_image_upload_bytes_total', { store: store.id }, written.size);
+      this.metrics.observe('glimpse_image_upload_seconds', (performance.now() - started) / 1000, { store: store.id });
     } catch (error) {
       if (written !== null) await this.removeData(id, store, written.location);
       const mapped = this.uploadError(error, limit.quotaBound);
       // Back to queued so the owner can retry (Glance's v2 behaviour, never `killed`), and say why.
       if (await this.repo.transitionStatus(id, 'saving', 'queued', { size: null, virtual_size: null, uploading_node: null }))
         await this.noteFailure(id, mapped);
+      this.events.emit({ type: 'image.upload_failed', actor, imageId: id, reason: mapped instanceof Error ? mapped.message : String(mapped) });
+      this.metrics.count('glimpse_image_uploads_total', { result: mapped instanceof DomainError ? mapped.code.toLowerCase() : 'internal', store: store.id });
       throw mapped;
     }
   }

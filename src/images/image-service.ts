@@ -8,6 +8,9 @@ import type { ImageColumnChanges, ImageRepository } from './image-repository.js'
 import { BASE_ATTRIBUTES, type ImageSchemaValidator } from './image-schema.js';
 import { checkTransition } from './image-status.js';
 import type { Image, Visibility } from './image-types.js';
+import { actorOf, type ImageEvent } from './image-events.js';
+import type { EventSink } from '../ports/events.js';
+import type { Metrics } from '../ports/metrics.js';
 
 /** The four operations property protections govern (reference §6). */
 export type PropertyOperation = 'create' | 'read' | 'update' | 'delete';
@@ -111,22 +114,52 @@ interface Draft {
   tags: string[] | null;
 }
 
+export interface ImageServiceDeps {
+  readonly repo: ImageRepository;
+  readonly access: ImageAccess;
+  readonly validator: ImageSchemaValidator;
+  readonly quotas: ImageQuotas;
+  readonly limits: ListLimits;
+  /** Removes a deleted image's stored data (ImageDataService). */
+  readonly data: { purge(imageId: string): Promise<boolean> };
+  /** `delayed_delete`: leave the data to the scrubber (reference §12). */
+  readonly delayedDelete: boolean;
+  /** Property protections, or null when `property_protection_file` is unset (reference §6). */
+  readonly protections: PropertyRules | null;
+  /** Refuses img_signature* property sets that could never verify (reference §7). */
+  readonly signatures: { validate(properties: Readonly<Record<string, string>>): void } | null;
+  readonly events: EventSink<ImageEvent>;
+  readonly metrics: Metrics;
+}
+
 export class ImageService {
-  constructor(
-    private readonly repo: ImageRepository,
-    private readonly access: ImageAccess,
-    private readonly validator: ImageSchemaValidator,
-    private readonly quotas: ImageQuotas,
-    private readonly limits: ListLimits,
-    /** Removes a deleted image's stored data (ImageDataService). */
-    private readonly data: { purge(imageId: string): Promise<boolean> },
-    /** `delayed_delete`: leave the data to the scrubber (reference §12). */
-    private readonly delayedDelete: boolean,
-    /** Property protections, or null when `property_protection_file` is unset (reference §6). */
-    private readonly protections: PropertyRules | null = null,
-    /** Refuses img_signature* property sets that could never verify (reference §7). */
-    private readonly signatures: { validate(properties: Readonly<Record<string, string>>): void } | null = null,
-  ) {}
+  private readonly repo: ImageRepository;
+  private readonly access: ImageAccess;
+  private readonly validator: ImageSchemaValidator;
+  private readonly quotas: ImageQuotas;
+  private readonly limits: ListLimits;
+  private readonly data: ImageServiceDeps['data'];
+  private readonly delayedDelete: boolean;
+  private readonly protections: PropertyRules | null;
+  private readonly signatures: ImageServiceDeps['signatures'];
+  private readonly events: EventSink<ImageEvent>;
+  private readonly metrics: Metrics;
+
+  constructor(deps: ImageServiceDeps) {
+    ({
+      repo: this.repo,
+      access: this.access,
+      validator: this.validator,
+      quotas: this.quotas,
+      limits: this.limits,
+      data: this.data,
+      delayedDelete: this.delayedDelete,
+      protections: this.protections,
+      signatures: this.signatures,
+      events: this.events,
+      metrics: this.metrics,
+    } = deps);
+  }
 
   async get(context: RequestContext, id: string): Promise<Image> {
     return this.readable(context, (await this.access.load(context, id)).image);
@@ -246,14 +279,13 @@ export class ImageService {
       properties,
       tags,
     );
+    this.events.emit({ type: 'image.created', actor: actorOf(context), image: created });
+    this.metrics.count('glimpse_images_created_total');
     return this.readable(context, created);
   }
 
   async update(context: RequestContext, id: string, style: PatchStyle, operations: readonly PatchOperation[]): Promise<Image> {
-    this.access.requireWritable(context);
-    const loaded = await this.access.load(context, id);
-    this.access.authorize(context, 'modify_image', loaded, 'You are not authorized to complete modify_image action.');
-    this.access.requireOwner(context, loaded);
+    const loaded = await this.access.loadForWrite(context, id, 'modify_image', 'You are not authorized to complete modify_image action.');
     if (operations.length === 0) return this.readable(context, loaded.image);
 
     const draft: Draft = { columns: {}, properties: new Map(Object.entries(loaded.image.properties)), tags: null };
@@ -273,6 +305,7 @@ export class ImageService {
     const removeProperties = [...before].filter((k) => !draft.properties.has(k));
     if ([...Object.keys(setProperties), ...removeProperties].some(isSignatureProperty)) this.signatures?.validate(Object.fromEntries(draft.properties));
     const saved = await this.repo.applyChanges(id, loaded.image.status, { columns: draft.columns, setProperties, removeProperties, tags: draft.tags });
+    this.events.emit({ type: 'image.updated', actor: actorOf(context), image: saved });
     return this.readable(context, saved);
   }
 
@@ -347,10 +380,7 @@ export class ImageService {
   }
 
   async delete(context: RequestContext, id: string): Promise<void> {
-    this.access.requireWritable(context);
-    const loaded = await this.access.load(context, id);
-    this.access.authorize(context, 'delete_image', loaded, 'You are not authorized to complete delete_image action.');
-    this.access.requireOwner(context, loaded);
+    const loaded = await this.access.loadForWrite(context, id, 'delete_image', 'You are not authorized to complete delete_image action.');
     if (loaded.image.protected) throw new ForbiddenError(`Image ${id} is protected and cannot be deleted.`);
     // An image with data goes through pending_delete (soft-deleted at once, reference §12), so a
     // purge cut short by a crash or a store error is finished by the scrubber, never forgotten.
@@ -362,6 +392,8 @@ export class ImageService {
       if ((await this.repo.findById(id)) === null) throw new NotFoundError(`No image found with ID ${id}`);
       throw new ConflictError(`Image ${id} changed while it was being deleted; retry.`);
     }
+    this.events.emit({ type: 'image.deleted', actor: actorOf(context), image: { ...loaded.image, status: target } });
+    this.metrics.count('glimpse_images_deleted_total');
     if (target === 'deleted') {
       await this.repo.purgeDetails(id);
       return;
@@ -383,10 +415,7 @@ export class ImageService {
   }
 
   private async toggleActivation(context: RequestContext, id: string, action: 'deactivate' | 'reactivate'): Promise<void> {
-    this.access.requireWritable(context);
-    const loaded = await this.access.load(context, id);
-    this.access.authorize(context, action, loaded, `You are not authorized to complete ${action} action.`);
-    this.access.requireOwner(context, loaded);
+    const loaded = await this.access.loadForWrite(context, id, action, `You are not authorized to complete ${action} action.`);
     const [from, to] = action === 'deactivate' ? (['active', 'deactivated'] as const) : (['deactivated', 'active'] as const);
     const status = loaded.image.status;
     if (status === to) return;
@@ -394,25 +423,25 @@ export class ImageService {
     if (!(await this.repo.transitionStatus(id, from, to))) {
       throw new ConflictError(`Image status transition from ${from} to ${to} is not allowed`);
     }
+    this.events.emit({ type: 'image.updated', actor: actorOf(context), image: { ...loaded.image, status: to } });
   }
 
   async addTag(context: RequestContext, id: string, tag: string): Promise<void> {
-    this.access.requireWritable(context);
-    const loaded = await this.access.load(context, id);
-    this.access.authorize(context, 'modify_image', loaded, `Not allowed to update tags for image ${id}.`);
-    this.access.requireOwner(context, loaded, `Not allowed to update tags for image ${id}.`);
+    const denied = `Not allowed to update tags for image ${id}.`;
+    const loaded = await this.access.loadForWrite(context, id, 'modify_image', denied, denied);
     assertNoNul(tag, 'Tags');
     this.validator.check({ tags: [tag] });
-    if (!loaded.image.tags.includes(tag)) this.checkTagQuota(id, loaded.image.tags.length + 1);
+    const added = !loaded.image.tags.includes(tag);
+    if (added) this.checkTagQuota(id, loaded.image.tags.length + 1);
     await this.repo.addTag(id, tag);
+    if (added) this.events.emit({ type: 'image.updated', actor: actorOf(context), image: { ...loaded.image, tags: [...loaded.image.tags, tag] } });
   }
 
   async removeTag(context: RequestContext, id: string, tag: string): Promise<void> {
-    this.access.requireWritable(context);
-    const loaded = await this.access.load(context, id);
-    this.access.authorize(context, 'modify_image', loaded, `Not allowed to delete tags for image ${id}.`);
-    this.access.requireOwner(context, loaded, `Not allowed to delete tags for image ${id}.`);
+    const denied = `Not allowed to delete tags for image ${id}.`;
+    const loaded = await this.access.loadForWrite(context, id, 'modify_image', denied, denied);
     if (!(await this.repo.removeTag(id, tag))) throw new NotFoundError(`Tag ${tag} not found`);
+    this.events.emit({ type: 'image.updated', actor: actorOf(context), image: { ...loaded.image, tags: loaded.image.tags.filter((t) => t !== tag) } });
   }
 
   /** Sharing policies (reference §5.4): public needs publicize_image, community communitize_image. */

@@ -4,6 +4,8 @@ import type { ImageAccess, LoadedImage } from './image-access.js';
 import type { ImageRepository } from './image-repository.js';
 import { assertNoNul } from './image-service.js';
 import { MEMBER_STATUSES, type ImageMember, type MemberStatus } from './image-types.js';
+import { actorOf, type ImageEvent } from './image-events.js';
+import type { EventSink } from '../ports/events.js';
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -14,13 +16,23 @@ function isObject(value: unknown): value is Record<string, unknown> {
  * then accepts or rejects it. Only the owner (or an admin) adds and removes members; only the
  * member itself (or an admin) changes its status.
  */
+export interface MemberServiceDeps {
+  readonly repo: ImageRepository;
+  readonly access: ImageAccess;
+  /** `image_member_quota`; negative means unlimited. */
+  readonly memberQuota: number;
+  readonly events: EventSink<ImageEvent>;
+}
+
 export class MemberService {
-  constructor(
-    private readonly repo: ImageRepository,
-    private readonly access: ImageAccess,
-    /** `image_member_quota`; negative means unlimited. */
-    private readonly memberQuota: number,
-  ) {}
+  private readonly repo: ImageRepository;
+  private readonly access: ImageAccess;
+  private readonly memberQuota: number;
+  private readonly events: EventSink<ImageEvent>;
+
+  constructor(deps: MemberServiceDeps) {
+    ({ repo: this.repo, access: this.access, memberQuota: this.memberQuota, events: this.events } = deps);
+  }
 
   private isOwner(context: RequestContext, loaded: LoadedImage): boolean {
     return loaded.image.owner !== null && loaded.image.owner === context.projectId;
@@ -65,7 +77,9 @@ export class MemberService {
         `Image member limit exceeded for image ${imageId}: The limit has been exceeded on the number of allowed image members for this image. Attempted: ${outcome.over}, Maximum: ${this.memberQuota}`,
       );
     }
-    return this.requireMember(imageId, memberId);
+    const member = await this.requireMember(imageId, memberId);
+    this.events.emit({ type: 'member.created', actor: actorOf(context), member });
+    return member;
   }
 
   async get(context: RequestContext, imageId: string, memberId: string): Promise<ImageMember> {
@@ -92,7 +106,9 @@ export class MemberService {
       throw new ForbiddenError(`Not allowed to update members for image ${imageId}.`);
     }
     if (!(await this.repo.updateMemberStatus(imageId, memberId, status))) throw this.memberNotFound(imageId, memberId);
-    return this.requireMember(imageId, memberId);
+    const member = await this.requireMember(imageId, memberId);
+    this.events.emit({ type: 'member.updated', actor: actorOf(context), member });
+    return member;
   }
 
   async remove(context: RequestContext, imageId: string, memberId: string): Promise<void> {
@@ -104,7 +120,9 @@ export class MemberService {
       throw this.memberNotFound(imageId, memberId);
     }
     if (!this.access.enforceGlobal(context, 'delete_member', this.memberTarget(context, loaded, memberId))) throw new ForbiddenError(denied);
+    const member = await this.requireMember(imageId, memberId);
     if (!(await this.repo.deleteMember(imageId, memberId))) throw this.memberNotFound(imageId, memberId);
+    this.events.emit({ type: 'member.deleted', actor: actorOf(context), member });
   }
 
   private async requireMember(imageId: string, memberId: string): Promise<ImageMember> {

@@ -2,7 +2,7 @@ import type { Logger } from '../ports/logger.js';
 import { ConflictError, NotFoundError } from '../errors/domain-errors.js';
 import type { ImageDataService } from '../images/image-data-service.js';
 import type { ImageRepository } from '../images/image-repository.js';
-import type { LeaseStore } from '../coordination/lease-store.js';
+import type { Lease, LeaseStore } from '../coordination/lease-store.js';
 import type { ScrubberSettings } from './scrubber-settings.js';
 
 export interface ScrubReport {
@@ -44,15 +44,16 @@ export class Scrubber {
    */
   async scrubOnce(options: { readonly ignoreScrubTime?: boolean } = {}): Promise<ScrubReport> {
     const { leases, holder } = this.coordination;
-    let lease = await leases.claim(SCRUBBER_LEASE, holder, LEASE_MS);
-    if (lease === null) return { scrubbed: [], failed: [], busy: { holder: await leases.holder(SCRUBBER_LEASE) } };
+    const claimed = await leases.claim(SCRUBBER_LEASE, holder, LEASE_MS);
+    if (claimed === null) return { scrubbed: [], failed: [], busy: { holder: await leases.holder(SCRUBBER_LEASE) } };
+    const held: { lease: Lease | null } = { lease: claimed };
     try {
       return await this.pass(options, async () => {
-        lease = lease === null ? null : await leases.renew(lease, LEASE_MS);
-        return lease !== null;
+        held.lease = held.lease === null ? null : await leases.renew(held.lease, LEASE_MS);
+        return held.lease !== null;
       });
     } finally {
-      if (lease !== null) await leases.release(lease);
+      if (held.lease !== null) await leases.release(held.lease);
     }
   }
 

@@ -8,7 +8,7 @@ import { MemberService } from '../images/member-service.js';
 import type { DataRecovery } from '../maintenance/data-recovery.js';
 import type { Scrubber } from '../maintenance/scrubber.js';
 import { buildApp } from '../http/app.js';
-import { openDataParts } from './data-parts.js';
+import { NO_PORTS, openDataParts, type ServicePorts } from './data-parts.js';
 import { InfoService } from '../info/info-service.js';
 import type { ProtectionsHolder } from '../protections/protections-holder.js';
 import type { JsonSchema } from '../images/image-schema.js';
@@ -61,6 +61,8 @@ export interface ServerParts {
   readonly protections?: ProtectionsHolder | null;
   /** Run the scrubber every wakeup_time in this process (one process of a cluster does). */
   readonly runScrubber?: boolean;
+  /** Where services report events and metrics; nothing is reported by default. */
+  readonly ports?: ServicePorts;
 }
 
 export interface Server {
@@ -90,20 +92,22 @@ export async function createServer(parts: ServerParts): Promise<Server> {
   };
   const image = imageSchema(schemaOptions);
   const protections = parts.protections ?? null;
-  const dataParts = await openDataParts(settings, db, parts.policy, parts.logger);
+  const ports = parts.ports ?? NO_PORTS;
+  const dataParts = await openDataParts(settings, db, parts.policy, parts.logger, ports);
   const { repo, access, stores, data, scrubber, recovery, signatures, secrets } = dataParts;
-  const images = new ImageService(
+  const images = new ImageService({
     repo,
     access,
-    new ImageSchemaValidator(image),
-    { imagePropertyQuota: settings.imagePropertyQuota, imageTagQuota: settings.imageTagQuota },
-    { limitParamDefault: settings.limitParamDefault, apiLimitMax: settings.apiLimitMax },
+    validator: new ImageSchemaValidator(image),
+    quotas: { imagePropertyQuota: settings.imagePropertyQuota, imageTagQuota: settings.imageTagQuota },
+    limits: { limitParamDefault: settings.limitParamDefault, apiLimitMax: settings.apiLimitMax },
     data,
-    settings.scrubber.delayedDelete,
+    delayedDelete: settings.scrubber.delayedDelete,
     protections,
     signatures,
-  );
-  const members = new MemberService(repo, access, settings.imageMemberQuota);
+    ...ports,
+  });
+  const members = new MemberService({ repo, access, memberQuota: settings.imageMemberQuota, events: ports.events });
   const identity = await parts.identity(db);
   const files = fileResponder(settings.sendfileDownloads, parts.logger);
   const uploads = uploadReader(settings.uploadSocketReads, parts.logger);

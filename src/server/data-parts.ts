@@ -1,7 +1,10 @@
-import type { FastifyBaseLogger } from 'fastify';
 import type { Db } from '../db/database.js';
 import type { PolicyCheck } from '../auth/policy-check.js';
 import { ImageAccess } from '../images/image-access.js';
+import type { ImageEvent } from '../images/image-events.js';
+import { NO_EVENTS, type EventSink } from '../ports/events.js';
+import type { Logger } from '../ports/logger.js';
+import { NO_METRICS, type Metrics } from '../ports/metrics.js';
 import { LeaseStore } from '../coordination/lease-store.js';
 import { NodeRegistry } from '../coordination/node-registry.js';
 import { ImageDataService } from '../images/image-data-service.js';
@@ -39,7 +42,15 @@ export interface DataParts {
  * The image data side, built the same way by the API server, its startup recovery pass and the
  * glimpse-manage commands, so all three see the same stores and the same rules.
  */
-export async function openDataParts(settings: ServerSettings, db: Db, policy: PolicyCheck, log: FastifyBaseLogger): Promise<DataParts> {
+/** The ports services report through; the defaults drop everything (no adapter configured yet). */
+export interface ServicePorts {
+  readonly events: EventSink<ImageEvent>;
+  readonly metrics: Metrics;
+}
+
+export const NO_PORTS: ServicePorts = { events: NO_EVENTS, metrics: NO_METRICS };
+
+export async function openDataParts(settings: ServerSettings, db: Db, policy: PolicyCheck, log: Logger, ports: ServicePorts = NO_PORTS): Promise<DataParts> {
   const secrets = settings.keyManager.backend === 'embedded' ? await openEmbeddedKeyManager(settings.dataDir, db) : null;
   const keyManager =
     secrets === null
@@ -54,12 +65,12 @@ export async function openDataParts(settings: ServerSettings, db: Db, policy: Po
   const access = new ImageAccess(repo, policy);
   const stores = await StoreRegistry.open(settings.stores);
   const pool = settings.hashingThreads > 0 ? new HashPool(settings.hashingThreads) : null;
-  const data = new ImageDataService(
+  const data = new ImageDataService({
     repo,
     access,
     stores,
-    pool === null ? inlineHashingStream : (algorithms) => pool.hashingStream(algorithms),
-    {
+    hashing: pool === null ? inlineHashingStream : (algorithms) => pool.hashingStream(algorithms),
+    options: {
       imageSizeCap: settings.imageSizeCap,
       hashingAlgorithm: settings.hashingAlgorithm,
       userStorageQuota: settings.userStorageQuota,
@@ -68,7 +79,8 @@ export async function openDataParts(settings: ServerSettings, db: Db, policy: Po
     },
     signatures,
     log,
-  );
+    ...ports,
+  });
   return {
     repo,
     access,

@@ -40,7 +40,7 @@ for (const dialect of testDialects()) {
       assert.equal(await leases.claim('job-1', 'node-b', 30_000), null, 'held by a');
       assert.equal(await leases.holder('job-1'), 'node-a');
       now = new Date(now.getTime() + 20_000);
-      const renewed = await leases.renew(a!, 30_000);
+      const renewed = await leases.renew(a, 30_000);
       assert.ok(renewed !== null);
       now = new Date(now.getTime() + 20_000);
       assert.equal(await leases.claim('job-1', 'node-b', 30_000), null, "renewed, so still a's");
@@ -48,11 +48,11 @@ for (const dialect of testDialects()) {
       assert.equal(await leases.holder('job-1'), null, 'lapsed');
       const b = await leases.claim('job-1', 'node-b', 30_000);
       assert.equal(b?.holder, 'node-b', 'taken over once it lapsed');
-      assert.equal(await leases.renew(renewed!, 30_000), null, 'a cannot renew what b took over');
-      await leases.release(renewed!);
+      assert.equal(await leases.renew(renewed, 30_000), null, 'a cannot renew what b took over');
+      await leases.release(renewed);
       assert.equal(await leases.holder('job-1'), 'node-b', "a cannot release b's lease");
       assert.ok((await leases.claim('job-1', 'node-b', 30_000)) !== null, 'the holder may claim again');
-      await leases.release(b!);
+      await leases.release(b);
       assert.equal(await leases.holder('job-1'), null);
     });
 

@@ -4,6 +4,7 @@ import pino from 'pino';
 import type { Authenticator } from '../../src/auth/authenticator.js';
 import type { Db } from '../../src/db/database.js';
 import { createServer, type Server } from '../../src/server/create-server.js';
+import type { ServicePorts } from '../../src/server/data-parts.js';
 import { buildPolicy, buildProtections, embeddedIdentity } from '../../src/server/wiring.js';
 import type { ServerSettings } from '../../src/server/server-settings.js';
 import { createTestDatabase, type Dialect, type TestDatabase } from './test-databases.js';
@@ -109,6 +110,8 @@ export interface TestServerOptions {
   readonly authenticator?: Authenticator;
   /** Share another server's database and data directory (a second node); it is not dropped on close. */
   readonly database?: TestDatabase;
+  /** Where the services report events and metrics. */
+  readonly ports?: ServicePorts;
 }
 
 export async function startTestServer(dialect: Dialect, overrides: Partial<ServerSettings> = {}, options: TestServerOptions = {}): Promise<TestServer> {
@@ -126,6 +129,7 @@ export async function startTestServer(dialect: Dialect, overrides: Partial<Serve
     logger: pino({ level: process.env['GLIMPSE_TEST_LOG'] ?? 'silent' }),
     policy,
     protections: buildProtections(settings, policy),
+    ...(options.ports === undefined ? {} : { ports: options.ports }),
     identity: (db) =>
       options.authenticator === undefined
         ? embeddedIdentity({
