@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { ConfigError } from './config-error.js';
 import { parseIni, type IniValue } from './ini-parser.js';
-import { FILE_STORE_OPTIONS, OPTIONS, type OptionDefinition, type OptionValue } from './options.js';
+import { OPTIONS, STORE_OPTIONS, STORE_TYPE_ALIASES, type OptionDefinition, type OptionValue } from './options.js';
 
 /** Validated configuration: typed option values plus what needs parsing beyond one option. */
 export interface Config {
@@ -29,7 +29,8 @@ export interface EmbeddedUserEntry {
 
 export interface StoreBackendConfig {
   readonly id: string;
-  readonly type: 'file';
+  /** A type of STORE_OPTIONS (aliases resolved). */
+  readonly type: string;
   /** The value of one of the driver's options in the backend's own section. */
   readonly value: (name: string) => OptionValue;
 }
@@ -40,9 +41,9 @@ const DYNAMIC_USER = /^user_(.+)$/;
  * `enabled_backends = fast:file, cheap:file` (reference §15.1): ids are unique, never `os_glance_*`
  * (reserved for Glance's internal stores) and, for now, of the file type.
  */
-function parseEnabledBackends(raw: IniValue): { id: string; type: 'file' }[] {
+function parseEnabledBackends(raw: IniValue): { id: string; type: string }[] {
   const at = `[DEFAULT] enabled_backends (${raw.file}:${raw.line})`;
-  const backends: { id: string; type: 'file' }[] = [];
+  const backends: { id: string; type: string }[] = [];
   for (const entry of raw.value
     .split(',')
     .map((e) => e.trim())
@@ -51,8 +52,10 @@ function parseEnabledBackends(raw: IniValue): { id: string; type: 'file' }[] {
     if (id === '' || type === '' || rest.length > 0) throw new ConfigError(`${at}: '${entry}' is not <id>:<type>`);
     if (id.startsWith('os_glance_')) throw new ConfigError(`${at}: store id '${id}' is reserved (os_glance_ prefix)`);
     if (backends.some((b) => b.id === id)) throw new ConfigError(`${at}: store id '${id}' appears twice`);
-    if (type !== 'file' && type !== 'filesystem') throw new ConfigError(`${at}: store type '${type}' of '${id}' is not supported (supported: file)`);
-    backends.push({ id, type: 'file' });
+    const known = STORE_TYPE_ALIASES[type] ?? type;
+    if (STORE_OPTIONS[known] === undefined)
+      throw new ConfigError(`${at}: store type '${type}' of '${id}' is not supported (supported: ${Object.keys(STORE_OPTIONS).join(', ')})`);
+    backends.push({ id, type: known });
   }
   if (backends.length === 0) throw new ConfigError(`${at}: no store is listed`);
   return backends;
@@ -159,12 +162,13 @@ export function loadConfig(files: readonly string[]): Config {
   const enabled = entries.filter((e) => e.section === 'DEFAULT' && e.key === 'enabled_backends').at(-1)?.value;
   const declaredBackends = enabled === undefined ? null : parseEnabledBackends(enabled);
   const backendRaw = new Map<string, Map<string, IniValue>>((declaredBackends ?? []).map((b) => [b.id, new Map()]));
-  const storeOptionNames = new Set(FILE_STORE_OPTIONS.map((def) => def.name));
+  const backendTypes = new Map((declaredBackends ?? []).map((b) => [b.id, b.type]));
+  const isStoreOption = (section: string, key: string): boolean => (STORE_OPTIONS[backendTypes.get(section) ?? ''] ?? []).some((def) => def.name === key);
   for (const { section, key, value } of entries) {
     const user = section === 'embedded_identity' ? DYNAMIC_USER.exec(key) : null;
     const backend = backendRaw.get(section);
     if (user !== null) users.set(user[1] ?? '', value);
-    else if (backend !== undefined && storeOptionNames.has(key)) backend.set(key, value);
+    else if (backend !== undefined && isStoreOption(section, key)) backend.set(key, value);
     else if (known.has(`${section}.${key}`)) raw.set(`${section}.${key}`, value);
     else warnings.push(`${value.file}:${value.line}: unknown option [${section}] ${key} is ignored`);
   }
@@ -187,14 +191,18 @@ export function loadConfig(files: readonly string[]): Config {
   if (!getHashes().includes(algorithm)) throw new ConfigError(`[DEFAULT] hashing_algorithm: '${algorithm}' is not a hash this system provides`);
   const backends = (declaredBackends ?? []).map(({ id, type }): StoreBackendConfig => {
     const given = backendRaw.get(id) ?? new Map<string, IniValue>();
+    const definitions = STORE_OPTIONS[type] ?? [];
     const backendValues = new Map(
-      FILE_STORE_OPTIONS.map((def) => {
+      definitions.map((def) => {
         const entry = given.get(def.name);
         return [def.name, entry === undefined ? def.default : convert({ ...def, section: id }, entry)] as const;
       }),
     );
-    if (backendValues.get('filesystem_store_datadir') === null)
-      throw new ConfigError(`[${id}] filesystem_store_datadir is required for the file store '${id}'`);
+    for (const def of definitions) {
+      if (def.requiredInStoreSection === true && backendValues.get(def.name) === null) {
+        throw new ConfigError(`[${id}] ${def.name} is required for the ${type} store '${id}'`);
+      }
+    }
     return { id, type, value: (name) => backendValues.get(name) ?? null };
   });
   if (declaredBackends !== null) {

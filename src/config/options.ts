@@ -20,6 +20,8 @@ export interface OptionDefinition {
   readonly type: OptionType;
   readonly default: OptionValue;
   readonly help: string;
+  /** A store option that a multi-store section must set (single-store mode has a default). */
+  readonly requiredInStoreSection?: boolean;
 }
 
 const string = { kind: 'string' } as const;
@@ -41,7 +43,10 @@ const o = (section: string, name: string, type: OptionType, defaultValue: Option
  * (named by its enabled_backends id) for multi-store (reference §15.1).
  */
 export const FILE_STORE_OPTIONS: readonly OptionDefinition[] = [
-  o('', 'filesystem_store_datadir', string, null, 'File store directory; default <data_dir>/images (required for a multi-store file backend).'),
+  {
+    ...o('', 'filesystem_store_datadir', string, null, 'File store directory; default <data_dir>/images (required for a multi-store file backend).'),
+    requiredInStoreSection: true,
+  },
   o('', 'filesystem_store_file_perm', int(0, 777), 0, 'Permission (octal, e.g. 640) of image files; 0 keeps the process umask.'),
   o('', 'filesystem_store_fsync', bool, true, 'Flush image files to disk before an upload succeeds (Glimpse option).'),
   o(
@@ -53,6 +58,15 @@ export const FILE_STORE_OPTIONS: readonly OptionDefinition[] = [
   ),
   o('', 'store_description', string, null, 'Shown by GET /v2/info/stores (multi-store).'),
 ];
+
+/**
+ * Each store driver's options, by store type (src/stores/store-drivers.ts has the drivers): read
+ * from the store's own section in multi-store mode. A new driver declares its options here.
+ */
+export const STORE_OPTIONS: Readonly<Record<string, readonly OptionDefinition[]>> = { file: FILE_STORE_OPTIONS };
+
+/** Other names Glance accepts for a store type. */
+export const STORE_TYPE_ALIASES: Readonly<Record<string, string>> = { filesystem: 'file' };
 
 export const OPTIONS: readonly OptionDefinition[] = [
   o('DEFAULT', 'bind_host', string, '127.0.0.1', 'Address to listen on. Glance defaults to 0.0.0.0; ours is loopback so a first run exposes nothing.'),

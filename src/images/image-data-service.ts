@@ -289,7 +289,7 @@ export class ImageDataService {
       const store = this.stores.get(location.storeId);
       if (store === undefined) continue;
       try {
-        if (store.openLocal !== undefined) {
+        if (store.capabilities.localFiles) {
           const file = await store.openLocal(location.url);
           try {
             return { body: { kind: 'file', file }, size: file.size, checksum: loaded.image.checksum, range: resolveRange(rangeHeader, file.size) };

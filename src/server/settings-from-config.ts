@@ -8,7 +8,8 @@ import { loadPolicyFile } from '../policy/policy-file.js';
 import { ConfigError } from '../config/config-error.js';
 import type { X509Certificate } from 'node:crypto';
 import { loadTrustedCas } from '../signing/image-signatures.js';
-import type { FileBackendSettings, StoreSettings } from '../stores/store-settings.js';
+import { storeDriver } from '../stores/store-drivers.js';
+import type { StoreSettings } from '../stores/store-settings.js';
 import type { ServerSettings } from './server-settings.js';
 
 function num(value: OptionValue): number {
@@ -37,32 +38,21 @@ export function parseByteSize(value: string): number {
   return bytes;
 }
 
-function fileBackend(id: string, value: (name: string) => OptionValue, defaultDir: string): FileBackendSettings {
-  return {
-    id,
-    type: 'file',
-    description: text(value('store_description')),
-    datadir: resolve(text(value('filesystem_store_datadir')) ?? defaultDir),
-    filePerm: num(value('filesystem_store_file_perm')),
-    durable: bool(value('filesystem_store_fsync')),
-    directIo: bool(value('filesystem_store_direct_io')),
-  };
-}
-
 /** Single store from `[glance_store]`, or the multi-store backends (reference §15.1). */
 function storeSettings(config: Config, dataDir: string): StoreSettings {
   if (config.backends === null) {
     return {
       multiStore: false,
       defaultBackend: 'file',
-      backends: [fileBackend('file', (name) => config.value('glance_store', name), resolve(dataDir, 'images'))],
+      backends: [storeDriver('file').settings('file', (name) => config.value('glance_store', name), resolve(dataDir, 'images'))],
     };
   }
-  const backends = config.backends.map((b) => fileBackend(b.id, b.value, resolve(dataDir, b.id)));
-  // Two stores in one directory would each see the other's files as orphans.
-  for (const [i, b] of backends.entries()) {
-    const twin = backends.slice(0, i).find((other) => other.datadir === b.datadir);
-    if (twin !== undefined) throw new ConfigError(`[${b.id}] filesystem_store_datadir: ${b.datadir} is also the directory of store '${twin.id}'`);
+  const backends = config.backends.map((b) => storeDriver(b.type).settings(b.id, b.value, resolve(dataDir, b.id)));
+  // Two stores in one place would each see the other's objects as orphans.
+  const places = backends.map((b) => ({ id: b.id, ...storeDriver(b.type).place(b) }));
+  for (const [i, p] of places.entries()) {
+    const twin = places.slice(0, i).find((other) => other.option === p.option && other.value === p.value);
+    if (twin !== undefined) throw new ConfigError(`[${p.id}] ${p.option}: ${p.value} is also the ${p.what} of store '${twin.id}'`);
   }
   return { multiStore: true, defaultBackend: String(config.value('glance_store', 'default_backend')), backends };
 }

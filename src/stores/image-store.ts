@@ -12,10 +12,11 @@ import type { Readable } from 'node:stream';
  * - `list` reports every object the store holds, so orphans can be found and removed.
  */
 export interface StoreCapabilities {
-  /** Writes are possible (a misconfigured or read-only backend says false). */
-  readonly write: boolean;
-  /** `read` honours a byte range without reading from the start. */
-  readonly rangeRead: boolean;
+  /**
+   * Objects are files on this machine, so `openLocal` works and downloads can skip user space
+   * (sendfile, O_DIRECT reads). A store without it answers `openLocal` with StoreUnsupportedError.
+   */
+  readonly localFiles: boolean;
 }
 
 export interface StoreWriteOptions {
@@ -65,11 +66,8 @@ export interface ImageStore {
   write(imageId: string, data: AsyncIterable<Uint8Array>, options: StoreWriteOptions): Promise<StoreWriteResult>;
   read(location: string, options?: StoreReadOptions): Promise<Readable>;
   stat(location: string): Promise<{ readonly size: number }>;
-  /**
-   * Opens the object as a local file. Only stores whose objects are files on this machine have
-   * it (the file store); downloads from them skip user space (src/http/file-response.ts).
-   */
-  openLocal?(location: string): Promise<LocalFile>;
+  /** Opens the object as a local file, when `capabilities.localFiles` says the store has them. */
+  openLocal(location: string): Promise<LocalFile>;
   delete(location: string): Promise<void>;
   list(): AsyncIterable<StoredObject>;
 }

@@ -2,7 +2,7 @@
  * Typed store failures. Every backend reports these, so the upload and download paths map them
  * to Glance's answers in one place (reference §3.1 "Failures").
  */
-export type StoreErrorCode = 'NOT_FOUND' | 'SIZE_LIMIT' | 'FULL' | 'WRITE_DENIED' | 'DUPLICATE' | 'ABORTED' | 'RANGE' | 'UNAVAILABLE';
+export type StoreErrorCode = 'NOT_FOUND' | 'SIZE_LIMIT' | 'FULL' | 'WRITE_DENIED' | 'DUPLICATE' | 'ABORTED' | 'RANGE' | 'UNAVAILABLE' | 'UNSUPPORTED';
 
 export abstract class StoreError extends Error {
   abstract readonly code: StoreErrorCode;
@@ -43,4 +43,8 @@ export class StoreRangeError extends StoreError {
 /** The backend could not be reached or used. */
 export class StoreUnavailableError extends StoreError {
   readonly code = 'UNAVAILABLE';
+}
+/** The store does not have what was asked of it (its capabilities say so). */
+export class StoreUnsupportedError extends StoreError {
+  readonly code = 'UNSUPPORTED';
 }

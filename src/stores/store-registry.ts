@@ -1,6 +1,6 @@
 import type { StoreSettings } from './store-settings.js';
-import { FileStore } from './file/file-store.js';
 import type { ImageStore } from './image-store.js';
+import { storeDriver } from './store-drivers.js';
 
 /** What GET /v2/info/stores says about one store (reference §9.1). */
 export interface StoreInfo {
@@ -29,16 +29,13 @@ export class StoreRegistry {
   /** Opens every configured store; a datadir that cannot be used stops startup here. */
   static async open(settings: StoreSettings): Promise<StoreRegistry> {
     const entries = await Promise.all(
-      settings.backends.map(async (b) => ({
-        store: await FileStore.open({ id: b.id, datadir: b.datadir, filePerm: b.filePerm, durable: b.durable, directIo: b.directIo }),
-        info: {
-          id: b.id,
-          description: b.description,
-          isDefault: b.id === settings.defaultBackend,
-          type: b.type,
-          properties: { data_dir: b.datadir, chunk_size: 65536, thin_provisioning: false },
-        },
-      })),
+      settings.backends.map(async (b) => {
+        const driver = storeDriver(b.type);
+        return {
+          store: await driver.open(b),
+          info: { id: b.id, description: b.description, isDefault: b.id === settings.defaultBackend, type: b.type, properties: driver.properties(b) },
+        };
+      }),
     );
     const fallback = entries.find((e) => e.info.isDefault) ?? entries[0];
     if (fallback === undefined) throw new Error('no image store is configured');

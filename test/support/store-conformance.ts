@@ -3,7 +3,14 @@ import { createHash, randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { Readable } from 'node:stream';
 import type { ImageStore, StoredObject } from '../../src/stores/image-store.js';
-import { StoreAbortedError, StoreDuplicateError, StoreNotFoundError, StoreRangeError, StoreSizeLimitError } from '../../src/stores/store-errors.js';
+import {
+  StoreAbortedError,
+  StoreDuplicateError,
+  StoreNotFoundError,
+  StoreRangeError,
+  StoreSizeLimitError,
+  StoreUnsupportedError,
+} from '../../src/stores/store-errors.js';
 
 /**
  * The one conformance suite every image store runs (file now; Swift and S3 later): round trips,
@@ -74,8 +81,10 @@ export function describeImageStore(name: string, open: () => Promise<StoreUnderT
 
     it('opens an object as a local file with the same bytes, when the store has local files', async (t) => {
       const store = subject.store;
-      if (store.openLocal === undefined) {
+      if (!store.capabilities.localFiles) {
         t.diagnostic(`${name} has no local files; downloads stream through Node`);
+        const { location } = await subject.store.write(id(), chunks(randomBytes(10)), { maxBytes: 10 });
+        await assert.rejects(store.openLocal(location), StoreUnsupportedError);
         return;
       }
       const data = randomBytes(1024 * 1024 + 5);

@@ -74,7 +74,7 @@ function sizeLimiter(maxBytes: number, counter: { bytes: number }): Transform {
  * half an image and two uploads of one image cannot both win.
  */
 export class FileStore implements ImageStore {
-  readonly capabilities: StoreCapabilities = { write: true, rangeRead: true };
+  readonly capabilities: StoreCapabilities = { localFiles: true };
   readonly id: string;
   readonly #dir: string;
   readonly #options: FileStoreOptions;
