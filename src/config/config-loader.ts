@@ -3,12 +3,23 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { ConfigError } from './config-error.js';
 import { parseIni, type IniValue } from './ini-parser.js';
-import { OPTIONS, STORE_OPTIONS, STORE_TYPE_ALIASES, type OptionDefinition, type OptionValue } from './options.js';
+import {
+  OPTIONS,
+  STORE_OPTIONS,
+  STORE_TYPE_ALIASES,
+  type OptionDefinition,
+  type OptionSchema,
+  type OptionValue,
+  type Section,
+  type SectionValues,
+} from './options.js';
 
 /** Validated configuration: typed option values plus what needs parsing beyond one option. */
 export interface Config {
   /** The value of a known option (its default when unset). */
   readonly value: (section: string, name: string) => OptionValue;
+  /** A whole section's values, typed by its schema. */
+  readonly section: <S extends OptionSchema>(section: Section<S>) => SectionValues<S>;
   /** `[embedded_identity] user_<name> = <password> <project> <role>[,<role>...]`, split (src/identity/embedded reads them). */
   readonly embeddedUserEntries: readonly EmbeddedUserEntry[];
   /** Multi-store backends from `[DEFAULT] enabled_backends`, in order; null in single-store mode. */
@@ -31,8 +42,8 @@ export interface StoreBackendConfig {
   readonly id: string;
   /** A type of STORE_OPTIONS (aliases resolved). */
   readonly type: string;
-  /** The value of one of the driver's options in the backend's own section. */
-  readonly value: (name: string) => OptionValue;
+  /** The values of that type's options (STORE_OPTIONS[type]) in the store's own section, converted. */
+  readonly values: Readonly<Record<string, OptionValue>>;
 }
 
 const DYNAMIC_USER = /^user_(.+)$/;
@@ -163,7 +174,7 @@ export function loadConfig(files: readonly string[]): Config {
   const declaredBackends = enabled === undefined ? null : parseEnabledBackends(enabled);
   const backendRaw = new Map<string, Map<string, IniValue>>((declaredBackends ?? []).map((b) => [b.id, new Map()]));
   const backendTypes = new Map((declaredBackends ?? []).map((b) => [b.id, b.type]));
-  const isStoreOption = (section: string, key: string): boolean => (STORE_OPTIONS[backendTypes.get(section) ?? ''] ?? []).some((def) => def.name === key);
+  const isStoreOption = (section: string, key: string): boolean => Object.hasOwn(STORE_OPTIONS[backendTypes.get(section) ?? ''] ?? {}, key);
   for (const { section, key, value } of entries) {
     const user = section === 'embedded_identity' ? DYNAMIC_USER.exec(key) : null;
     const backend = backendRaw.get(section);
@@ -191,19 +202,16 @@ export function loadConfig(files: readonly string[]): Config {
   if (!getHashes().includes(algorithm)) throw new ConfigError(`[DEFAULT] hashing_algorithm: '${algorithm}' is not a hash this system provides`);
   const backends = (declaredBackends ?? []).map(({ id, type }): StoreBackendConfig => {
     const given = backendRaw.get(id) ?? new Map<string, IniValue>();
-    const definitions = STORE_OPTIONS[type] ?? [];
-    const backendValues = new Map(
-      definitions.map((def) => {
-        const entry = given.get(def.name);
-        return [def.name, entry === undefined ? def.default : convert({ ...def, section: id }, entry)] as const;
-      }),
-    );
-    for (const def of definitions) {
-      if (def.requiredInStoreSection === true && backendValues.get(def.name) === null) {
-        throw new ConfigError(`[${id}] ${def.name} is required for the ${type} store '${id}'`);
+    const definitions = Object.entries(STORE_OPTIONS[type] ?? {});
+    const backendValues: Record<string, OptionValue> = {};
+    for (const [name, option] of definitions) {
+      const entry = given.get(name);
+      backendValues[name] = entry === undefined ? option.default : convert({ ...option, section: id, name }, entry);
+      if (option.requiredInStoreSection === true && backendValues[name] === null) {
+        throw new ConfigError(`[${id}] ${name} is required for the ${type} store '${id}'`);
       }
     }
-    return { id, type, value: (name) => backendValues.get(name) ?? null };
+    return { id, type, values: backendValues };
   });
   if (declaredBackends !== null) {
     const defaultBackend = value('glance_store', 'default_backend');
@@ -213,8 +221,12 @@ export function loadConfig(files: readonly string[]): Config {
         `[glance_store] default_backend: '${String(defaultBackend)}' is not one of enabled_backends (${backends.map((b) => b.id).join(', ')})`,
       );
   }
+  const sectionValues = <S extends OptionSchema>(section: Section<S>): SectionValues<S> =>
+    // Each value was converted by the very definition the schema holds, so it has the schema's type.
+    Object.fromEntries(Object.keys(section.options).map((name) => [name, value(section.name, name)])) as SectionValues<S>;
   return {
     value,
+    section: sectionValues,
     embeddedUserEntries: [...users].map(([name, raw]) => userEntry(name, raw)),
     backends: declaredBackends === null ? null : backends,
     configDir: files[0] === undefined ? process.cwd() : dirname(resolve(files[0])),

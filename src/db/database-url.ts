@@ -1,6 +1,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import { ConfigError } from '../config/config-error.js';
 import type { Config } from '../config/config-loader.js';
+import { DATABASE_OPTIONS, DEFAULT_OPTIONS } from '../config/options.js';
 import type { DatabaseConfig } from './database.js';
 
 /** `[database] connection` in SQLAlchemy form (reference §1.1 options). */
@@ -20,6 +21,5 @@ export function parseDatabaseUrl(text: string | null, dataDir: string): Database
 
 /** The database a configuration names (`[database] connection`, default under `data_dir`). */
 export function databaseConfigOf(config: Config): DatabaseConfig {
-  const connection = config.value('database', 'connection');
-  return parseDatabaseUrl(typeof connection === 'string' ? connection : null, resolve(String(config.value('DEFAULT', 'data_dir'))));
+  return parseDatabaseUrl(config.section(DATABASE_OPTIONS).connection, resolve(config.section(DEFAULT_OPTIONS).data_dir));
 }

@@ -3,7 +3,19 @@ import { resolve } from 'node:path';
 import type { Config } from '../config/config-loader.js';
 import { databaseConfigOf } from '../db/database-url.js';
 import { keystoneSettings, type KeystoneSettings } from '../identity/keystone/keystone-settings.js';
-import type { OptionValue } from '../config/options.js';
+import {
+  BARBICAN_OPTIONS,
+  DEFAULT_OPTIONS,
+  EMBEDDED_IDENTITY_OPTIONS,
+  GLANCE_STORE_OPTIONS,
+  HEALTHCHECK_OPTIONS,
+  IMAGE_FORMAT_OPTIONS,
+  IMAGE_SIGNATURE_VERIFICATION_OPTIONS,
+  KEY_MANAGER_OPTIONS,
+  KEYSTONE_AUTHTOKEN_OPTIONS,
+  OSLO_POLICY_OPTIONS,
+  PASTE_DEPLOY_OPTIONS,
+} from '../config/options.js';
 import { loadPolicyFile } from '../policy/policy-file.js';
 import { ConfigError } from '../config/config-error.js';
 import type { X509Certificate } from 'node:crypto';
@@ -11,21 +23,6 @@ import { loadTrustedCas } from '../signing/image-signatures.js';
 import { storeDriver } from '../stores/store-drivers.js';
 import type { StoreSettings } from '../stores/store-settings.js';
 import type { ServerSettings } from './server-settings.js';
-
-function num(value: OptionValue): number {
-  if (typeof value !== 'number') throw new Error(`expected a number, got ${JSON.stringify(value)}`);
-  return value;
-}
-function bool(value: OptionValue): boolean {
-  if (typeof value !== 'boolean') throw new Error(`expected a boolean, got ${JSON.stringify(value)}`);
-  return value;
-}
-function text(value: OptionValue): string | null {
-  return typeof value === 'string' ? value : null;
-}
-function list(value: OptionValue): readonly string[] {
-  return Array.isArray(value) ? value.map(String) : [];
-}
 
 const SIZE_UNITS: Readonly<Record<string, number>> = { '': 1, B: 1, KB: 1024, MB: 1024 ** 2, GB: 1024 ** 3, TB: 1024 ** 4 };
 
@@ -44,17 +41,18 @@ function storeSettings(config: Config, dataDir: string): StoreSettings {
     return {
       multiStore: false,
       defaultBackend: 'file',
-      backends: [storeDriver('file').settings('file', (name) => config.value('glance_store', name), resolve(dataDir, 'images'))],
+      backends: [storeDriver('file').settings('file', config.section(GLANCE_STORE_OPTIONS), resolve(dataDir, 'images'))],
     };
   }
-  const backends = config.backends.map((b) => storeDriver(b.type).settings(b.id, b.value, resolve(dataDir, b.id)));
+  const backends = config.backends.map((b) => storeDriver(b.type).settings(b.id, b.values, resolve(dataDir, b.id)));
   // Two stores in one place would each see the other's objects as orphans.
   const places = backends.map((b) => ({ id: b.id, ...storeDriver(b.type).place(b) }));
   for (const [i, p] of places.entries()) {
     const twin = places.slice(0, i).find((other) => other.option === p.option && other.value === p.value);
     if (twin !== undefined) throw new ConfigError(`[${p.id}] ${p.option}: ${p.value} is also the ${p.what} of store '${twin.id}'`);
   }
-  return { multiStore: true, defaultBackend: String(config.value('glance_store', 'default_backend')), backends };
+  // The loader has checked that default_backend names one of enabled_backends.
+  return { multiStore: true, defaultBackend: config.section(GLANCE_STORE_OPTIONS).default_backend ?? '', backends };
 }
 
 /** `trusted_ca_file`, read at startup: a bad bundle stops the server with the option named. */
@@ -81,77 +79,62 @@ export interface ProcessSettings {
 }
 
 export function settingsFromConfig(config: Config): { settings: ServerSettings; process: ProcessSettings } {
-  const v = config.value;
-  const dataDir = resolve(String(v('DEFAULT', 'data_dir')));
-  const policyFile = String(v('oslo_policy', 'policy_file'));
-  const policyPath = resolve(config.configDir, policyFile);
+  const d = config.section(DEFAULT_OPTIONS);
+  const policy = config.section(OSLO_POLICY_OPTIONS);
+  const formats = config.section(IMAGE_FORMAT_OPTIONS);
+  const signing = config.section(IMAGE_SIGNATURE_VERIFICATION_OPTIONS);
+  const barbican = config.section(BARBICAN_OPTIONS);
+  const dataDir = resolve(d.data_dir);
+  const policyPath = resolve(config.configDir, policy.policy_file);
   // The default policy.yaml is optional, as in Glance; a file the operator names must exist.
-  const policyOverrides = loadPolicyFile(policyPath, { optional: policyFile === 'policy.yaml' });
-  const flavor = String(v('paste_deploy', 'flavor')).startsWith('keystone') ? 'keystone' : 'embedded';
+  const policyOverrides = loadPolicyFile(policyPath, { optional: policy.policy_file === 'policy.yaml' });
+  const flavor = config.section(PASTE_DEPLOY_OPTIONS).flavor.startsWith('keystone') ? 'keystone' : 'embedded';
+  const keyManager = config.section(KEY_MANAGER_OPTIONS).backend ?? (flavor === 'keystone' ? 'barbican' : 'embedded');
   return {
     settings: {
       database: databaseConfigOf(config),
       dataDir,
-      publicEndpoint: text(v('DEFAULT', 'public_endpoint')),
-      limitParamDefault: num(v('DEFAULT', 'limit_param_default')),
-      apiLimitMax: num(v('DEFAULT', 'api_limit_max')),
-      imageMemberQuota: num(v('DEFAULT', 'image_member_quota')),
-      imagePropertyQuota: num(v('DEFAULT', 'image_property_quota')),
-      imageTagQuota: num(v('DEFAULT', 'image_tag_quota')),
-      allowAdditionalImageProperties: bool(v('DEFAULT', 'allow_additional_image_properties')),
-      maxRequestIdLength: num(v('DEFAULT', 'max_request_id_length')),
-      allowAnonymousAccess: bool(v('DEFAULT', 'allow_anonymous_access')),
-      healthcheckDisableFile: text(v('healthcheck', 'disable_by_file_path')),
-      diskFormats: list(v('image_format', 'disk_formats')),
-      containerFormats: list(v('image_format', 'container_formats')),
-      enforceNewDefaults: bool(v('oslo_policy', 'enforce_new_defaults')),
-      enforceScope: bool(v('oslo_policy', 'enforce_scope')),
+      publicEndpoint: d.public_endpoint,
+      limitParamDefault: d.limit_param_default,
+      apiLimitMax: d.api_limit_max,
+      imageMemberQuota: d.image_member_quota,
+      imagePropertyQuota: d.image_property_quota,
+      imageTagQuota: d.image_tag_quota,
+      allowAdditionalImageProperties: d.allow_additional_image_properties,
+      maxRequestIdLength: d.max_request_id_length,
+      allowAnonymousAccess: d.allow_anonymous_access,
+      healthcheckDisableFile: config.section(HEALTHCHECK_OPTIONS).disable_by_file_path,
+      diskFormats: formats.disk_formats,
+      containerFormats: formats.container_formats,
+      enforceNewDefaults: policy.enforce_new_defaults,
+      enforceScope: policy.enforce_scope,
       policyOverrides,
-      imageSizeCap: num(v('DEFAULT', 'image_size_cap')),
-      hashingAlgorithm: String(v('DEFAULT', 'hashing_algorithm')),
-      hashingThreads: num(v('DEFAULT', 'hashing_threads')),
-      sendfileDownloads: bool(v('DEFAULT', 'sendfile_downloads')),
-      uploadSocketReads: bool(v('DEFAULT', 'upload_socket_reads')),
+      imageSizeCap: d.image_size_cap,
+      hashingAlgorithm: d.hashing_algorithm,
+      hashingThreads: d.hashing_threads,
+      sendfileDownloads: d.sendfile_downloads,
+      uploadSocketReads: d.upload_socket_reads,
       stores: storeSettings(config, dataDir),
-      keyManager: {
-        backend: (text(v('key_manager', 'backend')) ?? (flavor === 'keystone' ? 'barbican' : 'embedded')) === 'barbican' ? 'barbican' : 'embedded',
-        barbicanEndpoint: text(v('barbican', 'barbican_endpoint')),
-        barbicanApiVersion: String(v('barbican', 'barbican_api_version')),
-      },
-      signatures: {
-        partial: v('image_signature_verification', 'partial_signature_properties') === 'ignore' ? 'ignore' : 'refuse',
-        trustedCas: trustedCas(text(v('image_signature_verification', 'trusted_ca_file')), config.configDir),
-      },
+      keyManager: { backend: keyManager, barbicanEndpoint: barbican.barbican_endpoint, barbicanApiVersion: barbican.barbican_api_version },
+      signatures: { partial: signing.partial_signature_properties, trustedCas: trustedCas(signing.trusted_ca_file, config.configDir) },
       propertyProtection: {
-        file: ((f) => (f === null ? null : resolve(config.configDir, f)))(text(v('DEFAULT', 'property_protection_file'))),
-        format: String(v('DEFAULT', 'property_protection_rule_format')),
+        file: d.property_protection_file === null ? null : resolve(config.configDir, d.property_protection_file),
+        format: d.property_protection_rule_format,
       },
-      formatPolicy: {
-        requireImageFormatMatch: bool(v('image_format', 'require_image_format_match')),
-        vmdkAllowedTypes: list(v('image_format', 'vmdk_allowed_types')),
-      },
-      userStorageQuota: parseByteSize(String(v('DEFAULT', 'user_storage_quota'))),
-      scrubber: {
-        delayedDelete: bool(v('DEFAULT', 'delayed_delete')),
-        scrubTimeSeconds: num(v('DEFAULT', 'scrub_time')),
-        poolSize: num(v('DEFAULT', 'scrub_pool_size')),
-        wakeupSeconds: num(v('DEFAULT', 'wakeup_time')),
-      },
-      node: {
-        id: text(v('DEFAULT', 'node_id')) ?? `${hostname()}:${num(v('DEFAULT', 'bind_port'))}`,
-        heartbeatSeconds: num(v('DEFAULT', 'node_heartbeat_interval')),
-        deadAfterSeconds: num(v('DEFAULT', 'node_dead_after')),
-      },
+      formatPolicy: { requireImageFormatMatch: formats.require_image_format_match, vmdkAllowedTypes: formats.vmdk_allowed_types },
+      userStorageQuota: parseByteSize(d.user_storage_quota),
+      scrubber: { delayedDelete: d.delayed_delete, scrubTimeSeconds: d.scrub_time, poolSize: d.scrub_pool_size, wakeupSeconds: d.wakeup_time },
+      node: { id: d.node_id ?? `${hostname()}:${d.bind_port}`, heartbeatSeconds: d.node_heartbeat_interval, deadAfterSeconds: d.node_dead_after },
     },
     process: {
-      bindHost: String(v('DEFAULT', 'bind_host')),
-      bindPort: num(v('DEFAULT', 'bind_port')),
-      workers: num(v('DEFAULT', 'workers')),
-      debug: bool(v('DEFAULT', 'debug')),
-      logFile: text(v('DEFAULT', 'log_file')),
+      bindHost: d.bind_host,
+      bindPort: d.bind_port,
+      workers: d.workers,
+      debug: d.debug,
+      logFile: d.log_file,
       flavor,
-      tokenExpirationSeconds: num(v('embedded_identity', 'token_expiration')),
-      keystone: flavor === 'keystone' ? keystoneSettings((name) => v('keystone_authtoken', name), config.configDir) : null,
+      tokenExpirationSeconds: config.section(EMBEDDED_IDENTITY_OPTIONS).token_expiration,
+      keystone: flavor === 'keystone' ? keystoneSettings(config.section(KEYSTONE_AUTHTOKEN_OPTIONS), config.configDir) : null,
     },
   };
 }

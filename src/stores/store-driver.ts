@@ -1,4 +1,4 @@
-import type { OptionValue } from '../config/options.js';
+import type { OptionSchema, SectionValues } from '../config/options.js';
 import type { ImageStore } from './image-store.js';
 import type { BackendSettings } from './store-settings.js';
 
@@ -8,14 +8,16 @@ import type { BackendSettings } from './store-settings.js';
  * GET /v2/info/stores/detail tells about it. Its options are declared, with Glance's names, in
  * src/config/options.ts (STORE_OPTIONS), so the config loader checks them like any other.
  */
-export interface StoreDriver<S extends BackendSettings = BackendSettings> {
+export interface StoreDriver<S extends BackendSettings = BackendSettings, O extends OptionSchema = OptionSchema> {
   readonly type: S['type'];
+  /** Its options (STORE_OPTIONS[type]), which `settings` gets converted. */
+  readonly options: O;
   /**
    * The settings of store `id` from its section's options; a value that cannot work is a
    * ConfigError naming the section and key. `defaultDir` is where a file-like store may live
    * when the operator did not say (under data_dir).
    */
-  settings(id: string, option: (name: string) => OptionValue, defaultDir: string): S;
+  settings(id: string, values: SectionValues<O>, defaultDir: string): S;
   /** Opens the store; a backend that cannot be used stops startup here. */
   open(settings: S): Promise<ImageStore>;
   /** The store's properties in GET /v2/info/stores/detail (reference §9.1). */

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { ConfigError } from '../../config/config-error.js';
-import type { OptionValue } from '../../config/options.js';
+import type { KEYSTONE_AUTHTOKEN_OPTIONS, SectionValues } from '../../config/options.js';
 import type { KeystoneAuthenticatorOptions } from './keystone-authenticator.js';
 import type { DomainRef, ServiceCredentials, ServiceScope } from './service-credentials.js';
 
@@ -16,22 +16,25 @@ const APPLICATION_CREDENTIAL_TYPES = new Set(['v3applicationcredential', 'applic
  * domains, a project-, domain- or system-scoped service user, or an application credential.
  * Whatever cannot work is a startup error naming the option.
  */
-export function keystoneSettings(option: (name: string) => OptionValue, configDir: string): KeystoneSettings {
-  const text = (name: string): string | null => {
-    const value = option(name);
-    return typeof value === 'string' && value !== '' ? value : null;
+type AuthTokenValues = SectionValues<(typeof KEYSTONE_AUTHTOKEN_OPTIONS)['options']>;
+type TextOption = { [K in keyof AuthTokenValues]: AuthTokenValues[K] extends string | null ? K : never }[keyof AuthTokenValues];
+
+export function keystoneSettings(values: AuthTokenValues, configDir: string): KeystoneSettings {
+  const text = (name: TextOption): string | null => {
+    const value = values[name];
+    return value === null || value === '' ? null : value;
   };
-  const required = (name: string, why: string): string => {
+  const required = (name: TextOption, why: string): string => {
     const value = text(name);
     if (value === null) throw new ConfigError(`[keystone_authtoken] ${name} is required ${why}`);
     return value;
   };
-  const file = (name: string): string | null => {
+  const file = (name: 'cafile' | 'certfile' | 'keyfile'): string | null => {
     const value = text(name);
     return value === null ? null : resolve(configDir, value);
   };
   const authUrl = required('auth_url', 'with [paste_deploy] flavor = keystone');
-  const domain = (prefix: string): DomainRef => {
+  const domain = (prefix: 'user' | 'project'): DomainRef => {
     const id = text(`${prefix}_domain_id`);
     return id !== null ? { id } : { name: text(`${prefix}_domain_name`) ?? 'Default' };
   };
@@ -41,34 +44,32 @@ export function keystoneSettings(option: (name: string) => OptionValue, configDi
     const name = text('username');
     return name === null ? null : { name, domain: domain('user') };
   };
-  const num = (name: string): number => Number(option(name));
-  const roles = option('service_token_roles');
   return {
     authUrl,
     wwwAuthenticateUri: text('www_authenticate_uri') ?? text('auth_uri') ?? authUrl,
     credentials: credentials(text, required, user, domain),
-    interface: text('interface') ?? 'internal',
+    interface: values.interface,
     regionName: text('region_name'),
     http: {
       cafile: file('cafile'),
       certfile: file('certfile'),
       keyfile: file('keyfile'),
-      insecure: option('insecure') === true,
-      timeoutSeconds: num('http_connect_timeout'),
-      connectRetries: num('http_request_max_retries'),
+      insecure: values.insecure,
+      timeoutSeconds: values.http_connect_timeout,
+      connectRetries: values.http_request_max_retries,
     },
-    tokenCacheSeconds: num('token_cache_time'),
-    serviceTokenRoles: Array.isArray(roles) ? roles.map(String) : ['service'],
-    serviceTokenRolesRequired: option('service_token_roles_required') === true,
-    includeServiceCatalog: option('include_service_catalog') !== false,
+    tokenCacheSeconds: values.token_cache_time,
+    serviceTokenRoles: values.service_token_roles,
+    serviceTokenRolesRequired: values.service_token_roles_required,
+    includeServiceCatalog: values.include_service_catalog,
   };
 }
 
 function credentials(
-  text: (name: string) => string | null,
-  required: (name: string, why: string) => string,
+  text: (name: TextOption) => string | null,
+  required: (name: TextOption, why: string) => string,
   user: () => { id: string } | { name: string; domain: DomainRef } | null,
-  domain: (prefix: string) => DomainRef,
+  domain: (prefix: 'user' | 'project') => DomainRef,
 ): ServiceCredentials {
   const authType = (text('auth_type') ?? 'password').toLowerCase();
   if (APPLICATION_CREDENTIAL_TYPES.has(authType)) {
@@ -91,7 +92,7 @@ function credentials(
 }
 
 /** At most one of a project, a domain or the system; none leaves it to the user's default project. */
-function serviceScope(text: (name: string) => string | null, domain: (prefix: string) => DomainRef): ServiceScope {
+function serviceScope(text: (name: TextOption) => string | null, domain: (prefix: 'user' | 'project') => DomainRef): ServiceScope {
   const projectId = text('project_id');
   const projectName = text('project_name');
   const domainId = text('domain_id');

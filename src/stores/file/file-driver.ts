@@ -1,24 +1,22 @@
 import { resolve } from 'node:path';
-import type { OptionValue } from '../../config/options.js';
+import { FILE_STORE_OPTIONS } from '../../config/options.js';
 import type { StoreDriver } from '../store-driver.js';
+import type { FileBackendSettings } from '../store-settings.js';
 import { FileStore } from './file-store.js';
 
-function text(value: OptionValue): string | null {
-  return typeof value === 'string' ? value : null;
-}
-
 /** The file driver: images as files under `filesystem_store_datadir` (reference §15.2). */
-export const fileDriver: StoreDriver = {
+export const fileDriver: StoreDriver<FileBackendSettings, typeof FILE_STORE_OPTIONS> = {
   type: 'file',
-  settings(id, option, defaultDir) {
+  options: FILE_STORE_OPTIONS,
+  settings(id, values, defaultDir) {
     return {
       id,
       type: 'file',
-      description: text(option('store_description')),
-      datadir: resolve(text(option('filesystem_store_datadir')) ?? defaultDir),
-      filePerm: Number(option('filesystem_store_file_perm')),
-      durable: option('filesystem_store_fsync') === true,
-      directIo: option('filesystem_store_direct_io') === true,
+      description: values.store_description,
+      datadir: resolve(values.filesystem_store_datadir ?? defaultDir),
+      filePerm: values.filesystem_store_file_perm,
+      durable: values.filesystem_store_fsync,
+      directIo: values.filesystem_store_direct_io,
     };
   },
   open: (s) => FileStore.open({ id: s.id, datadir: s.datadir, filePerm: s.filePerm, durable: s.durable, directIo: s.directIo }),
