@@ -3,6 +3,7 @@ import type { Logger } from '../ports/logger.js';
 import type { EventSink } from '../ports/events.js';
 import type { Metrics } from '../ports/metrics.js';
 import { actorOf, type ImageEvent } from './image-events.js';
+import { ingest, type IngestResult } from './ingest.js';
 import type { RequestContext } from '../auth/request-context.js';
 import {
   ConflictError,
@@ -141,18 +142,15 @@ export class ImageDataService {
     // Format inspection (a bounded prefix) and the signature see the same stream, never the
     // stored file: one pass over the data.
     const inspector = new FormatInspector();
-    request.body.on('data', (chunk: Buffer) => {
-      inspector.push(chunk);
-      verifier?.update(chunk);
-    });
-    let written: { location: string; size: number } | null = null;
+    const observers = [(chunk: Buffer) => inspector.push(chunk), ...(verifier === null ? [] : [(chunk: Buffer) => verifier.update(chunk)])];
+    let written: IngestResult | null = null;
     try {
-      written = await store.write(id, request.body.pipe(hashing.stream), { maxBytes: limit.maxBytes, signal: request.signal });
+      written = await ingest({ imageId: id, source: request.body, store, maxBytes: limit.maxBytes, signal: request.signal, hashing, observers });
       const virtualSize = this.checkFormat(image, inspector, written.size);
       if (verifier !== null) this.signatures.check(id, verifier);
       // Checked again with the real size: a concurrent upload by the same owner may have landed.
       await this.uploadLimit(image.owner, written.size);
-      const [checksum = '', hash = ''] = await hashing.digests();
+      const [checksum = '', hash = ''] = written.digests;
       const activated = await this.repo.activateWithData(id, {
         storeId: store.id,
         url: written.location,
