@@ -18,12 +18,17 @@ export interface ChunkLease {
   release(): void;
 }
 
-const leases = new WeakMap<Uint8Array, ChunkLease>();
+/**
+ * A chunk of image bytes as it flows down an ingest pipeline (src/images/ingest.ts) into a store:
+ * the lease travels with the bytes, as a field of the chunk, so every stage sees it without
+ * asking anyone. Ordinary buffers have none.
+ */
+export type Chunk = Uint8Array & { readonly lease?: ChunkLease };
 
 /** Marks `chunk` as lent: `onFree` runs when its last reference is released. */
-export function lend<T extends Uint8Array>(chunk: T, directIoAligned: boolean, onFree: () => void): T {
+export function lend<T extends Uint8Array>(chunk: T, directIoAligned: boolean, onFree: () => void): T & { readonly lease: ChunkLease } {
   let references = 1;
-  leases.set(chunk, {
+  const lease: ChunkLease = {
     directIoAligned,
     retain() {
       if (references === 0) throw new Error('a released chunk cannot be retained');
@@ -34,11 +39,6 @@ export function lend<T extends Uint8Array>(chunk: T, directIoAligned: boolean, o
       references -= 1;
       if (references === 0) onFree();
     },
-  });
-  return chunk;
-}
-
-/** The lease of a lent chunk; undefined for an ordinary one. */
-export function leaseOf(chunk: Uint8Array): ChunkLease | undefined {
-  return leases.get(chunk);
+  };
+  return Object.assign(chunk, { lease });
 }

@@ -6,6 +6,7 @@ import { parseIni, type IniValue } from './ini-parser.js';
 import {
   OPTIONS,
   STORE_OPTIONS,
+  STORE_OPTIONS_IGNORED,
   STORE_TYPE_ALIASES,
   type OptionDefinition,
   type OptionSchema,
@@ -181,7 +182,14 @@ export function loadConfig(files: readonly string[]): Config {
     if (user !== null) users.set(user[1] ?? '', value);
     else if (backend !== undefined && isStoreOption(section, key)) backend.set(key, value);
     else if (known.has(`${section}.${key}`)) raw.set(`${section}.${key}`, value);
-    else warnings.push(`${value.file}:${value.line}: unknown option [${section}] ${key} is ignored`);
+    else if (backend === undefined || STORE_OPTIONS_IGNORED[backendTypes.get(section) ?? '']?.includes(key) === true)
+      warnings.push(`${value.file}:${value.line}: unknown option [${section}] ${key} is ignored`);
+    else {
+      const type = backendTypes.get(section) ?? '';
+      throw new ConfigError(
+        `${value.file}:${value.line}: [${section}] ${key} is not an option of the ${type} store '${section}' (its options: ${Object.keys(STORE_OPTIONS[type] ?? {}).join(', ')})`,
+      );
+    }
   }
   const values = new Map<string, OptionValue>();
   for (const [key, def] of known) {

@@ -279,5 +279,15 @@ export const OPTIONS: readonly OptionDefinition[] = SECTIONS.flatMap((s) =>
  */
 export const STORE_OPTIONS: Readonly<Record<string, OptionSchema>> = { file: FILE_STORE_OPTIONS };
 
+/**
+ * Options Glance's driver of a type has and Glimpse's does not act on (reference §15.2). A
+ * config copied from a Glance deployment sets them, so they are accepted with a warning; any other
+ * unknown key in a store's own section stops startup, since a misspelt
+ * `filesystem_store_datadir` would otherwise put every image in the wrong place.
+ */
+export const STORE_OPTIONS_IGNORED: Readonly<Record<string, readonly string[]>> = {
+  file: ['filesystem_store_datadirs', 'filesystem_store_metadata_file', 'filesystem_store_chunk_size', 'filesystem_thin_provisioning', 'weight'],
+};
+
 /** Other names Glance accepts for a store type. */
 export const STORE_TYPE_ALIASES: Readonly<Record<string, string>> = { filesystem: 'file' };

@@ -3,7 +3,7 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { Worker } from 'node:worker_threads';
 import type { HashRequest, HashResponse } from './hash-protocol.js';
 import type { HashingStream } from './inline-hashing.js';
-import { leaseOf, type ChunkLease } from '../buffers/chunk-lease.js';
+import type { Chunk, ChunkLease } from '../buffers/chunk-lease.js';
 
 /** The worker thread's program (src/hashing/hash-worker.ts, through its loader entry). */
 const HASH_WORKER = new URL('./hash-worker-entry.mjs', import.meta.url);
@@ -159,8 +159,8 @@ export class HashPool {
     };
 
     const stream = new Transform({
-      transform(chunk: Buffer, _encoding, callback: TransformCallback) {
-        const lease = leaseOf(chunk);
+      transform(chunk: Buffer & Chunk, _encoding, callback: TransformCallback) {
+        const lease = chunk.lease;
         const { buffer } = chunk;
         (lease !== undefined && buffer instanceof SharedArrayBuffer ? lend(chunk, buffer, lease) : copy(chunk)).then(() => {
           callback(null, chunk);

@@ -10,7 +10,6 @@ import type { MemberService } from '../images/member-service.js';
 import type { ImageDataService } from '../images/image-data-service.js';
 import { imageDataRoutes } from './routes/image-data-routes.js';
 import type { SocketBodyReader } from './socket-body.js';
-import type { FileResponder } from './file-response.js';
 import { infoRoutes } from './routes/info-routes.js';
 import type { InfoService } from '../info/info-service.js';
 import type { SecretService } from '../keymanager/embedded/secret-service.js';
@@ -34,8 +33,6 @@ export interface AppOptions {
   readonly images: ImageService;
   readonly members: MemberService;
   readonly data: ImageDataService;
-  /** Sends file-store downloads (sendfile or streaming). */
-  readonly files: FileResponder;
   /** Upload bodies read from the socket, or null to read every body through Node's parser. */
   readonly uploads: SocketBodyReader | null;
   readonly info: InfoService;
@@ -152,7 +149,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       v2.addHook('onRequest', authentication);
       await v2.register(imageRoutes, { images: options.images, baseUrl, storeIds: options.info.storeIds() });
       await v2.register(memberRoutes, { members: options.members });
-      await v2.register(imageDataRoutes, { data: options.data, files: options.files, uploads: options.uploads });
+      await v2.register(imageDataRoutes, { data: options.data, uploads: options.uploads });
       await v2.register(schemaRoutes, { schemas: options.schemas });
       await v2.register(infoRoutes, { info: options.info });
     },

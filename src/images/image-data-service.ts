@@ -15,7 +15,9 @@ import {
   QuotaExceededError,
   ServiceUnavailableError,
 } from '../errors/domain-errors.js';
-import type { ByteRange, ImageStore, LocalFile } from '../stores/image-store.js';
+import type { ByteRange, ImageStore } from '../stores/image-store.js';
+import type { DownloadSink } from '../transfer/download-sink.js';
+import type { DownloadBody, DownloadSender } from '../transfer/download-sender.js';
 import type { StoreRegistry } from '../stores/store-registry.js';
 import type { HashingStream } from '../hashing/inline-hashing.js';
 import type { ImageSignatures } from '../signing/image-signatures.js';
@@ -58,17 +60,17 @@ export interface UploadRequest {
   readonly storeId: string | null;
 }
 
-/**
- * The bytes of a download: a local file the HTTP layer may send without copying (the file
- * store), or a stream (every other store). Either way the receiver closes it.
- */
-export type DownloadBody = { readonly kind: 'file'; readonly file: LocalFile } | { readonly kind: 'stream'; readonly stream: Readable };
-
+/** A download about to be sent: what its headers say, and how to send its body. */
 export interface ImageDownload {
-  readonly body: DownloadBody;
+  /** The whole image's size. */
   readonly size: number;
   readonly checksum: string | null;
+  /** The bytes asked for (Range), or null for all of them. */
   readonly range: ByteRange | null;
+  /** Bytes the body carries. */
+  readonly length: number;
+  /** Sends the body (the response head is the caller's, already set) and reports it sent (image.sent). */
+  deliver(sink: DownloadSink): Promise<void>;
 }
 
 /**
@@ -85,6 +87,8 @@ export interface ImageDataServiceDeps {
   readonly options: ImageDataOptions;
   /** Signature verification of signed images (reference §7). */
   readonly signatures: ImageSignatures;
+  /** How download bodies are sent (sendfile, O_DIRECT reads or streams: src/transfer). */
+  readonly sender: DownloadSender;
   readonly log: Logger;
   readonly events: EventSink<ImageEvent>;
   readonly metrics: Metrics;
@@ -97,6 +101,7 @@ export class ImageDataService {
   private readonly hashing: ImageDataServiceDeps['hashing'];
   private readonly options: ImageDataOptions;
   private readonly signatures: ImageSignatures;
+  private readonly sender: DownloadSender;
   private readonly log: Logger;
   private readonly events: EventSink<ImageEvent>;
   private readonly metrics: Metrics;
@@ -109,6 +114,7 @@ export class ImageDataService {
       hashing: this.hashing,
       options: this.options,
       signatures: this.signatures,
+      sender: this.sender,
       log: this.log,
       events: this.events,
       metrics: this.metrics,
@@ -278,10 +284,33 @@ export class ImageDataService {
       throw new ForbiddenError('The requested image has been deactivated. Image data download is forbidden.');
     }
     this.access.authorize(context, 'download_image', loaded, `You are not authorized to complete download_image action.`);
+    const opened = await this.openData(id, rangeHeader);
     // No data yet: 204 (reference §3.2).
+    if (opened === null) return null;
+    const { body, size, range } = opened;
+    const start = range?.start ?? 0;
+    const length = range === null ? size : range.end - range.start + 1;
+    const image = loaded.image;
+    return {
+      size,
+      checksum: image.checksum,
+      range,
+      length,
+      deliver: async (sink) => {
+        const outcome = await this.sender.send(sink, body, start, length);
+        // Glance's image.send, at ERROR priority when fewer bytes went out (reference §17).
+        this.events.emit({ type: 'image.sent', actor: actorOf(context), image, bytes: outcome.bytes, expected: length });
+        this.metrics.count('glimpse_image_download_bytes_total', { path: outcome.path }, outcome.bytes);
+        this.metrics.count('glimpse_image_downloads_total', { result: outcome.complete ? 'complete' : 'cut_short', path: outcome.path });
+      },
+    };
+  }
+
+  /** The body of the first readable location, or null when the image has none. */
+  private async openData(id: string, rangeHeader: string | undefined): Promise<{ body: DownloadBody; size: number; range: ByteRange | null } | null> {
     const locations = await this.repo.listLocations(id);
     if (locations.length === 0) return null;
-    // Locations are tried in order; the first readable one is streamed (reference §3.2).
+    // Locations are tried in order; the first readable one is sent (reference §3.2).
     let lastError: unknown = null;
     for (const location of locations) {
       const store = this.stores.get(location.storeId);
@@ -290,7 +319,7 @@ export class ImageDataService {
         if (store.capabilities.localFiles) {
           const file = await store.openLocal(location.url);
           try {
-            return { body: { kind: 'file', file }, size: file.size, checksum: loaded.image.checksum, range: resolveRange(rangeHeader, file.size) };
+            return { body: { kind: 'file', file }, size: file.size, range: resolveRange(rangeHeader, file.size) };
           } catch (error) {
             await file.handle.close();
             throw error;
@@ -299,7 +328,7 @@ export class ImageDataService {
         const size = (await store.stat(location.url)).size;
         const range = resolveRange(rangeHeader, size);
         const stream = await store.read(location.url, range === null ? {} : { range });
-        return { body: { kind: 'stream', stream }, size, checksum: loaded.image.checksum, range };
+        return { body: { kind: 'stream', stream }, size, range };
       } catch (error) {
         if (!(error instanceof StoreError)) throw error;
         this.log.warn({ err: error, imageId: id, store: location.storeId }, 'image data location unreadable');

@@ -1,6 +1,7 @@
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { HashingStream } from '../hashing/inline-hashing.js';
+import type { Chunk } from '../buffers/chunk-lease.js';
 import type { ImageStore, StoreWriteResult } from '../stores/image-store.js';
 import { StoreAbortedError, StoreError } from '../stores/store-errors.js';
 
@@ -53,8 +54,8 @@ export async function ingest(request: IngestRequest): Promise<IngestResult> {
   try {
     // The source is read, not owned: a failure further down must not destroy it, since destroying
     // an unfinished HTTP request destroys its socket, and the client would never read the 413.
-    const chunks = source.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>;
-    const written = await pipeline(chunks, observe(observers), hashing.stream, (bytes: AsyncIterable<Uint8Array>) => {
+    const chunks = source.iterator({ destroyOnReturn: false }) as AsyncIterable<Chunk>;
+    const written = await pipeline(chunks, observe(observers), hashing.stream, (bytes: AsyncIterable<Chunk>) => {
       writing.promise = store.write(imageId, bytes, { maxBytes, signal });
       return writing.promise;
     });

@@ -13,8 +13,8 @@ import { InfoService } from '../info/info-service.js';
 import type { ProtectionsHolder } from '../protections/protections-holder.js';
 import type { JsonSchema } from '../images/image-schema.js';
 import type { ServerSettings } from './server-settings.js';
-import { FileResponder } from '../http/file-response.js';
-import { alignedBuffer, alignedOffset, dupSocket, nativeSendfile, nativeAddonUnavailable, residentFraction } from '../native/native-addon.js';
+import type { LocalFileSender } from '../transfer/local-file-sender.js';
+import { alignedOffset, dupSocket, nativeAddonUnavailable } from '../native/native-addon.js';
 import { SocketBodyReader } from '../http/socket-body.js';
 import { RegionPool } from '../buffers/region-pool.js';
 
@@ -22,18 +22,6 @@ import { RegionPool } from '../buffers/region-pool.js';
 const UPLOAD_REGION_BYTES = 4 * 1024 * 1024;
 /** Idle regions kept for the next uploads: about what one upload has in flight. */
 const IDLE_UPLOAD_REGIONS = 8;
-
-/**
- * Downloads by sendfile(2), or O_DIRECT reads for uncached images, when configured and the
- * addon is built; the log says when not.
- */
-function fileResponder(enabled: boolean, log: FastifyBaseLogger): FileResponder {
-  if (enabled && nativeSendfile === null) log.warn(`sendfile_downloads is on but ${nativeAddonUnavailable ?? 'unavailable'}; downloads stream through Node`);
-  // Each transfer holds a libuv thread-pool thread while it sends; half the pool stays for file I/O.
-  const poolSize = Number(process.env['UV_THREADPOOL_SIZE'] ?? 4) || 4;
-  const directReads = enabled && residentFraction !== null && alignedBuffer !== null ? { residentFraction, allocate: alignedBuffer } : null;
-  return new FileResponder(enabled ? nativeSendfile : null, Math.max(1, Math.floor(poolSize / 2)), directReads);
-}
 
 /** Upload bodies read from the socket when configured and the addon is built. */
 function uploadReader(enabled: boolean, log: FastifyBaseLogger): SocketBodyReader | null {
@@ -70,8 +58,8 @@ export interface Server {
   readonly db: Db;
   readonly scrubber: Scrubber;
   readonly recovery: DataRecovery;
-  /** How downloads are sent (sendfile or streaming), with counts by path. */
-  readonly files: FileResponder;
+  /** How file-store downloads are sent (sendfile, O_DIRECT reads or streaming), with counts by path. */
+  readonly files: LocalFileSender;
   /** How upload bodies are read (from the socket or by Node's parser), null when always by the parser. */
   readonly uploads: SocketBodyReader | null;
   close(): Promise<void>;
@@ -109,7 +97,7 @@ export async function createServer(parts: ServerParts): Promise<Server> {
   });
   const members = new MemberService({ repo, access, memberQuota: settings.imageMemberQuota, events: ports.events });
   const identity = await parts.identity(db);
-  const files = fileResponder(settings.sendfileDownloads, parts.logger);
+  const files = dataParts.sender.files;
   const uploads = uploadReader(settings.uploadSocketReads, parts.logger);
   const app = await buildApp({
     logger: parts.logger,
@@ -120,7 +108,6 @@ export async function createServer(parts: ServerParts): Promise<Server> {
     images,
     members,
     data,
-    files,
     uploads,
     info: new InfoService(stores, parts.policy, protections),
     secrets,

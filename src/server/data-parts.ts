@@ -20,6 +20,21 @@ import { EmbeddedKeyManager } from '../keymanager/embedded/embedded-key-manager.
 import { openEmbeddedKeyManager } from '../keymanager/embedded/open-embedded-key-manager.js';
 import type { SecretService } from '../keymanager/embedded/secret-service.js';
 import type { ServerSettings } from './server-settings.js';
+import { DownloadSender } from '../transfer/download-sender.js';
+import { LocalFileSender } from '../transfer/local-file-sender.js';
+import { alignedBuffer, nativeAddonUnavailable, nativeSendfile, residentFraction } from '../native/native-addon.js';
+
+/**
+ * Downloads by sendfile(2), or O_DIRECT reads for uncached images, when configured and the
+ * addon is built; the log says when not.
+ */
+function downloadSender(enabled: boolean, log: Logger): DownloadSender {
+  if (enabled && nativeSendfile === null) log.warn(`sendfile_downloads is on but ${nativeAddonUnavailable ?? 'unavailable'}; downloads stream through Node`);
+  // Each transfer holds a libuv thread-pool thread while it sends; half the pool stays for file I/O.
+  const poolSize = Number(process.env['UV_THREADPOOL_SIZE'] ?? 4) || 4;
+  const directReads = enabled && residentFraction !== null && alignedBuffer !== null ? { residentFraction, allocate: alignedBuffer } : null;
+  return new DownloadSender(new LocalFileSender(enabled ? nativeSendfile : null, Math.max(1, Math.floor(poolSize / 2)), directReads));
+}
 
 export interface DataParts {
   readonly repo: ImageRepository;
@@ -34,6 +49,8 @@ export interface DataParts {
   readonly secrets: SecretService | null;
   /** This node's heartbeat row among the nodes on the database. */
   readonly nodes: NodeRegistry;
+  /** How download bodies are sent. */
+  readonly sender: DownloadSender;
   /** Stops the hashing threads. */
   close(): Promise<void>;
 }
@@ -65,6 +82,7 @@ export async function openDataParts(settings: ServerSettings, db: Db, policy: Po
   const access = new ImageAccess(repo, policy);
   const stores = await StoreRegistry.open(settings.stores);
   const pool = settings.hashingThreads > 0 ? new HashPool(settings.hashingThreads) : null;
+  const sender = downloadSender(settings.sendfileDownloads, log);
   const data = new ImageDataService({
     repo,
     access,
@@ -78,6 +96,7 @@ export async function openDataParts(settings: ServerSettings, db: Db, policy: Po
       nodeId: settings.node.id,
     },
     signatures,
+    sender,
     log,
     ...ports,
   });
@@ -89,6 +108,7 @@ export async function openDataParts(settings: ServerSettings, db: Db, policy: Po
     scrubber: new Scrubber(repo, data, settings.scrubber, log, { leases: new LeaseStore(db), holder: `${settings.node.id}#${process.pid}` }),
     recovery: new DataRecovery(repo, stores, log, nodes),
     nodes,
+    sender,
     signatures,
     secrets,
     close: async () => {

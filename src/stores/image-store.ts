@@ -1,5 +1,6 @@
 import type { FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
+import type { Chunk } from '../buffers/chunk-lease.js';
 
 /**
  * The contract every image store implements (file now; Swift and S3 later), small enough that
@@ -63,7 +64,7 @@ export interface ImageStore {
   /** The store id (`[glance_store] default_backend` / `enabled_backends` key, or the scheme). */
   readonly id: string;
   readonly capabilities: StoreCapabilities;
-  write(imageId: string, data: AsyncIterable<Uint8Array>, options: StoreWriteOptions): Promise<StoreWriteResult>;
+  write(imageId: string, data: AsyncIterable<Chunk>, options: StoreWriteOptions): Promise<StoreWriteResult>;
   read(location: string, options?: StoreReadOptions): Promise<Readable>;
   stat(location: string): Promise<{ readonly size: number }>;
   /** Opens the object as a local file, when `capabilities.localFiles` says the store has them. */

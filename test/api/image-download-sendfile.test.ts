@@ -7,7 +7,7 @@ import { useTestServer, type TestServer } from '../support/test-server.js';
 
 /**
  * Downloads from the file store go out by sendfile(2) when the image is in the page cache, and
- * are read with O_DIRECT when it is not (src/http/file-response.ts). These tests check both
+ * are read with O_DIRECT when it is not (src/transfer/local-file-sender.ts). These tests check both
  * stay byte-exact and HTTP-correct on every path: whole, ranged, on a kept-alive connection,
  * for a reader that stalls (the rest streams), and for one that leaves.
  */

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { request as httpRequest } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
 import type { ImageEvent } from '../../src/images/image-events.js';
 import type { MetricLabels } from '../../src/ports/metrics.js';
@@ -23,6 +25,13 @@ const ports = {
     observe: (name: string) => void observed.push(name),
   },
 };
+
+/** The events of one type, once `count` of them arrived (a download is reported after its last byte left). */
+async function eventsOf<T extends ImageEvent['type']>(type: T, count: number): Promise<Extract<ImageEvent, { type: T }>[]> {
+  const matching = (): Extract<ImageEvent, { type: T }>[] => events.filter((e): e is Extract<ImageEvent, { type: T }> => e.type === type);
+  for (let waited = 0; matching().length < count && waited < 10_000; waited += 20) await sleep(20);
+  return matching();
+}
 
 for (const dialect of testDialects()) {
   describe(`service events and metrics on ${dialect}`, () => {
@@ -119,6 +128,60 @@ for (const dialect of testDialects()) {
       const failed = events[2];
       assert.ok(failed?.type === 'image.upload_failed' && /format inspection/.test(failed.reason), JSON.stringify(failed));
       assert.equal(counters.get('glimpse_image_uploads_total{"result":"bad_request","store":"file"}'), 1);
+    });
+
+    it('reports each download sent with the bytes the client took, also one cut short', async () => {
+      events.length = 0;
+      counters.clear();
+      const s = server.current;
+      const id = (await s.request('demo', 'POST', '/v2/images', { body: { name: 'sent', disk_format: 'raw', container_format: 'bare' } })).json<{
+        id: string;
+      }>().id;
+      const size = 64 * 1024 * 1024;
+      const uploaded = await s.request('demo', 'PUT', `/v2/images/${id}/file`, {
+        rawBody: Buffer.alloc(size, 3),
+        headers: { 'content-type': 'application/octet-stream' },
+      });
+      assert.equal(uploaded.status, 204);
+      const whole = await s.request('demo', 'GET', `/v2/images/${id}/file`);
+      assert.equal(whole.status, 200);
+      const part = await s.request('demo', 'GET', `/v2/images/${id}/file`, { headers: { range: 'bytes=100-199' } });
+      assert.equal(part.status, 206);
+      // A client that reads the first bytes and hangs up.
+      const token = await s.token('demo');
+      await new Promise<void>((resolve, reject) => {
+        const req = httpRequest(`${s.url}/v2/images/${id}/file`, { headers: { 'x-auth-token': token } }, (res) => {
+          res.once('data', () => {
+            req.destroy();
+            resolve();
+          });
+        });
+        req.on('error', (error) => {
+          if (!req.destroyed) reject(error);
+        });
+        req.end();
+      });
+      const sent = await eventsOf('image.sent', 3);
+      assert.deepEqual(
+        sent.slice(0, 2).map((e) => [e.image.id, e.bytes, e.expected, e.actor.projectId]),
+        [
+          [id, size, size, await s.project('demo')],
+          [id, 100, 100, await s.project('demo')],
+        ],
+      );
+      const cut = sent[2];
+      assert.ok(cut !== undefined && cut.expected === size && cut.bytes < size, `cut short: ${cut?.bytes} of ${cut?.expected}`);
+      const downloads = [...counters].filter(([key]) => key.startsWith('glimpse_image_downloads_total'));
+      assert.equal(
+        downloads.filter(([key]) => key.includes('"complete"')).reduce((n, [, v]) => n + v, 0),
+        2,
+        JSON.stringify(downloads),
+      );
+      assert.equal(
+        downloads.filter(([key]) => key.includes('"cut_short"')).reduce((n, [, v]) => n + v, 0),
+        1,
+        JSON.stringify(downloads),
+      );
     });
   });
 }

@@ -4,7 +4,7 @@ import { contextOf } from '../authentication-hook.js';
 import { UnsupportedMediaTypeError } from '../../errors/domain-errors.js';
 import type { ImageDataService } from '../../images/image-data-service.js';
 import { rejectBody } from '../body.js';
-import type { FileResponder } from '../file-response.js';
+import { replySink } from '../reply-sink.js';
 import type { SocketBodyReader } from '../socket-body.js';
 import { resource } from '../resource.js';
 
@@ -16,11 +16,7 @@ function imageId(request: FastifyRequest): string {
  * `PUT|GET /v2/images/{id}/file` (reference §3). Bodies here are streams: this plugin replaces
  * the JSON routes' buffering parser, so an image never sits in memory.
  */
-export const imageDataRoutes: FastifyPluginCallback<{ data: ImageDataService; files: FileResponder; uploads: SocketBodyReader | null }> = (
-  app,
-  { data, files, uploads },
-  done,
-) => {
+export const imageDataRoutes: FastifyPluginCallback<{ data: ImageDataService; uploads: SocketBodyReader | null }> = (app, { data, uploads }, done) => {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_request, payload, parsed) => {
     parsed(null, payload);
@@ -62,17 +58,11 @@ export const imageDataRoutes: FastifyPluginCallback<{ data: ImageDataService; fi
       if (download === null) return reply.code(204).send();
       void reply.type('application/octet-stream');
       if (download.checksum !== null) void reply.header('Content-MD5', download.checksum);
-      const { range, size, body } = download;
-      const status = range === null ? 200 : 206;
+      const { range, size, length } = download;
       if (range !== null) void reply.header('Content-Range', `bytes ${range.start}-${range.end}/${size}`);
-      const start = range?.start ?? 0;
-      const length = range === null ? size : range.end - range.start + 1;
       void reply.header('Content-Length', length);
-      if (body.kind === 'file') {
-        await files.send(reply, { status, file: body.file, start, length });
-        return reply;
-      }
-      return reply.code(status).send(body.stream);
+      await download.deliver(replySink(reply, range === null ? 200 : 206));
+      return reply;
     },
   });
   done();

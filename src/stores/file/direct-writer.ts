@@ -1,7 +1,7 @@
 import type { FileHandle } from 'node:fs/promises';
 import { Writable } from 'node:stream';
 import { DIRECT_IO_ALIGNMENT, type AlignedBuffer } from '../../native/native-addon.js';
-import { leaseOf } from '../../buffers/chunk-lease.js';
+import type { Chunk } from '../../buffers/chunk-lease.js';
 
 /** Each write hands the device 8 MiB; two buffers let one fill while the other is written. */
 const BUFFER_BYTES = 8 * 1024 * 1024;
@@ -48,8 +48,8 @@ export function directWriter(handle: FileHandle, allocate: AlignedBuffer): Writa
     filled = 0;
   };
 
-  const take = async (chunk: Buffer): Promise<void> => {
-    const lease = leaseOf(chunk);
+  const take = async (chunk: Chunk): Promise<void> => {
+    const lease = chunk.lease;
     if (lease?.directIoAligned === true && filled === 0 && chunk.length % DIRECT_IO_ALIGNMENT === 0) {
       // The lease's reference is ours (the last consumer): released once the device has the bytes.
       await queue(chunk, chunk.length, () => {

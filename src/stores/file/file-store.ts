@@ -6,6 +6,7 @@ import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { alignedBuffer, type AlignedBuffer } from '../../native/native-addon.js';
+import type { Chunk } from '../../buffers/chunk-lease.js';
 import { directWriter } from './direct-writer.js';
 import type { ImageStore, LocalFile, StoreCapabilities, StoredObject, StoreReadOptions, StoreWriteOptions, StoreWriteResult } from '../image-store.js';
 import {
@@ -126,7 +127,7 @@ export class FileStore implements ImageStore {
     }
   }
 
-  async write(imageId: string, data: AsyncIterable<Uint8Array>, options: StoreWriteOptions): Promise<StoreWriteResult> {
+  async write(imageId: string, data: AsyncIterable<Chunk>, options: StoreWriteOptions): Promise<StoreWriteResult> {
     if (!IMAGE_ID.test(imageId)) throw new StoreUnavailableError(`'${imageId}' is not a valid image id for the file store.`);
     const final = join(this.#dir, imageId);
     const temp = `${final}.tmp-${randomBytes(8).toString('hex')}`;

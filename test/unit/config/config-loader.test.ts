@@ -135,10 +135,11 @@ describe('configuration (Glance option names)', () => {
     });
     const multi = loadConfig([
       file(
-        '[DEFAULT]\nenabled_backends = fast:file, cheap:file\n[glance_store]\ndefault_backend = cheap\n[fast]\nfilesystem_store_datadir = /srv/fast\nstore_description = SSD\n[cheap]\nfilesystem_store_datadir = /srv/cheap\nfilesystem_store_fsync = false\nbogus = 1\n',
+        '[DEFAULT]\nenabled_backends = fast:file, cheap:file\n[glance_store]\ndefault_backend = cheap\n[fast]\nfilesystem_store_datadir = /srv/fast\nstore_description = SSD\n[cheap]\nfilesystem_store_datadir = /srv/cheap\nfilesystem_store_fsync = false\nfilesystem_thin_provisioning = true\n',
       ),
     ]);
-    assert.ok(multi.warnings.some((w) => w.includes('[cheap] bogus')));
+    // Glance's own file-store options that Glimpse does not act on are accepted, with a warning.
+    assert.ok(multi.warnings.some((w) => w.includes('[cheap] filesystem_thin_provisioning is ignored')));
     const stores = settingsFromConfig(multi).settings.stores;
     assert.equal(stores.multiStore, true);
     assert.equal(stores.defaultBackend, 'cheap');
@@ -158,6 +159,12 @@ describe('configuration (Glance option names)', () => {
       /default_backend: 'slow' is not one of enabled_backends \(fast\)/,
     );
     refuses('[DEFAULT]\nenabled_backends = fast:rbd\n', /store type 'rbd' of 'fast' is not supported/);
+    // Any other key in a store's own section is a startup error naming the section and key (a
+    // misspelt datadir would put images somewhere else).
+    refuses(
+      '[DEFAULT]\nenabled_backends = fast:file\n[glance_store]\ndefault_backend = fast\n[fast]\nfilesystem_store_datdir = /a\n',
+      /:6: \[fast\] filesystem_store_datdir is not an option of the file store 'fast' \(its options: filesystem_store_datadir, /,
+    );
     refuses('[DEFAULT]\nenabled_backends = os_glance_staging_store:file\n', /reserved/);
     refuses('[DEFAULT]\nenabled_backends = a:file, a:file\n', /'a' appears twice/);
     refuses('[DEFAULT]\nenabled_backends = fast\n', /'fast' is not <id>:<type>/);

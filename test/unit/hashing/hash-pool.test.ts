@@ -4,7 +4,7 @@ import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { after, describe, it } from 'node:test';
 import { HashPool } from '../../../src/hashing/hash-pool.js';
-import { lend, leaseOf } from '../../../src/buffers/chunk-lease.js';
+import { lend, type Chunk } from '../../../src/buffers/chunk-lease.js';
 
 function chunks(data: Buffer, seed: number): Buffer[] {
   const out: Buffer[] = [];
@@ -93,7 +93,7 @@ describe('hash pool (worker-thread hashing of upload streams)', () => {
       stream,
       new Writable({
         write(chunk: Buffer, _e, cb) {
-          leaseOf(chunk)?.release();
+          (chunk as Chunk).lease?.release();
           cb();
         },
       }),

@@ -4,7 +4,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { connect, type AddressInfo } from 'node:net';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
-import { leaseOf } from '../../../src/buffers/chunk-lease.js';
+import type { Chunk } from '../../../src/buffers/chunk-lease.js';
 import { RegionPool } from '../../../src/buffers/region-pool.js';
 import { SocketBodyReader, type SocketBody } from '../../../src/http/socket-body.js';
 import { alignedOffset, dupSocket } from '../../../src/native/native-addon.js';
@@ -78,7 +78,7 @@ describe('socket body (upload bodies read from the socket)', () => {
       chunks.push(piece);
       copies.push(Buffer.from(piece));
       if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
-      leaseOf(piece)?.release();
+      (piece as Chunk).lease?.release();
     }
     return { data: Buffer.concat(copies), chunks };
   }
@@ -109,7 +109,7 @@ describe('socket body (upload bodies read from the socket)', () => {
       );
       for (const chunk of chunks) {
         assert.ok(chunk.buffer instanceof SharedArrayBuffer, 'hash threads can read it without a copy');
-        assert.equal(leaseOf(chunk)?.directIoAligned, true, 'the file store can write it with O_DIRECT as it is');
+        assert.equal((chunk as Chunk).lease?.directIoAligned, true, 'the file store can write it with O_DIRECT as it is');
         assert.equal(alignedOffset?.(chunk, 4096), 0);
       }
     });
@@ -149,7 +149,7 @@ describe('socket body (upload bodies read from the socket)', () => {
         let received = 0;
         body.on('data', (chunk: Buffer) => {
           received += chunk.length;
-          leaseOf(chunk)?.release();
+          (chunk as Chunk).lease?.release();
         });
         body.on('close', () => {
           response.destroy();

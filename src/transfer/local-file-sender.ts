@@ -1,11 +1,9 @@
-import type { FastifyReply } from 'fastify';
-import { pipeline } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { AlignedBuffer, ResidentFraction, Sendfile } from '../native/native-addon.js';
-import { directRead } from './direct-read.js';
-import type { FileResponse } from './file-range.js';
 import type { LocalFile } from '../stores/image-store.js';
-import { sendHeadOnly } from './hijacked-head.js';
-import { plainSocketFd } from './socket-fd.js';
+import { directRead } from './direct-read.js';
+import type { DownloadSink, SendOutcome } from './download-sink.js';
+import type { FileSlice } from './file-slice.js';
 
 /** What one native call may send before control comes back to JavaScript. */
 const SLICE_BYTES = 64 * 1024 * 1024;
@@ -47,20 +45,17 @@ async function readRecently(file: LocalFile): Promise<boolean> {
 }
 
 /**
- * Sends a slice of a local file as the response body: with sendfile(2) when it can (the bytes
- * go from the page cache to the socket without entering user space: bench/README.md, "Image
- * data"); read with O_DIRECT when most of it is not in the page cache and this is its first
- * download (src/http/direct-read.ts); else as a stream. The file is closed when the response
- * is over, either way.
- *
- * The sendfile path takes over the response from Fastify (hijack) but keeps Node's HTTP
- * state: the head goes out through ServerResponse, the body straight to the socket, and
- * `end()` finishes the response, so keep-alive and Fastify's onResponse hook work as usual.
+ * Sends a slice of a local file as a download's body: with sendfile(2) when it can (the bytes go
+ * from the page cache to the socket without entering user space: bench/README.md, "Image data");
+ * read with O_DIRECT when most of it is not in the page cache and this is its first download
+ * (src/transfer/direct-read.ts); else as a stream. The file is closed when the body is over,
+ * either way. This is the file store's fast path; the HTTP layer only hands over the response
+ * (src/http/reply-sink.ts), so no storage policy lives there.
  */
-export class FileResponder {
+export class LocalFileSender {
   #active = 0;
   /**
-   * Responses by how their body went: all by sendfile, read with O_DIRECT, all streamed, or
+   * Downloads by how their body went: all by sendfile, read with O_DIRECT, all streamed, or
    * sendfile then streamed.
    */
   readonly counts = { sendfile: 0, direct: 0, streamed: 0, fellBack: 0 };
@@ -77,14 +72,12 @@ export class FileResponder {
     private readonly directReads: DirectReads | null = null,
   ) {}
 
-  async send(reply: FastifyReply, response: FileResponse): Promise<void> {
-    const { file, start, length } = response;
-    const socket = reply.raw.socket;
-    const fd = plainSocketFd(socket);
-    if (this.sendfile === null || socket === null || fd === null || length === 0 || this.#active >= this.maxConcurrent) {
+  async send(sink: DownloadSink, slice: FileSlice): Promise<SendOutcome> {
+    const { file, start, length } = slice;
+    const fd = sink.directFd();
+    if (this.sendfile === null || fd === null || length === 0 || this.#active >= this.maxConcurrent) {
       this.counts.streamed += 1;
-      await this.#stream(reply, response, 0);
-      return;
+      return this.#stream(sink, slice, 0, 'streamed');
     }
     // An image not in the page cache is read with O_DIRECT the first time (right after its
     // upload, say), which keeps a one-off download from displacing the cache; the second time
@@ -93,33 +86,30 @@ export class FileResponder {
     // Asked before the residency check: its mapping of the file counts as an access and moves atime.
     const firstDownload = reads !== null && length >= DIRECT_READ_MIN && !(await readRecently(file));
     const uncached = firstDownload && reads.residentFraction(file.handle.fd, start, Math.min(length, RESIDENCY_SAMPLE)) < 0.5;
-    const direct = uncached ? await directRead(response, reads.allocate) : null;
+    const direct = uncached ? await directRead(slice, reads.allocate) : null;
     if (direct !== null) {
       this.counts.direct += 1;
       try {
-        await direct.send(reply);
+        const bytes = await direct.send(sink);
+        return { path: 'direct', bytes, complete: bytes === length };
       } finally {
         await file.handle.close();
       }
-      return;
     }
     this.#active += 1;
     let sent = 0;
     let streamRest = false;
     try {
-      sendHeadOnly(reply, response.status);
-      // The head must be in the kernel before the body is: writes on a socket complete in order.
-      await new Promise<void>((resolve) => socket.write(Buffer.alloc(0), () => resolve()));
+      await sink.sendHead();
       while (sent < length) {
         // Checked right before each call: a destroyed socket's fd number may already be reused.
-        if (plainSocketFd(socket) !== fd) return;
+        if (sink.directFd() !== fd) return { path: 'sendfile', bytes: sent, complete: false };
         const progress = await this.sendfile(fd, file.handle.fd, start + sent, Math.min(length - sent, SLICE_BYTES), STALL_MS);
         sent += progress.sent;
         if (progress.shortFile) {
-          // The file shrank under us: the promised Content-Length cannot be met; end the
-          // connection so the client sees a truncated body rather than a wrong one.
-          socket.destroy(new Error('image file ended early'));
-          return;
+          // The file shrank under us: the promised Content-Length cannot be met.
+          sink.abort(new Error('image file ended early'));
+          return { path: 'sendfile', bytes: sent, complete: false };
         }
         if (progress.stalled) {
           streamRest = true;
@@ -128,40 +118,34 @@ export class FileResponder {
       }
     } catch (error) {
       // EPIPE / ECONNRESET: the client went away; nothing more can be sent on this connection.
-      reply.log.info({ err: error, sent }, 'download ended by the connection');
-      socket.destroy();
-      return;
+      sink.log.info({ err: error, sent }, 'download ended by the connection');
+      sink.abort(error instanceof Error ? error : new Error(String(error)));
+      return { path: 'sendfile', bytes: sent, complete: false };
     } finally {
       this.#active -= 1;
       if (!streamRest) await file.handle.close();
     }
     if (streamRest) {
       this.counts.fellBack += 1;
-      await this.#stream(reply, response, sent);
-    } else {
-      this.counts.sendfile += 1;
-      reply.raw.end();
+      return this.#stream(sink, slice, sent, 'fellBack');
     }
+    this.counts.sendfile += 1;
+    sink.end();
+    return { path: 'sendfile', bytes: sent, complete: true };
   }
 
   /** Node's own streaming, from `offset` bytes into the slice on (the head may already be out). */
-  async #stream(reply: FastifyReply, response: FileResponse, offset: number): Promise<void> {
-    const { file, start, length } = response;
+  async #stream(sink: DownloadSink, slice: FileSlice, offset: number, path: SendOutcome['path']): Promise<SendOutcome> {
+    const { file, start, length } = slice;
     if (length === 0) {
       // Only reached before anything was sent: the sendfile path never takes an empty body.
       await file.handle.close();
-      await reply.code(response.status).send();
-      return;
+      const complete = await sink.stream(Readable.from([]));
+      return { path, bytes: 0, complete };
     }
+    // The sink destroys the file stream if the client goes away, which closes the file.
     const stream = file.handle.createReadStream({ start: start + offset, end: start + length - 1, highWaterMark: STREAM_CHUNK, autoClose: true });
-    if (offset === 0 && !reply.sent) {
-      await reply.code(response.status).send(stream);
-      return;
-    }
-    // The head and the first bytes went out by sendfile; the rest follows on the same response
-    // (pipeline destroys the file stream, closing the file, if the client goes away).
-    pipeline(stream, reply.raw, (error) => {
-      if (error) reply.log.info({ err: error }, 'download ended by the connection');
-    });
+    const complete = await sink.stream(stream);
+    return { path, bytes: complete ? length : offset + stream.bytesRead, complete };
   }
 }

@@ -1,9 +1,8 @@
-import type { FastifyReply } from 'fastify';
 import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { DIRECT_IO_ALIGNMENT, type AlignedBuffer } from '../native/native-addon.js';
-import type { FileResponse } from './file-range.js';
-import { sendHeadOnly } from './hijacked-head.js';
+import type { DownloadSink } from './download-sink.js';
+import type { FileSlice } from './file-slice.js';
 
 /** One read hands the device 8 MiB: the size that reached the disk's full speed here. */
 const READ_BYTES = 8 * 1024 * 1024;
@@ -25,10 +24,10 @@ async function reopenDirect(handle: FileHandle): Promise<FileHandle | null> {
  * displace the rest of the page cache on its way out, either.
  *
  * Null, with nothing sent, when the file cannot be opened for direct reads; the caller then
- * sends it another way. Otherwise `send` sends it; the caller closes `response.file`.
+ * sends it another way. Otherwise `send` sends it; the caller closes `slice.file`.
  */
-export async function directRead(response: FileResponse, allocate: AlignedBuffer): Promise<{ send: (reply: FastifyReply) => Promise<void> } | null> {
-  const direct = await reopenDirect(response.file.handle);
+export async function directRead(slice: FileSlice, allocate: AlignedBuffer): Promise<{ send: (sink: DownloadSink) => Promise<number> } | null> {
+  const direct = await reopenDirect(slice.file.handle);
   if (direct === null) return null;
   let buffers: readonly [Buffer, Buffer];
   try {
@@ -37,41 +36,35 @@ export async function directRead(response: FileResponse, allocate: AlignedBuffer
     await direct.close();
     return null;
   }
-  return { send: (reply) => send(reply, response, direct, buffers) };
+  return { send: (sink) => send(sink, slice, direct, buffers) };
 }
 
-async function send(reply: FastifyReply, response: FileResponse, direct: FileHandle, buffers: readonly [Buffer, Buffer]): Promise<void> {
-  const raw = reply.raw;
+/** Sends the slice; the bytes the connection took (all of them unless it failed). */
+async function send(sink: DownloadSink, slice: FileSlice, direct: FileHandle, buffers: readonly [Buffer, Buffer]): Promise<number> {
+  let sent = 0;
   try {
     // Until a buffer's bytes are in the socket, it is not read into again.
     const flushed: [Promise<void>, Promise<void>] = [Promise.resolve(), Promise.resolve()];
     // Reads start on a block boundary; the bytes before the slice are skipped.
-    let position = response.start - (response.start % DIRECT_IO_ALIGNMENT);
-    let skip = response.start - position;
-    let remaining = response.length;
+    let position = slice.start - (slice.start % DIRECT_IO_ALIGNMENT);
+    let skip = slice.start - position;
+    let remaining = slice.length;
     let current: 0 | 1 = 0;
-    const gone = new Promise<never>((_resolve, reject) => {
-      raw.once('close', () => {
-        reject(new Error('the client closed the connection'));
-      });
-    });
+    const gone = sink.gone();
     gone.catch(() => undefined);
-    sendHeadOnly(reply, response.status);
+    await sink.sendHead();
     while (remaining > 0) {
       await Promise.race([flushed[current], gone]);
       const buffer = buffers[current];
       const { bytesRead } = await direct.read(buffer, 0, READ_BYTES, position);
       if (bytesRead <= skip) {
         // The file ended early: the promised Content-Length cannot be met.
-        raw.destroy(new Error('image file ended early'));
-        return;
+        sink.abort(new Error('image file ended early'));
+        return sent;
       }
       const take = Math.min(bytesRead - skip, remaining);
-      flushed[current] = new Promise<void>((resolve, reject) => {
-        raw.write(buffer.subarray(skip, skip + take), (error) => {
-          if (error) reject(error);
-          else resolve();
-        });
+      flushed[current] = sink.write(buffer.subarray(skip, skip + take)).then(() => {
+        sent += take;
       });
       flushed[current].catch(() => undefined);
       position += bytesRead;
@@ -80,11 +73,12 @@ async function send(reply: FastifyReply, response: FileResponse, direct: FileHan
       current = current === 0 ? 1 : 0;
     }
     await Promise.race([Promise.all(flushed), gone]);
-    raw.end();
+    sink.end();
   } catch (error) {
-    reply.log.info({ err: error }, 'download ended by the connection');
-    raw.destroy();
+    sink.log.info({ err: error }, 'download ended by the connection');
+    sink.abort(error instanceof Error ? error : new Error(String(error)));
   } finally {
     await direct.close();
   }
+  return sent;
 }
