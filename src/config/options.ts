@@ -125,6 +125,16 @@ export const DEFAULT_OPTIONS = section('DEFAULT', {
   ),
   node_heartbeat_interval: int(10, 'Seconds between heartbeats of this node in the database (Glimpse option).', { min: 1 }),
   node_dead_after: int(60, 'Seconds without a heartbeat after which other nodes take a node for dead and recover its uploads (Glimpse option).', { min: 2 }),
+  enabled_import_methods: list(
+    ['glance-direct', 'web-download'],
+    'Interoperable import methods offered (reference §9): glance-direct, web-download. Glance also lists copy-image by default; Glimpse does not offer it yet.',
+  ),
+  node_staging_uri: pattern(
+    /^file:\/\/\/.+/,
+    'file:///<directory>',
+    'Where staged image data waits for import (file:// only); default <data_dir>/staging. Glance defaults to file:///tmp/staging/.',
+  ),
+  worker_self_reference_url: uri("This node's own URL, recorded on staged images (os_glance_stage_host)."),
   delayed_delete: bool(false, 'Deleting an image leaves its data for the scrubber (status pending_delete).'),
   scrub_time: int(0, 'Seconds after deletion before the scrubber may purge the data.', { min: 0 }),
   scrub_pool_size: int(1, 'Images scrubbed in parallel.', { min: 1 }),
@@ -248,6 +258,28 @@ export const OSLO_MIDDLEWARE_OPTIONS = section('oslo_middleware', {
   enable_proxy_headers_parsing: bool(false, 'Trust X-Forwarded-* headers.'),
 });
 
+export const IMPORT_FILTERING_OPTIONS = section('import_filtering_opts', {
+  allowed_schemes: list(['http', 'https'], 'URL schemes web-download may fetch.'),
+  disallowed_schemes: list([], 'URL schemes web-download may not fetch (ignored when allowed_schemes is set).'),
+  allowed_hosts: list([], 'Hosts web-download may fetch from; listing one also allows its loopback or link-local addresses.'),
+  disallowed_hosts: list([], 'Hosts (names or addresses) web-download may not fetch from (ignored when allowed_hosts is set).'),
+  allowed_ports: list(['80', '443'], 'Ports a URL may name explicitly.'),
+  disallowed_ports: list([], 'Ports a URL may not name (ignored when allowed_ports is set).'),
+});
+
+export const TASKFLOW_EXECUTOR_OPTIONS = section('taskflow_executor', {
+  max_workers: int(10, 'Import jobs one glimpse-api process runs at once.', { min: 1, max: 256 }),
+});
+
+export const TASK_OPTIONS = section('task', {
+  task_time_to_live: int(48, 'Hours a finished task stays visible before it expires.', { min: 1 }),
+  job_lease_seconds: int(
+    30,
+    'Seconds a node holds a running import job without renewing it; a job whose node stopped is taken over by another after this (Glimpse option).',
+    { min: 2 },
+  ),
+});
+
 export const HEALTHCHECK_OPTIONS = section('healthcheck', {
   disable_by_file_path: optionalText('While this file exists, /healthcheck answers 503.'),
 });
@@ -266,6 +298,9 @@ const SECTIONS: readonly Section<OptionSchema>[] = [
   BARBICAN_OPTIONS,
   IMAGE_SIGNATURE_VERIFICATION_OPTIONS,
   OSLO_MIDDLEWARE_OPTIONS,
+  IMPORT_FILTERING_OPTIONS,
+  TASKFLOW_EXECUTOR_OPTIONS,
+  TASK_OPTIONS,
   HEALTHCHECK_OPTIONS,
 ];
 

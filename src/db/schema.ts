@@ -106,6 +106,27 @@ export interface LeasesTable {
   expires_at: string;
 }
 
+/** A task (reference §10); input, result and progress are JSON text. */
+export interface TasksTable {
+  id: string;
+  type: string;
+  status: string;
+  owner: string | null;
+  image_id: string | null;
+  request_id: string | null;
+  user_id: string | null;
+  input: string | null;
+  result: string | null;
+  message: string;
+  /** What a running job reached: its step and bytes per store (README "Import"). */
+  progress: string | null;
+  created_at: string;
+  updated_at: string;
+  expires_at: string | null;
+  deleted: number;
+  deleted_at: string | null;
+}
+
 export interface Database {
   images: ImagesTable;
   image_properties: ImagePropertiesTable;
@@ -116,4 +137,5 @@ export interface Database {
   key_manager_secrets: KeyManagerSecretsTable;
   nodes: NodesTable;
   leases: LeasesTable;
+  tasks: TasksTable;
 }

@@ -67,8 +67,8 @@ export class NotFoundError extends DomainError {
 
 export class MethodNotAllowedError extends DomainError {
   readonly code = 'METHOD_NOT_ALLOWED';
-  constructor(allowed: readonly string[]) {
-    super('The method is not allowed for this resource.', { headers: { Allow: allowed.join(', ') } });
+  constructor(allowed: readonly string[], message = 'The method is not allowed for this resource.') {
+    super(message, { headers: { Allow: allowed.join(', ') } });
   }
 }
 

@@ -43,6 +43,10 @@ export interface AppOptions {
   readonly isAdmin: AuthenticationOptions['isAdmin'];
   /** Extra routes outside /v2, e.g. the embedded identity API under /identity/v3. */
   readonly extraRoutes?: FastifyPluginCallback;
+  /** The routes of each domain module under /v2 (tasks and import, ...), authenticated like the rest. */
+  readonly moduleRoutes: readonly FastifyPluginCallback[];
+  /** `enabled_import_methods`, for the OpenStack-image-import-methods header of image create. */
+  readonly importMethods: readonly string[];
 }
 
 /** Metadata bodies are small; 1 MiB leaves room for 128 long properties and refuses floods. */
@@ -147,11 +151,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     async (v2) => {
       // onRequest: an unauthenticated caller is refused before its body is even read.
       v2.addHook('onRequest', authentication);
-      await v2.register(imageRoutes, { images: options.images, baseUrl, storeIds: options.info.storeIds() });
+      await v2.register(imageRoutes, { images: options.images, baseUrl, storeIds: options.info.storeIds(), importMethods: options.importMethods });
       await v2.register(memberRoutes, { members: options.members });
       await v2.register(imageDataRoutes, { data: options.data, uploads: options.uploads });
       await v2.register(schemaRoutes, { schemas: options.schemas });
       await v2.register(infoRoutes, { info: options.info });
+      for (const routes of options.moduleRoutes) await v2.register(routes);
     },
     { prefix: '/v2' },
   );

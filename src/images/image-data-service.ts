@@ -3,7 +3,7 @@ import type { Logger } from '../ports/logger.js';
 import type { EventSink } from '../ports/events.js';
 import type { Metrics } from '../ports/metrics.js';
 import { actorOf, type ImageEvent } from './image-events.js';
-import { ingest, type IngestResult } from './ingest.js';
+import { ingest } from './ingest.js';
 import type { RequestContext } from '../auth/request-context.js';
 import {
   ConflictError,
@@ -21,6 +21,8 @@ import type { DownloadBody, DownloadSender } from '../transfer/download-sender.j
 import type { StoreRegistry } from '../stores/store-registry.js';
 import type { HashingStream } from '../hashing/inline-hashing.js';
 import type { ImageSignatures } from '../signing/image-signatures.js';
+import type { SignatureVerifier } from '../signing/signature-verifier.js';
+import type { Image } from './image-types.js';
 import { FormatInspector } from './format-inspection/format-inspector.js';
 import { checkDeclaredFormat, type FormatPolicyOptions } from './format-inspection/format-policy.js';
 import {
@@ -60,6 +62,17 @@ export interface UploadRequest {
   readonly storeId: string | null;
 }
 
+/** What an ingest stored, once every check passed: the copy's location and the data's facts. */
+export interface VerifiedData {
+  readonly storeId: string;
+  readonly url: string;
+  readonly size: number;
+  readonly virtualSize: number | null;
+  readonly checksum: string;
+  readonly hashAlgo: string;
+  readonly hashValue: string;
+}
+
 /** A download about to be sent: what its headers say, and how to send its body. */
 export interface ImageDownload {
   /** The whole image's size. */
@@ -71,6 +84,25 @@ export interface ImageDownload {
   readonly length: number;
   /** Sends the body (the response head is the caller's, already set) and reports it sent (image.sent). */
   deliver(sink: DownloadSink): Promise<void>;
+}
+
+/**
+ * A store's failure as the API answers it (reference §3.1): over the size cap or the quota, a
+ * full store → 413; write denied → 503; a duplicate → 409; an abort → 410. Stage and import
+ * answer the same way.
+ */
+export function dataWriteError(error: unknown, quotaBound: boolean): unknown {
+  if (!(error instanceof StoreError)) return error;
+  if (error instanceof StoreSizeLimitError) {
+    return quotaBound
+      ? new QuotaExceededError('Denying attempt to upload image because it exceeds the quota: The size of the data will exceed the storage quota.')
+      : new QuotaExceededError('The incoming image is too large: The provided image is too large.');
+  }
+  if (error instanceof StoreFullError) return new QuotaExceededError(`Image storage media is full: ${error.message}`);
+  if (error instanceof StoreWriteDeniedError) return new ServiceUnavailableError(`Insufficient permissions on image storage media: ${error.message}`);
+  if (error instanceof StoreDuplicateError) return new ConflictError(`Unable to upload duplicate image data: ${error.message}`);
+  if (error instanceof StoreAbortedError) return new GoneError('The upload was interrupted; the image is queued again.');
+  return new ServiceUnavailableError(error.message);
 }
 
 /**
@@ -143,29 +175,10 @@ export class ImageDataService {
     const actor = actorOf(context);
     const started = performance.now();
     this.events.emit({ type: 'image.uploading', actor, image: { ...image, status: 'saving' }, storeId: store.id });
-    // checksum (md5) and os_hash_value in the same single pass as the write (reference §3.1 step 8).
-    const hashing = this.hashing(['md5', this.options.hashingAlgorithm]);
-    // Format inspection (a bounded prefix) and the signature see the same stream, never the
-    // stored file: one pass over the data.
-    const inspector = new FormatInspector();
-    const observers = [(chunk: Buffer) => inspector.push(chunk), ...(verifier === null ? [] : [(chunk: Buffer) => verifier.update(chunk)])];
-    let written: IngestResult | null = null;
+    let written: VerifiedData | null = null;
     try {
-      written = await ingest({ imageId: id, source: request.body, store, maxBytes: limit.maxBytes, signal: request.signal, hashing, observers });
-      const virtualSize = this.checkFormat(image, inspector, written.size);
-      if (verifier !== null) this.signatures.check(id, verifier);
-      // Checked again with the real size: a concurrent upload by the same owner may have landed.
-      await this.uploadLimit(image.owner, written.size);
-      const [checksum = '', hash = ''] = written.digests;
-      const activated = await this.repo.activateWithData(id, {
-        storeId: store.id,
-        url: written.location,
-        size: written.size,
-        virtualSize,
-        checksum,
-        hashAlgo: this.options.hashingAlgorithm,
-        hashValue: hash,
-      });
+      written = await this.ingestVerified(image, request.body, store, request.signal, limit.maxBytes, verifier);
+      const activated = await this.repo.activateWithData(id, written);
       if (!activated) {
         throw new GoneError(`Image ${id} could not be found after upload. The image may have been deleted during the upload, cleaning up the chunks uploaded.`);
       }
@@ -173,10 +186,10 @@ export class ImageDataService {
         ...image,
         status: 'active' as const,
         size: written.size,
-        virtualSize,
-        checksum,
-        osHashAlgo: this.options.hashingAlgorithm,
-        osHashValue: hash,
+        virtualSize: written.virtualSize,
+        checksum: written.checksum,
+        osHashAlgo: written.hashAlgo,
+        osHashValue: written.hashValue,
       };
       this.events.emit({ type: 'image.uploaded', actor, image: active, storeId: store.id, bytes: written.size });
       this.events.emit({ type: 'image.activated', actor, image: active });
@@ -184,14 +197,83 @@ export class ImageDataService {
       this.metrics.count('glimpse_image_upload_bytes_total', { store: store.id }, written.size);
       this.metrics.observe('glimpse_image_upload_seconds', (performance.now() - started) / 1000, { store: store.id });
     } catch (error) {
-      if (written !== null) await this.removeData(id, store, written.location);
-      const mapped = this.uploadError(error, limit.quotaBound);
+      if (written !== null) await this.removeData(id, store, written.url);
+      const mapped = dataWriteError(error, limit.quotaBound);
       // Back to queued so the owner can retry (Glance's v2 behaviour, never `killed`), and say why.
       if (await this.repo.transitionStatus(id, 'saving', 'queued', { size: null, virtual_size: null, uploading_node: null }))
         await this.noteFailure(id, mapped);
       this.events.emit({ type: 'image.upload_failed', actor, imageId: id, reason: mapped instanceof Error ? mapped.message : String(mapped) });
       this.metrics.count('glimpse_image_uploads_total', { result: mapped instanceof DomainError ? mapped.code.toLowerCase() : 'internal', store: store.id });
       throw mapped;
+    }
+  }
+
+  /**
+   * The one way bytes enter a store (upload and every import method): the ingest pipeline with
+   * md5 and the multihash in the same single pass as the write (reference §3.1 step 8), format
+   * inspection of a bounded prefix and the signature over the same stream, never the stored
+   * file; then the checks that need every byte. When a check fails the bytes are removed
+   * before the error is thrown, so nothing is left behind.
+   */
+  private async ingestVerified(
+    image: Image,
+    source: Readable,
+    store: ImageStore,
+    signal: AbortSignal,
+    maxBytes: number,
+    verifier: SignatureVerifier | null,
+  ): Promise<VerifiedData> {
+    const hashing = this.hashing(['md5', this.options.hashingAlgorithm]);
+    const inspector = new FormatInspector();
+    const observers = [(chunk: Buffer) => inspector.push(chunk), ...(verifier === null ? [] : [(chunk: Buffer) => verifier.update(chunk)])];
+    const written = await ingest({ imageId: image.id, source, store, maxBytes, signal, hashing, observers });
+    try {
+      const virtualSize = this.checkFormat(image, inspector, written.size);
+      if (verifier !== null) this.signatures.check(image.id, verifier);
+      // Checked again with the real size: a concurrent upload by the same owner may have landed.
+      await this.uploadLimit(image.owner, written.size);
+      const [checksum = '', hashValue = ''] = written.digests;
+      return { storeId: store.id, url: written.location, size: written.size, virtualSize, checksum, hashAlgo: this.options.hashingAlgorithm, hashValue };
+    } catch (error) {
+      await this.removeData(image.id, store, written.location);
+      throw error;
+    }
+  }
+
+  /**
+   * Stores the bytes of an import (src/imports) in one store of an `importing` image (or an
+   * `active` one, for copy-image), through the same path as an upload, and records the copy;
+   * `activate` makes the image active with it. Errors are the upload's (413, 400, 503...), and
+   * nothing stays stored after one. The caller is the import job, for the image's owner.
+   */
+  async storeImported(
+    context: RequestContext,
+    image: Image,
+    source: Readable,
+    storeId: string,
+    options: { readonly signal: AbortSignal; readonly activate: boolean },
+  ): Promise<VerifiedData> {
+    const store = this.stores.get(storeId);
+    if (store === undefined) throw new ConflictError(`Unknown scheme '${storeId}' found in URI`);
+    const from = image.status === 'active' ? 'active' : 'importing';
+    const limit = await this.uploadLimit(image.owner, image.size);
+    let written: VerifiedData | null = null;
+    try {
+      const verifier = await this.signatures.verifierFor(context, image);
+      written = await this.ingestVerified(image, source, store, options.signal, limit.maxBytes, verifier);
+      if (!(await this.repo.recordImportedData(image.id, from, options.activate, written))) {
+        throw new GoneError('Image has been deleted, aborting import.');
+      }
+      const actor = actorOf(context);
+      const stored = { ...image, size: written.size, checksum: written.checksum, osHashAlgo: written.hashAlgo, osHashValue: written.hashValue };
+      this.events.emit({ type: 'image.uploaded', actor, image: stored, storeId, bytes: written.size });
+      if (options.activate) this.events.emit({ type: 'image.activated', actor, image: { ...stored, status: 'active' } });
+      this.metrics.count('glimpse_image_imports_total', { result: 'stored', store: storeId });
+      return written;
+    } catch (error) {
+      if (written !== null) await this.removeData(image.id, store, written.url);
+      this.metrics.count('glimpse_image_imports_total', { result: error instanceof DomainError ? error.code.toLowerCase() : 'internal', store: storeId });
+      throw dataWriteError(error, limit.quotaBound);
     }
   }
 
@@ -243,20 +325,6 @@ export class ImageDataService {
       throw new QuotaExceededError(`Image exceeds the storage quota: The size of the data ${size} will exceed the limit. ${remaining} bytes remaining.`);
     }
     return remaining < this.options.imageSizeCap ? { maxBytes: remaining, quotaBound: true } : { maxBytes: this.options.imageSizeCap, quotaBound: false };
-  }
-
-  private uploadError(error: unknown, quotaBound: boolean): unknown {
-    if (!(error instanceof StoreError)) return error;
-    if (error instanceof StoreSizeLimitError) {
-      return quotaBound
-        ? new QuotaExceededError('Denying attempt to upload image because it exceeds the quota: The size of the data will exceed the storage quota.')
-        : new QuotaExceededError('The incoming image is too large: The provided image is too large.');
-    }
-    if (error instanceof StoreFullError) return new QuotaExceededError(`Image storage media is full: ${error.message}`);
-    if (error instanceof StoreWriteDeniedError) return new ServiceUnavailableError(`Insufficient permissions on image storage media: ${error.message}`);
-    if (error instanceof StoreDuplicateError) return new ConflictError(`Unable to upload duplicate image data: ${error.message}`);
-    if (error instanceof StoreAbortedError) return new GoneError('The upload was interrupted; the image is queued again.');
-    return new ServiceUnavailableError(error.message);
   }
 
   /** Removes stored bytes; a failure is logged with the location so recovery can finish it. */

@@ -416,6 +416,77 @@ export class ImageRepository {
   }
 
   /**
+   * A copy of imported data, in one transaction guarded on the status the import expects
+   * (`importing`, or `active` for copy-image): the data's facts, its location, and, when
+   * `activate`, importing → active. False when the image changed meanwhile (deleted, say).
+   */
+  async recordImportedData(
+    id: string,
+    from: 'importing' | 'active',
+    activate: boolean,
+    data: { storeId: string; url: string; size: number; virtualSize: number | null; checksum: string; hashAlgo: string; hashValue: string },
+  ): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      const at = now();
+      const facts = {
+        size: data.size,
+        virtual_size: data.virtualSize,
+        checksum: data.checksum,
+        os_hash_algo: data.hashAlgo,
+        os_hash_value: data.hashValue,
+      };
+      const result = await trx
+        .updateTable('images')
+        .set({ ...(from === 'importing' ? facts : {}), ...(activate ? { status: 'active' } : {}), updated_at: at })
+        .where('id', '=', id)
+        .where('deleted', '=', 0)
+        .where('status', '=', from)
+        .executeTakeFirst();
+      if (result.numUpdatedRows === 0n) return false;
+      await trx.insertInto('image_locations').values({ image_id: id, store_id: data.storeId, url: data.url, created_at: at }).execute();
+      return true;
+    });
+  }
+
+  /**
+   * Replaces the value of a server-owned property only while it is `expected` (null: absent), as
+   * one guarded step: the import lock `os_glance_import_task` (reference §9.3 step 6). Two
+   * racing claimants of an absent lock both try to insert; the primary key lets one win.
+   */
+  async swapProperty(id: string, name: string, expected: string | null, next: string | null): Promise<boolean> {
+    try {
+      return await this.db.transaction().execute(async (trx) => {
+        const live = await trx.selectFrom('images').select('id').where('id', '=', id).where('deleted', '=', 0).executeTakeFirst();
+        if (live === undefined) return false;
+        let query = trx.deleteFrom('image_properties').where('image_id', '=', id).where('name', '=', name);
+        if (expected !== null) query = query.where('value', '=', expected);
+        const removed = await query.executeTakeFirst();
+        if (expected !== null && removed.numDeletedRows === 0n) return false;
+        if (expected === null && removed.numDeletedRows > 0n) {
+          // It was set: a claim of an absent lock loses. Undo by failing the transaction.
+          throw new PropertySwapLost();
+        }
+        if (next !== null) await trx.insertInto('image_properties').values({ image_id: id, name, value: next }).execute();
+        return true;
+      });
+    } catch (error) {
+      if (error instanceof PropertySwapLost) return false;
+      // A concurrent insert of the same property: the other claimant won.
+      if (isUniqueViolation(error)) return false;
+      throw error;
+    }
+  }
+
+  /** Sets and removes server-owned properties, whatever the status (import bookkeeping, reference §9.4). */
+  async setServerProperties(id: string, set: Readonly<Record<string, string>>, remove: readonly string[] = []): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      const names = [...Object.keys(set), ...remove];
+      if (names.length > 0) await trx.deleteFrom('image_properties').where('image_id', '=', id).where('name', 'in', names).execute();
+      await this.writeProperties(trx, id, set);
+    });
+  }
+
+  /**
    * Records why the last upload failed, as the read-only property UPLOAD_FAILURE_PROPERTY, so
    * the owner sees it on the image (Glance's silent failures: glance-lessons §1).
    */
@@ -587,4 +658,13 @@ export class ImageRepository {
     const rows = [...new Set(tags)].map((value) => ({ image_id: id, value }));
     if (rows.length > 0) await trx.insertInto('image_tags').values(rows).execute();
   }
+}
+
+/** Thrown inside swapProperty's transaction to roll it back when the property was already set. */
+class PropertySwapLost extends Error {}
+
+/** SQLite's and PostgreSQL's duplicate-key failures. */
+function isUniqueViolation(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null || !('code' in error)) return false;
+  return error.code === '23505' || error.code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || error.code === 'SQLITE_CONSTRAINT_UNIQUE';
 }

@@ -9,6 +9,8 @@ import type { DataRecovery } from '../maintenance/data-recovery.js';
 import type { Scrubber } from '../maintenance/scrubber.js';
 import { buildApp } from '../http/app.js';
 import { NO_PORTS, openDataParts, type ServicePorts } from './data-parts.js';
+import type { ApiModule, ModuleContext } from './api-module.js';
+import { importModule, type ImportModule } from './modules/import-module.js';
 import { InfoService } from '../info/info-service.js';
 import type { ProtectionsHolder } from '../protections/protections-holder.js';
 import type { JsonSchema } from '../images/image-schema.js';
@@ -62,6 +64,8 @@ export interface Server {
   readonly files: LocalFileSender;
   /** How upload bodies are read (from the socket or by Node's parser), null when always by the parser. */
   readonly uploads: SocketBodyReader | null;
+  /** Tasks and import: the job runner, for tests that wait for jobs. */
+  readonly imports: ImportModule;
   close(): Promise<void>;
 }
 
@@ -96,6 +100,18 @@ export async function createServer(parts: ServerParts): Promise<Server> {
     ...ports,
   });
   const members = new MemberService({ repo, access, memberQuota: settings.imageMemberQuota, events: ports.events });
+  const context: ModuleContext = {
+    settings,
+    db,
+    policy: parts.policy,
+    log: parts.logger,
+    data: dataParts,
+    ports,
+    holder: `${settings.node.id}#${process.pid}`,
+  };
+  // Each domain module is one line here: its routes, and its background work.
+  const imports = await importModule(context);
+  const modules: readonly ApiModule[] = [imports];
   const identity = await parts.identity(db);
   const files = dataParts.sender.files;
   const uploads = uploadReader(settings.uploadSocketReads, parts.logger);
@@ -120,6 +136,8 @@ export async function createServer(parts: ServerParts): Promise<Server> {
       member: memberSchema(),
       members: membersSchema(),
     },
+    moduleRoutes: modules.map((m) => m.routes),
+    importMethods: imports.imports.methods,
     authenticator: identity.authenticator,
     isAdmin: (credentials) => parts.policy.enforce('context_is_admin', {}, credentials),
     ...(identity.routes === undefined ? {} : { extraRoutes: identity.routes }),
@@ -127,6 +145,7 @@ export async function createServer(parts: ServerParts): Promise<Server> {
   // The node is live from here on: other nodes' recovery leaves its uploads alone.
   await dataParts.nodes.start((error) => parts.logger.error({ err: error }, 'node heartbeat failed'));
   if (parts.runScrubber === true) scrubber.start();
+  for (const module of modules) module.start?.();
   return {
     app,
     db,
@@ -134,9 +153,11 @@ export async function createServer(parts: ServerParts): Promise<Server> {
     recovery,
     files,
     uploads,
+    imports,
     async close() {
       dataParts.nodes.stop();
       await scrubber.stop();
+      for (const module of modules) await module.stop?.();
       await app.close();
       identity.authenticator.close();
       await dataParts.close();

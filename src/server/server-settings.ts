@@ -2,6 +2,7 @@ import type { X509Certificate } from 'node:crypto';
 import type { DatabaseConfig } from '../db/database.js';
 import type { ScrubberSettings } from '../maintenance/scrubber-settings.js';
 import type { StoreSettings } from '../stores/store-settings.js';
+import type { UrlFilterSettings } from '../fetching/url-filter-settings.js';
 
 /**
  * Everything the composition root needs, already validated. Built from the INI configuration by
@@ -14,6 +15,24 @@ export interface NodeSettings {
   /** How often the node's heartbeat row is renewed, and after how long without one it is taken for dead. */
   readonly heartbeatSeconds: number;
   readonly deadAfterSeconds: number;
+}
+
+/** Interoperable import and the tasks it runs as (reference §9, §10; README "Import"). */
+export interface ImportSettings {
+  /** `enabled_import_methods`, each one Glimpse implements. */
+  readonly methods: readonly string[];
+  /** The staging directory (`node_staging_uri`, default <data_dir>/staging). */
+  readonly stagingDir: string;
+  /** `worker_self_reference_url`, else `public_endpoint`: recorded as os_glance_stage_host. */
+  readonly selfUrl: string | null;
+  /** `[taskflow_executor] max_workers`: jobs one process runs at once. */
+  readonly maxWorkers: number;
+  /** `[task] task_time_to_live` in hours. */
+  readonly taskTimeToLiveHours: number;
+  /** `[task] job_lease_seconds`. */
+  readonly jobLeaseSeconds: number;
+  /** `[import_filtering_opts]`: what web-download may fetch (reference §9.5). */
+  readonly urlFilter: UrlFilterSettings;
 }
 
 export interface ServerSettings {
@@ -66,4 +85,5 @@ export interface ServerSettings {
   /** `delayed_delete` and the scrubber's `scrub_time`, `scrub_pool_size`, `wakeup_time` (reference §12). */
   readonly scrubber: ScrubberSettings;
   readonly node: NodeSettings;
+  readonly imports: ImportSettings;
 }

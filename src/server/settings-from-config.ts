@@ -1,11 +1,15 @@
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Config } from '../config/config-loader.js';
 import { databaseConfigOf } from '../db/database-url.js';
 import { keystoneSettings, type KeystoneSettings } from '../identity/keystone/keystone-settings.js';
 import {
   BARBICAN_OPTIONS,
   DEFAULT_OPTIONS,
+  TASKFLOW_EXECUTOR_OPTIONS,
+  IMPORT_FILTERING_OPTIONS,
+  TASK_OPTIONS,
   EMBEDDED_IDENTITY_OPTIONS,
   GLANCE_STORE_OPTIONS,
   HEALTHCHECK_OPTIONS,
@@ -23,6 +27,8 @@ import { loadTrustedCas } from '../signing/image-signatures.js';
 import { storeDriver } from '../stores/store-drivers.js';
 import type { StoreSettings } from '../stores/store-settings.js';
 import type { ServerSettings } from './server-settings.js';
+import type { UrlFilterSettings } from '../fetching/url-filter-settings.js';
+import type { SectionValues } from '../config/options.js';
 
 const SIZE_UNITS: Readonly<Record<string, number>> = { '': 1, B: 1, KB: 1024, MB: 1024 ** 2, GB: 1024 ** 3, TB: 1024 ** 4 };
 
@@ -125,6 +131,15 @@ export function settingsFromConfig(config: Config): { settings: ServerSettings; 
       userStorageQuota: parseByteSize(d.user_storage_quota),
       scrubber: { delayedDelete: d.delayed_delete, scrubTimeSeconds: d.scrub_time, poolSize: d.scrub_pool_size, wakeupSeconds: d.wakeup_time },
       node: { id: d.node_id ?? `${hostname()}:${d.bind_port}`, heartbeatSeconds: d.node_heartbeat_interval, deadAfterSeconds: d.node_dead_after },
+      imports: {
+        methods: importMethods(d.enabled_import_methods),
+        stagingDir: d.node_staging_uri === null ? resolve(dataDir, 'staging') : fileURLToPath(d.node_staging_uri),
+        selfUrl: d.worker_self_reference_url ?? d.public_endpoint,
+        maxWorkers: config.section(TASKFLOW_EXECUTOR_OPTIONS).max_workers,
+        taskTimeToLiveHours: config.section(TASK_OPTIONS).task_time_to_live,
+        jobLeaseSeconds: config.section(TASK_OPTIONS).job_lease_seconds,
+        urlFilter: urlFilter(config.section(IMPORT_FILTERING_OPTIONS)),
+      },
     },
     process: {
       bindHost: d.bind_host,
@@ -136,5 +151,36 @@ export function settingsFromConfig(config: Config): { settings: ServerSettings; 
       tokenExpirationSeconds: config.section(EMBEDDED_IDENTITY_OPTIONS).token_expiration,
       keystone: flavor === 'keystone' ? keystoneSettings(config.section(KEYSTONE_AUTHTOKEN_OPTIONS), config.configDir) : null,
     },
+  };
+}
+
+/** The import methods Glimpse runs; one it does not (yet) is a startup error, not a 202 that fails later. */
+const IMPLEMENTED_IMPORT_METHODS: readonly string[] = ['glance-direct', 'web-download'];
+
+function importMethods(names: readonly string[]): readonly string[] {
+  for (const name of names) {
+    if (!IMPLEMENTED_IMPORT_METHODS.includes(name)) {
+      throw new ConfigError(`[DEFAULT] enabled_import_methods: '${name}' is not an import method Glimpse offers (${IMPLEMENTED_IMPORT_METHODS.join(', ')})`);
+    }
+  }
+  return names;
+}
+
+function ports(option: string, values: readonly string[]): number[] {
+  return values.map((value) => {
+    const port = Number(value);
+    if (!/^\d+$/.test(value) || port < 1 || port > 65535) throw new ConfigError(`[import_filtering_opts] ${option}: '${value}' is not a port`);
+    return port;
+  });
+}
+
+function urlFilter(opts: SectionValues<(typeof IMPORT_FILTERING_OPTIONS)['options']>): UrlFilterSettings {
+  return {
+    allowedSchemes: opts.allowed_schemes,
+    disallowedSchemes: opts.disallowed_schemes,
+    allowedHosts: opts.allowed_hosts,
+    disallowedHosts: opts.disallowed_hosts,
+    allowedPorts: ports('allowed_ports', opts.allowed_ports),
+    disallowedPorts: ports('disallowed_ports', opts.disallowed_ports),
   };
 }

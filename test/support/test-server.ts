@@ -6,7 +6,11 @@ import type { Db } from '../../src/db/database.js';
 import { createServer, type Server } from '../../src/server/create-server.js';
 import type { ServicePorts } from '../../src/server/data-parts.js';
 import { buildPolicy, buildProtections, embeddedIdentity } from '../../src/server/wiring.js';
-import type { ServerSettings } from '../../src/server/server-settings.js';
+import { DEFAULT_URL_FILTER_SETTINGS } from '../../src/fetching/url-filter-settings.js';
+import type { ImportSettings, ServerSettings } from '../../src/server/server-settings.js';
+
+/** Settings a test changes; import settings may be given in part (the staging dir follows the data dir). */
+export type TestOverrides = Partial<Omit<ServerSettings, 'imports'>> & { readonly imports?: Partial<ImportSettings> };
 import { createTestDatabase, type Dialect, type TestDatabase } from './test-databases.js';
 
 /**
@@ -63,7 +67,8 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-export function testSettings(database: TestDatabase, overrides: Partial<ServerSettings> = {}): ServerSettings {
+export function testSettings(database: TestDatabase, overrides: TestOverrides = {}): ServerSettings {
+  const { imports, ...rest } = overrides;
   return {
     database: database.config,
     dataDir: database.dataDir,
@@ -99,7 +104,17 @@ export function testSettings(database: TestDatabase, overrides: Partial<ServerSe
     formatPolicy: { requireImageFormatMatch: true, vmdkAllowedTypes: ['streamOptimized', 'monolithicSparse'] },
     scrubber: { delayedDelete: false, scrubTimeSeconds: 0, poolSize: 1, wakeupSeconds: 300 },
     node: { id: `test-node-${database.dataDir}`, heartbeatSeconds: 10, deadAfterSeconds: 60 },
-    ...overrides,
+    imports: {
+      methods: ['glance-direct', 'web-download'],
+      stagingDir: `${database.dataDir}/staging`,
+      selfUrl: null,
+      maxWorkers: 4,
+      taskTimeToLiveHours: 48,
+      jobLeaseSeconds: 5,
+      urlFilter: DEFAULT_URL_FILTER_SETTINGS,
+      ...imports,
+    },
+    ...rest,
   };
 }
 
@@ -114,7 +129,7 @@ export interface TestServerOptions {
   readonly ports?: ServicePorts;
 }
 
-export async function startTestServer(dialect: Dialect, overrides: Partial<ServerSettings> = {}, options: TestServerOptions = {}): Promise<TestServer> {
+export async function startTestServer(dialect: Dialect, overrides: TestOverrides = {}, options: TestServerOptions = {}): Promise<TestServer> {
   const database = options.database ?? (await createTestDatabase(dialect));
   const settings = testSettings(database, overrides);
   const users = Object.entries(TEST_USERS).map(([name, u]) => ({
@@ -227,7 +242,7 @@ export async function startTestServer(dialect: Dialect, overrides: Partial<Serve
 }
 
 /** Starts a server before the enclosing suite and stops it after; read `.current` inside tests. */
-export function useTestServer(dialect: Dialect, overrides: Partial<ServerSettings> = {}, options: TestServerOptions = {}): { current: TestServer } {
+export function useTestServer(dialect: Dialect, overrides: TestOverrides = {}, options: TestServerOptions = {}): { current: TestServer } {
   const holder = {} as { current: TestServer };
   before(async () => {
     holder.current = await startTestServer(dialect, overrides, options);

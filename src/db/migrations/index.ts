@@ -3,6 +3,7 @@ import * as initial from './0001-initial.js';
 import * as imageLocations from './0002-image-locations.js';
 import * as keyManagerSecrets from './0003-key-manager-secrets.js';
 import * as nodesAndLeases from './0004-nodes-and-leases.js';
+import * as tasks from './0005-tasks.js';
 
 /** Migrations live in code (not read from a folder at run time) so a bundled install still finds them. */
 export const migrationProvider: MigrationProvider = {
@@ -12,6 +13,7 @@ export const migrationProvider: MigrationProvider = {
       '0002-image-locations': imageLocations,
       '0003-key-manager-secrets': keyManagerSecrets,
       '0004-nodes-and-leases': nodesAndLeases,
+      '0005-tasks': tasks,
     });
   },
 };

@@ -29,11 +29,12 @@ function pageLink(params: ReadonlyMap<string, readonly string[]>, marker: string
   return query === '' ? '/v2/images' : `/v2/images?${query}`;
 }
 
-export const imageRoutes: FastifyPluginCallback<{ images: ImageService; baseUrl: (request: FastifyRequest) => string; storeIds: readonly string[] | null }> = (
-  app,
-  { images, baseUrl, storeIds },
-  done,
-) => {
+export const imageRoutes: FastifyPluginCallback<{
+  images: ImageService;
+  baseUrl: (request: FastifyRequest) => string;
+  storeIds: readonly string[] | null;
+  importMethods: readonly string[];
+}> = (app, { images, baseUrl, storeIds, importMethods }, done) => {
   resource(app, '/images', {
     GET: async (request) => {
       rejectBody(request);
@@ -50,7 +51,8 @@ export const imageRoutes: FastifyPluginCallback<{ images: ImageService; baseUrl:
     POST: async (request, reply) => {
       const image = await images.create(contextOf(request), jsonBody(request));
       void reply.code(201).header('Location', `${baseUrl(request)}/v2/images/${image.id}`);
-      // Multi-store only (reference §2.2): where an upload or import may go.
+      // How the data may come in (reference §9.1), and, multi-store only, where it may go (§2.2).
+      if (importMethods.length > 0) void reply.header('OpenStack-image-import-methods', importMethods.join(','));
       if (storeIds !== null) void reply.header('OpenStack-image-store-ids', storeIds.join(','));
       return imageView(image);
     },

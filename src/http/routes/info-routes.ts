@@ -4,7 +4,7 @@ import type { InfoService } from '../../info/info-service.js';
 import { rejectBody } from '../body.js';
 import { resource } from '../resource.js';
 
-/** `GET /v2/info/*` (reference §9.1, §13.3). */
+/** `GET /v2/info/*` (reference §9.1, §13.3); `/v2/info/import` is the import module's. */
 export const infoRoutes: FastifyPluginCallback<{ info: InfoService }> = (app, { info }, done) => {
   resource(app, '/info/stores', {
     GET: async (request) => {
@@ -16,13 +16,6 @@ export const infoRoutes: FastifyPluginCallback<{ info: InfoService }> = (app, { 
     GET: async (request) => {
       rejectBody(request);
       return Promise.resolve({ stores: info.storeDetails(contextOf(request)) });
-    },
-  });
-  resource(app, '/info/import', {
-    GET: async (request) => {
-      rejectBody(request);
-      // No import method is enabled yet (the import workflow is a later issue): say so honestly.
-      return Promise.resolve({ 'import-methods': { description: 'Import methods available.', type: 'array', value: [] } });
     },
   });
   resource(app, '/info/property-protections', {

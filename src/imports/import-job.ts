@@ -1,0 +1,220 @@
+import type { Readable } from 'node:stream';
+import type { RequestContext } from '../auth/request-context.js';
+import { DomainError } from '../errors/domain-errors.js';
+import type { ImageDataService } from '../images/image-data-service.js';
+import type { ImageRepository } from '../images/image-repository.js';
+import type { Image } from '../images/image-types.js';
+import type { Logger } from '../ports/logger.js';
+import type { TaskRepository } from '../tasks/task-repository.js';
+import type { JobContext } from '../tasks/task-runner.js';
+import type { Task } from '../tasks/task-types.js';
+import { FAILED_IMPORT, IMPORT_FAILURE, IMPORT_LOCK, IMPORTING_TO_STORES, joinStores, STAGE_HOST, storeList } from './import-properties.js';
+import type { StagingArea } from './staging-area.js';
+
+/** Where web-download reads from: a fetcher that applies `[import_filtering_opts]` (src/fetching). */
+export interface WebSource {
+  open(url: string, signal: AbortSignal): Promise<{ readonly body: Readable; readonly contentLength: number | null }>;
+}
+
+export interface ImportJobDeps {
+  readonly repo: ImageRepository;
+  readonly data: ImageDataService;
+  readonly tasks: TaskRepository;
+  readonly staging: StagingArea;
+  readonly web: WebSource | null;
+  readonly options: { readonly imageSizeCap: number; readonly taskTimeToLiveHours: number };
+  readonly log: Logger;
+}
+
+/** A failure the task reports as it is (its message is the task's message). */
+class ImportFailure extends Error {}
+
+interface ImportInput {
+  readonly imageId: string;
+  readonly method: string;
+  readonly uri: string | null;
+  readonly stores: readonly string[];
+  readonly allStoresMustSucceed: boolean;
+}
+
+function inputOf(task: Task): ImportInput {
+  const input = task.input ?? {};
+  const request = (input['import_req'] ?? {}) as { method?: { name?: unknown; uri?: unknown }; all_stores_must_succeed?: unknown };
+  const stores = Array.isArray(input['backend']) ? input['backend'].filter((s): s is string => typeof s === 'string') : [];
+  const imageId = input['image_id'];
+  const method = request.method?.name;
+  return {
+    imageId: typeof imageId === 'string' ? imageId : (task.imageId ?? ''),
+    method: typeof method === 'string' ? method : '',
+    uri: typeof request.method?.uri === 'string' ? request.method.uri : null,
+    stores,
+    allStoresMustSucceed: request.all_stores_must_succeed !== false,
+  };
+}
+
+/** The job runs for the image's owner, as the user who asked (no token: it may have expired). */
+function contextOf(task: Task): RequestContext {
+  return {
+    requestId: task.requestId ?? `task-${task.id}`,
+    userId: task.userId,
+    projectId: task.owner,
+    domainId: null,
+    systemScope: null,
+    isAdminProject: false,
+    roles: [],
+    serviceRoles: [],
+    isAdmin: false,
+    authToken: null,
+    serviceCatalog: [],
+    readOnly: false,
+  };
+}
+
+/**
+ * The `api_image_import` job (reference §9.4) for glance-direct and web-download, written to be
+ * resumed at any step by any node (README "Import"): each step's outcome is in the rows or the
+ * staging area, never only in memory. The staged file is whole or absent; a store's copy counts
+ * once its location row is written; the image stays `importing` until the last store activates
+ * it. On failure the copies this import made are removed, staging is cleared, the image goes back
+ * to `queued`, the lock is released and the reason is on the task and on the image.
+ */
+export class ImportJob {
+  constructor(private readonly deps: ImportJobDeps) {}
+
+  readonly run = async (task: Task, job: JobContext): Promise<void> => {
+    const { tasks } = this.deps;
+    if (task.status === 'pending' && !(await tasks.transition(task.id, 'pending', 'processing'))) return;
+    const input = inputOf(task);
+    try {
+      await this.#import(task, input, job);
+    } catch (error) {
+      // Stopping or losing the lease is not a failure: the job is resumed from the rows.
+      if (job.signal.aborted) throw error;
+      await this.#fail(task, input, error);
+    }
+  };
+
+  async #import(task: Task, input: ImportInput, job: JobContext): Promise<void> {
+    const { repo, data, staging, tasks } = this.deps;
+    let image = await this.#image(task, input);
+    if (image.status === 'uploading' || image.status === 'queued') {
+      // The request stopped between creating the task and moving the image on: do it now.
+      await repo.transitionStatus(image.id, image.status, 'importing');
+      await repo.setServerProperties(image.id, { [IMPORTING_TO_STORES]: joinStores(input.stores) }, [STAGE_HOST]);
+      image = await this.#image(task, input);
+    }
+    if (image.status !== 'importing') throw new ImportFailure(`Image ${image.id} is ${image.status}, not importing; the import cannot go on.`);
+
+    if ((await staging.size(image.id)) === null) {
+      if (input.method !== 'web-download') throw new ImportFailure(`The staged data of image ${image.id} is missing.`);
+      await this.#fetch(task, image, input, job.signal);
+    }
+
+    const done = new Set((await repo.listLocations(image.id)).map((l) => l.storeId));
+    const pending = input.stores.filter((s) => !done.has(s));
+    const failed: string[] = [];
+    for (const [index, storeId] of pending.entries()) {
+      const last = index === pending.length - 1;
+      await tasks.update(task.id, 'processing', { message: `Importing to store ${storeId}`, progress: { step: 'store', store: storeId } });
+      try {
+        const source = await staging.read(image.id);
+        await data.storeImported(contextOf(task), image, source, storeId, {
+          signal: job.signal,
+          // Active with the last store, or with each one when they need not all succeed (reference §9.4 step 5).
+          activate: (last || !input.allStoresMustSucceed) && image.status === 'importing',
+        });
+      } catch (error) {
+        if (job.signal.aborted || input.allStoresMustSucceed) throw error;
+        failed.push(storeId);
+        this.deps.log.warn({ err: error, imageId: image.id, store: storeId }, 'import to one store failed; going on (all_stores_must_succeed=false)');
+      }
+      image = await this.#image(task, input);
+      await repo.setServerProperties(image.id, {
+        [IMPORTING_TO_STORES]: joinStores(storeList(image.properties[IMPORTING_TO_STORES]).filter((s) => s !== storeId)),
+        ...(failed.includes(storeId) ? { [FAILED_IMPORT]: joinStores([...storeList(image.properties[FAILED_IMPORT]), storeId]) } : {}),
+      });
+    }
+    await staging.remove(image.id);
+    image = await this.#image(task, input);
+    if (image.status !== 'active') throw new ImportFailure('None of the uploads finished!');
+    await repo.swapProperty(image.id, IMPORT_LOCK, task.id, null);
+    await repo.setServerProperties(image.id, { [IMPORTING_TO_STORES]: '' }, [IMPORT_FAILURE]);
+    await tasks.transition(task.id, 'processing', 'success', { message: '', result: { image_id: image.id }, progress: null, expiresAt: this.#expiry() });
+  }
+
+  /** web-download into staging; a Content-Length the body does not match fails it (reference §9.4 step 2). */
+  async #fetch(task: Task, image: Image, input: ImportInput, signal: AbortSignal): Promise<void> {
+    const { web, staging, tasks, options } = this.deps;
+    if (web === null || input.uri === null) throw new ImportFailure('web-download is not available at this site.');
+    await tasks.update(task.id, 'processing', { message: 'Downloading', progress: { step: 'fetch' } });
+    let fetched: Awaited<ReturnType<WebSource['open']>>;
+    let size: number;
+    try {
+      fetched = await web.open(input.uri, signal);
+    } catch (error) {
+      if (signal.aborted || !(error instanceof Error) || error instanceof DomainError) throw error;
+      throw new ImportFailure(`web-download failed: ${error.message}`, { cause: error });
+    }
+    // The body is ours: staging reads it without owning it, so a failure there must end it too.
+    // Its errors reach staging's read; after that, a late one has nowhere else to go.
+    const body = fetched.body;
+    body.on('error', () => undefined);
+    try {
+      size = await staging.write(image.id, body, options.imageSizeCap, signal);
+    } catch (error) {
+      body.destroy();
+      // The fetcher's refusals and failures name their rule and never show credentials.
+      if (signal.aborted || !(error instanceof Error) || error instanceof DomainError) throw error;
+      throw new ImportFailure(`web-download failed: ${error.message}`, { cause: error });
+    }
+    if (fetched.contentLength !== null && fetched.contentLength !== size) {
+      await staging.remove(image.id);
+      throw new ImportFailure(`The download from ${input.uri} ended after ${size} of ${fetched.contentLength} bytes.`);
+    }
+  }
+
+  async #image(task: Task, input: ImportInput): Promise<Image> {
+    const image = await this.deps.repo.findById(input.imageId);
+    if (image === null) throw new ImportFailure('Image has been deleted, aborting import.');
+    if (image.properties[IMPORT_LOCK] !== task.id) throw new ImportFailure(`Image ${input.imageId} is locked by another import; this one stops.`);
+    return image;
+  }
+
+  /** The revert (reference §9.4): nothing this import stored stays, and everyone is told why. */
+  async #fail(task: Task, input: ImportInput, error: unknown): Promise<void> {
+    const { repo, data, staging, tasks, log } = this.deps;
+    const reason = error instanceof ImportFailure || error instanceof DomainError ? error.message : 'Task failed due to Internal Error';
+    if (!(error instanceof ImportFailure || error instanceof DomainError)) log.error({ err: error, taskId: task.id }, 'import failed');
+    await staging.remove(input.imageId).catch((e: unknown) => log.error({ err: e, imageId: input.imageId }, 'could not clear staging'));
+    const image = await repo.findById(input.imageId);
+    if (image !== null && image.properties[IMPORT_LOCK] === task.id) {
+      if (image.status === 'importing') {
+        // An importing image has no data but this import's: every copy goes, and the image is as
+        // before it (no data, queued).
+        await data.purge(image.id);
+        await repo.transitionStatus(image.id, 'importing', 'queued', {
+          size: null,
+          virtual_size: null,
+          checksum: null,
+          os_hash_algo: null,
+          os_hash_value: null,
+        });
+      }
+      await repo.setServerProperties(
+        image.id,
+        {
+          [IMPORTING_TO_STORES]: joinStores(storeList(image.properties[IMPORTING_TO_STORES]).filter((s) => !input.stores.includes(s))),
+          [FAILED_IMPORT]: joinStores([...storeList(image.properties[FAILED_IMPORT]), ...input.stores]),
+          [IMPORT_FAILURE]: `${new Date().toISOString()} ${reason}`.slice(0, 255),
+        },
+        [STAGE_HOST],
+      );
+      await repo.swapProperty(image.id, IMPORT_LOCK, task.id, null);
+    }
+    await tasks.transition(task.id, 'processing', 'failure', { message: reason, progress: null, expiresAt: this.#expiry() });
+  }
+
+  #expiry(): string {
+    return new Date(Date.now() + this.deps.options.taskTimeToLiveHours * 3600_000).toISOString();
+  }
+}

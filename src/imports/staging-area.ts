@@ -1,0 +1,59 @@
+import { pathToFileURL } from 'node:url';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { FileStore } from '../stores/file/file-store.js';
+import { StoreNotFoundError } from '../stores/store-errors.js';
+
+/** The id Glance gives the staging store (reference §9.2); never a configured store's id. */
+export const STAGING_STORE_ID = 'os_glance_staging_store';
+
+/**
+ * Where staged bytes wait for their import (reference §9.2): a file store of its own, one file per
+ * image named by its id. Writes are atomic (a temporary file, then a link), so after a crash a
+ * staged file is either whole or absent; an interrupted one leaves only a `.tmp-` file.
+ */
+export class StagingArea {
+  private constructor(
+    private readonly store: FileStore,
+    private readonly dir: string,
+  ) {}
+
+  static async open(dir: string): Promise<StagingArea> {
+    // Durable: a staged image must survive a crash to be imported after it. Through the page
+    // cache: it is read back right away.
+    return new StagingArea(await FileStore.open({ id: STAGING_STORE_ID, datadir: dir, filePerm: 0, durable: true, directIo: false }), dir);
+  }
+
+  location(imageId: string): string {
+    return pathToFileURL(join(this.dir, imageId)).href;
+  }
+
+  /** Stores the bytes as the image's staged data; the staging size limit is `maxBytes`. */
+  async write(imageId: string, source: Readable, maxBytes: number, signal: AbortSignal): Promise<number> {
+    const chunks = source.iterator({ destroyOnReturn: false });
+    return (await this.store.write(imageId, chunks, { maxBytes, signal })).size;
+  }
+
+  /** The staged bytes' size, or null when nothing is staged. */
+  async size(imageId: string): Promise<number | null> {
+    try {
+      return (await this.store.stat(this.location(imageId))).size;
+    } catch (error) {
+      if (error instanceof StoreNotFoundError) return null;
+      throw error;
+    }
+  }
+
+  read(imageId: string): Promise<Readable> {
+    return this.store.read(this.location(imageId));
+  }
+
+  /** Removes the staged bytes; nothing staged is fine. */
+  async remove(imageId: string): Promise<void> {
+    try {
+      await this.store.delete(this.location(imageId));
+    } catch (error) {
+      if (!(error instanceof StoreNotFoundError)) throw error;
+    }
+  }
+}

@@ -1,0 +1,77 @@
+import type { FastifyPluginCallback } from 'fastify';
+import { LeaseStore } from '../../coordination/lease-store.js';
+import { SafeFetcher } from '../../fetching/safe-fetch.js';
+import { importRoutes } from '../../http/routes/import-routes.js';
+import { taskRoutes } from '../../http/routes/task-routes.js';
+import { ImportJob } from '../../imports/import-job.js';
+import { ImportService } from '../../imports/import-service.js';
+import { StagingArea } from '../../imports/staging-area.js';
+import { TaskRepository } from '../../tasks/task-repository.js';
+import { TaskRunner } from '../../tasks/task-runner.js';
+import { TaskService } from '../../tasks/task-service.js';
+import type { ApiModule, ModuleContext } from '../api-module.js';
+
+/** Seconds web-download waits to connect, and for the next bytes of a stalled source. */
+const FETCH_CONNECT_MS = 30_000;
+const FETCH_STALL_MS = 120_000;
+
+export interface ImportModule extends ApiModule {
+  readonly imports: ImportService;
+  readonly runner: TaskRunner;
+}
+
+/** Tasks and interoperable import (reference §9, §10; README "Import"). */
+export async function importModule(context: ModuleContext): Promise<ImportModule> {
+  const { settings, db, policy, log, data } = context;
+  const config = settings.imports;
+  const tasks = new TaskRepository(db);
+  const staging = await StagingArea.open(config.stagingDir);
+  const web = new SafeFetcher({
+    settings: config.urlFilter,
+    connectTimeoutMs: FETCH_CONNECT_MS,
+    stallTimeoutMs: FETCH_STALL_MS,
+    maxBytes: settings.imageSizeCap,
+  });
+  const job = new ImportJob({
+    repo: data.repo,
+    data: data.data,
+    tasks,
+    staging,
+    web,
+    options: { imageSizeCap: settings.imageSizeCap, taskTimeToLiveHours: config.taskTimeToLiveHours },
+    log,
+  });
+  const runner = new TaskRunner({
+    tasks,
+    leases: new LeaseStore(db),
+    holder: context.holder,
+    handlers: { api_image_import: job.run },
+    maxWorkers: config.maxWorkers,
+    leaseMs: config.jobLeaseSeconds * 1000,
+    pollMs: Math.max(1000, (config.jobLeaseSeconds * 1000) / 2),
+    log,
+  });
+  const imports = new ImportService({
+    repo: data.repo,
+    access: data.access,
+    stores: data.stores,
+    tasks,
+    staging,
+    wake: () => runner.kick(),
+    options: { methods: config.methods, imageSizeCap: settings.imageSizeCap, selfUrl: config.selfUrl, nodeId: settings.node.id, urlFilter: config.urlFilter },
+  });
+  const taskService = new TaskService(tasks, policy, { limitParamDefault: settings.limitParamDefault, apiLimitMax: settings.apiLimitMax });
+  const routes: FastifyPluginCallback = (app, _options, done) => {
+    void app.register(importRoutes, { imports });
+    void app.register(taskRoutes, { tasks: taskService, access: data.access });
+    done();
+  };
+  return {
+    name: 'import',
+    routes,
+    imports,
+    runner,
+    start: () => runner.start(),
+    stop: () => runner.stop(),
+  };
+}
