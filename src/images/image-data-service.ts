@@ -277,6 +277,23 @@ export class ImageDataService {
     }
   }
 
+  /**
+   * Removes what a store holds for an image that no location row records: the copy an import
+   * job wrote just before its node stopped, which the job that resumes it must replace.
+   */
+  async removeUnrecorded(imageId: string, storeId: string): Promise<number> {
+    const store = this.stores.get(storeId);
+    if (store === undefined) return 0;
+    const recorded = new Set((await this.repo.listLocations(imageId)).filter((l) => l.storeId === storeId).map((l) => l.url));
+    let removed = 0;
+    for await (const object of store.list()) {
+      if (object.imageId !== imageId || object.partial || recorded.has(object.location)) continue;
+      await store.delete(object.location);
+      removed += 1;
+    }
+    return removed;
+  }
+
   /** The owner sees why the upload failed on the image itself (glance-lessons §1). */
   private async noteFailure(id: string, error: unknown): Promise<void> {
     await this.repo.recordUploadFailure(

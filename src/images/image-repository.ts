@@ -524,6 +524,42 @@ export class ImageRepository {
     return rows.map((r) => ({ id: r.id, node: r.uploading_node }));
   }
 
+  /** Images being staged (`uploading` with the staging node recorded): stage writes in progress. */
+  async stagesInProgress(): Promise<{ readonly id: string; readonly node: string | null }[]> {
+    const rows = await this.db
+      .selectFrom('images')
+      .select(['id', 'uploading_node'])
+      .where('status', '=', 'uploading')
+      .where('uploading_node', 'is not', null)
+      .where('deleted', '=', 0)
+      .execute();
+    return rows.map((r) => ({ id: r.id, node: r.uploading_node }));
+  }
+
+  /** Live images by status, for the statuses asked (recovery's view of staging). */
+  async statusesOf(ids: readonly string[]): Promise<Map<string, string>> {
+    if (ids.length === 0) return new Map();
+    const rows = await this.db
+      .selectFrom('images')
+      .select(['id', 'status'])
+      .where('id', 'in', [...ids])
+      .where('deleted', '=', 0)
+      .execute();
+    return new Map(rows.map((r) => [r.id, r.status]));
+  }
+
+  /** Importing images and the task that holds each one's import lock. */
+  async importsInProgress(lockProperty: string): Promise<{ readonly id: string; readonly taskId: string | null }[]> {
+    const rows = await this.db
+      .selectFrom('images')
+      .leftJoin('image_properties', (join) => join.onRef('image_properties.image_id', '=', 'images.id').on('image_properties.name', '=', lockProperty))
+      .select(['images.id as id', 'image_properties.value as taskId'])
+      .where('images.status', '=', 'importing')
+      .where('images.deleted', '=', 0)
+      .execute();
+    return rows.map((r) => ({ id: r.id, taskId: r.taskId }));
+  }
+
   /** pending_delete images deleted at or before `before`, oldest first (the scrubber's queue, §12). */
   async pendingDeletes(before: string, limit: number): Promise<string[]> {
     const rows = await this.db

@@ -122,6 +122,8 @@ export interface ImageServiceDeps {
   readonly limits: ListLimits;
   /** Removes a deleted image's stored data (ImageDataService). */
   readonly data: { purge(imageId: string): Promise<boolean> };
+  /** Data staged for an import (src/imports/staging-area.ts): removed with its image. */
+  readonly staged: { remove(imageId: string): Promise<void> } | null;
   /** `delayed_delete`: leave the data to the scrubber (reference §12). */
   readonly delayedDelete: boolean;
   /** Property protections, or null when `property_protection_file` is unset (reference §6). */
@@ -140,6 +142,7 @@ export class ImageService {
   private readonly limits: ListLimits;
   private readonly data: ImageServiceDeps['data'];
   private readonly delayedDelete: boolean;
+  private readonly staged: ImageServiceDeps['staged'];
   private readonly protections: PropertyRules | null;
   private readonly signatures: ImageServiceDeps['signatures'];
   private readonly events: EventSink<ImageEvent>;
@@ -154,6 +157,7 @@ export class ImageService {
       limits: this.limits,
       data: this.data,
       delayedDelete: this.delayedDelete,
+      staged: this.staged,
       protections: this.protections,
       signatures: this.signatures,
       events: this.events,
@@ -394,6 +398,9 @@ export class ImageService {
     }
     this.events.emit({ type: 'image.deleted', actor: actorOf(context), image: { ...loaded.image, status: target } });
     this.metrics.count('glimpse_images_deleted_total');
+    // A staged or importing image's bytes wait in staging; they go with it (Glance leaves them
+    // behind when its node cannot be reached; recovery removes what is left over here).
+    if (this.staged !== null && (loaded.image.status === 'uploading' || loaded.image.status === 'importing')) await this.staged.remove(id);
     if (target === 'deleted') {
       await this.repo.purgeDetails(id);
       return;

@@ -117,6 +117,8 @@ export class ImportJob {
       const last = index === pending.length - 1;
       await tasks.update(task.id, 'processing', { message: `Importing to store ${storeId}`, progress: { step: 'store', store: storeId } });
       try {
+        // Resumed: the node before may have written this copy and stopped before recording it.
+        if (job.resumed) await data.removeUnrecorded(image.id, storeId);
         const source = await staging.read(image.id);
         await data.storeImported(contextOf(task), image, source, storeId, {
           signal: job.signal,

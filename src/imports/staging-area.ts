@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { FileStore } from '../stores/file/file-store.js';
 import { StoreNotFoundError } from '../stores/store-errors.js';
+import type { StoredObject } from '../stores/image-store.js';
 
 /** The id Glance gives the staging store (reference §9.2); never a configured store's id. */
 export const STAGING_STORE_ID = 'os_glance_staging_store';
@@ -55,5 +56,15 @@ export class StagingArea {
     } catch (error) {
       if (!(error instanceof StoreNotFoundError)) throw error;
     }
+  }
+
+  /** Everything in staging, unfinished writes included (recovery's orphan check). */
+  objects(): AsyncIterable<StoredObject> {
+    return this.store.list();
+  }
+
+  /** Removes one object `objects()` listed. */
+  async removeObject(location: string): Promise<void> {
+    await this.store.delete(location);
   }
 }

@@ -3,6 +3,10 @@ import type { ImageRepository } from '../images/image-repository.js';
 import type { StoreRegistry } from '../stores/store-registry.js';
 import type { StoredObject } from '../stores/image-store.js';
 import type { NodeRegistry } from '../coordination/node-registry.js';
+import type { LeaseStore } from '../coordination/lease-store.js';
+import { IMPORT_LOCK } from '../imports/import-properties.js';
+import { STAGING_STORE_ID, type StagingArea } from '../imports/staging-area.js';
+import { jobLeaseName } from '../tasks/task-runner.js';
 
 /** A store object no image owns: an unfinished write, or data whose image row does not point to it. */
 export interface OrphanObject extends StoredObject {
@@ -19,7 +23,7 @@ export interface LostData {
 }
 
 export interface RecoveryReport {
-  /** Images found in `saving` (their upload died with the process) and put back to `queued`. */
+  /** Images found in `saving` or being staged (the write died with the process) and put back to `queued`. */
   readonly requeued: readonly string[];
   readonly orphans: readonly OrphanObject[];
   /** Orphans actually removed (all of them unless a delete failed or `remove` was false). */
@@ -44,7 +48,32 @@ export class DataRecovery {
     private readonly stores: StoreRegistry,
     private readonly log: Logger,
     private readonly nodes: NodeRegistry,
+    /** Import jobs' leases: an importing image whose job is held is being written right now. */
+    private readonly leases: LeaseStore,
+    /** The staging area of imports: its unfinished and unclaimed files are orphans too. */
+    private readonly staging: StagingArea,
   ) {}
+
+  /** Stage writes whose node stopped (or is this one, before it serves). */
+  private async deadStages(): Promise<{ readonly live: ReadonlySet<string>; readonly dead: readonly string[] }> {
+    const alive = await this.nodes.liveNodes();
+    const live = new Set<string>();
+    const dead: string[] = [];
+    for (const stage of await this.repo.stagesInProgress()) {
+      if (stage.node !== null && stage.node !== this.nodes.nodeId && alive.has(stage.node)) live.add(stage.id);
+      else dead.push(stage.id);
+    }
+    return { live, dead };
+  }
+
+  /** Importing images whose job some node holds now: their store writes are in progress. */
+  private async liveImports(): Promise<Set<string>> {
+    const live = new Set<string>();
+    for (const job of await this.repo.importsInProgress(IMPORT_LOCK)) {
+      if (job.taskId !== null && (await this.leases.holder(jobLeaseName(job.taskId))) !== null) live.add(job.id);
+    }
+    return live;
+  }
 
   /** Images being written right now by another live node. */
   private async othersUploads(): Promise<{ readonly live: ReadonlySet<string>; readonly dead: readonly string[] }> {
@@ -61,11 +90,21 @@ export class DataRecovery {
   async run(options: { readonly remove: boolean; readonly requeue: boolean }): Promise<RecoveryReport> {
     const requeued: string[] = [];
     if (options.requeue) {
+      // This node's earlier run is over: its jobs (imports, a scrub pass) may be taken over now.
+      await this.leases.releaseNode(this.nodes.nodeId);
       for (const id of (await this.othersUploads()).dead) {
         if (await this.repo.transitionStatus(id, 'saving', 'queued', { size: null, virtual_size: null, uploading_node: null })) {
           await this.repo.recordUploadFailure(id, `${new Date().toISOString()} INTERRUPTED: the server stopped during the upload; upload again.`);
           requeued.push(id);
           this.log.warn({ imageId: id }, 'image was left in saving by a stopped server; back to queued');
+        }
+      }
+      for (const id of (await this.deadStages()).dead) {
+        if (await this.repo.transitionStatus(id, 'uploading', 'queued', { size: null, uploading_node: null })) {
+          await this.staging.remove(id);
+          await this.repo.recordUploadFailure(id, `${new Date().toISOString()} INTERRUPTED: the server stopped during the stage; stage again.`);
+          requeued.push(id);
+          this.log.warn({ imageId: id }, 'image was left being staged by a stopped server; back to queued');
         }
       }
     }
@@ -74,7 +113,8 @@ export class DataRecovery {
     if (options.remove) {
       for (const orphan of orphans) {
         try {
-          await this.stores.get(orphan.storeId)?.delete(orphan.location);
+          if (orphan.storeId === STAGING_STORE_ID) await this.staging.removeObject(orphan.location);
+          else await this.stores.get(orphan.storeId)?.delete(orphan.location);
           removed += 1;
           this.log.warn({ store: orphan.storeId, location: orphan.location, imageId: orphan.imageId }, 'removed orphan image data');
         } catch (error) {
@@ -112,11 +152,26 @@ export class DataRecovery {
   async findOrphans(): Promise<OrphanObject[]> {
     const orphans: OrphanObject[] = [];
     const { live } = await this.othersUploads();
+    const importing = await this.liveImports();
     for (const store of this.stores.all()) {
       const known = await this.repo.locationUrls(store.id);
       for await (const object of store.list()) {
-        if ((object.partial || !known.has(object.location)) && !live.has(object.imageId)) orphans.push({ ...object, storeId: store.id });
+        if ((object.partial || !known.has(object.location)) && !live.has(object.imageId) && !importing.has(object.imageId)) {
+          orphans.push({ ...object, storeId: store.id });
+        }
       }
+    }
+    // Staged data is claimed while its image is uploading (staged, or being staged by a live
+    // node) or importing; an unfinished write is an orphan unless a live node is still writing it.
+    const staged: StoredObject[] = [];
+    for await (const object of this.staging.objects()) staged.push(object);
+    const statuses = await this.repo.statusesOf([...new Set(staged.map((o) => o.imageId))]);
+    const staging = await this.deadStages();
+    for (const object of staged) {
+      const status = statuses.get(object.imageId);
+      const claimed = status === 'uploading' || status === 'importing';
+      const orphan = object.partial ? !staging.live.has(object.imageId) && !importing.has(object.imageId) : !claimed;
+      if (orphan) orphans.push({ ...object, storeId: STAGING_STORE_ID });
     }
     return orphans;
   }

@@ -87,19 +87,6 @@ export async function createServer(parts: ServerParts): Promise<Server> {
   const ports = parts.ports ?? NO_PORTS;
   const dataParts = await openDataParts(settings, db, parts.policy, parts.logger, ports);
   const { repo, access, stores, data, scrubber, recovery, signatures, secrets } = dataParts;
-  const images = new ImageService({
-    repo,
-    access,
-    validator: new ImageSchemaValidator(image),
-    quotas: { imagePropertyQuota: settings.imagePropertyQuota, imageTagQuota: settings.imageTagQuota },
-    limits: { limitParamDefault: settings.limitParamDefault, apiLimitMax: settings.apiLimitMax },
-    data,
-    delayedDelete: settings.scrubber.delayedDelete,
-    protections,
-    signatures,
-    ...ports,
-  });
-  const members = new MemberService({ repo, access, memberQuota: settings.imageMemberQuota, events: ports.events });
   const context: ModuleContext = {
     settings,
     db,
@@ -110,8 +97,22 @@ export async function createServer(parts: ServerParts): Promise<Server> {
     holder: `${settings.node.id}#${process.pid}`,
   };
   // Each domain module is one line here: its routes, and its background work.
-  const imports = await importModule(context);
+  const imports = importModule(context);
   const modules: readonly ApiModule[] = [imports];
+  const images = new ImageService({
+    repo,
+    access,
+    validator: new ImageSchemaValidator(image),
+    quotas: { imagePropertyQuota: settings.imagePropertyQuota, imageTagQuota: settings.imageTagQuota },
+    limits: { limitParamDefault: settings.limitParamDefault, apiLimitMax: settings.apiLimitMax },
+    data,
+    delayedDelete: settings.scrubber.delayedDelete,
+    staged: imports.staging,
+    protections,
+    signatures,
+    ...ports,
+  });
+  const members = new MemberService({ repo, access, memberQuota: settings.imageMemberQuota, events: ports.events });
   const identity = await parts.identity(db);
   const files = dataParts.sender.files;
   const uploads = uploadReader(settings.uploadSocketReads, parts.logger);

@@ -20,6 +20,7 @@ import { EmbeddedKeyManager } from '../keymanager/embedded/embedded-key-manager.
 import { openEmbeddedKeyManager } from '../keymanager/embedded/open-embedded-key-manager.js';
 import type { SecretService } from '../keymanager/embedded/secret-service.js';
 import type { ServerSettings } from './server-settings.js';
+import { StagingArea } from '../imports/staging-area.js';
 import { DownloadSender } from '../transfer/download-sender.js';
 import { LocalFileSender } from '../transfer/local-file-sender.js';
 import { alignedBuffer, nativeAddonUnavailable, nativeSendfile, residentFraction } from '../native/native-addon.js';
@@ -51,6 +52,8 @@ export interface DataParts {
   readonly nodes: NodeRegistry;
   /** How download bodies are sent. */
   readonly sender: DownloadSender;
+  /** Where staged image data waits for its import. */
+  readonly staging: StagingArea;
   /** Stops the hashing threads. */
   close(): Promise<void>;
 }
@@ -81,6 +84,7 @@ export async function openDataParts(settings: ServerSettings, db: Db, policy: Po
   });
   const access = new ImageAccess(repo, policy);
   const stores = await StoreRegistry.open(settings.stores);
+  const staging = await StagingArea.open(settings.imports.stagingDir);
   const pool = settings.hashingThreads > 0 ? new HashPool(settings.hashingThreads) : null;
   const sender = downloadSender(settings.sendfileDownloads, log);
   const data = new ImageDataService({
@@ -106,9 +110,10 @@ export async function openDataParts(settings: ServerSettings, db: Db, policy: Po
     stores,
     data,
     scrubber: new Scrubber(repo, data, settings.scrubber, log, { leases: new LeaseStore(db), holder: `${settings.node.id}#${process.pid}` }),
-    recovery: new DataRecovery(repo, stores, log, nodes),
+    recovery: new DataRecovery(repo, stores, log, nodes, new LeaseStore(db), staging),
     nodes,
     sender,
+    staging,
     signatures,
     secrets,
     close: async () => {

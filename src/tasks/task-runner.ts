@@ -3,6 +3,11 @@ import type { Logger } from '../ports/logger.js';
 import type { TaskRepository } from './task-repository.js';
 import type { Task, TaskType } from './task-types.js';
 
+/** The database lease a runner holds while it works on a task. */
+export function jobLeaseName(taskId: string): string {
+  return `task:${taskId}`;
+}
+
 /** Why a job's signal was aborted: this process is stopping; the job is left for whoever takes it over. */
 export class JobAbandonedError extends Error {}
 
@@ -111,7 +116,7 @@ export class TaskRunner {
     for (const task of await tasks.unfinished(types)) {
       if (this.#stopped || this.#running.size >= maxWorkers) return;
       if (this.#running.has(task.id)) continue;
-      const lease = await leases.claim(`task:${task.id}`, holder, leaseMs);
+      const lease = await leases.claim(jobLeaseName(task.id), holder, leaseMs);
       if (lease === null) continue;
       const handler = handlers[task.type];
       if (handler === undefined) continue;

@@ -4,6 +4,7 @@ import { MethodNotAllowedError } from '../../errors/domain-errors.js';
 import type { ImageAccess } from '../../images/image-access.js';
 import type { TaskService } from '../../tasks/task-service.js';
 import { imageTaskView, taskStub, taskView } from '../../tasks/task-view.js';
+import { taskSchema, tasksSchema } from '../../tasks/task-schema.js';
 import { rejectBody } from '../body.js';
 import { queryParams, resource } from '../resource.js';
 
@@ -44,6 +45,17 @@ export const taskRoutes: FastifyPluginCallback<{ tasks: TaskService; access: Ima
       );
     },
   });
+  for (const [name, schema] of [
+    ['task', taskSchema()],
+    ['tasks', tasksSchema()],
+  ] as const) {
+    resource(app, `/schemas/${name}`, {
+      GET: async (request) => {
+        rejectBody(request);
+        return Promise.resolve(schema);
+      },
+    });
+  }
   resource(app, '/images/:image_id/tasks', {
     GET: async (request: FastifyRequest) => {
       rejectBody(request);

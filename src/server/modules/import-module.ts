@@ -5,7 +5,7 @@ import { importRoutes } from '../../http/routes/import-routes.js';
 import { taskRoutes } from '../../http/routes/task-routes.js';
 import { ImportJob } from '../../imports/import-job.js';
 import { ImportService } from '../../imports/import-service.js';
-import { StagingArea } from '../../imports/staging-area.js';
+import type { StagingArea } from '../../imports/staging-area.js';
 import { TaskRepository } from '../../tasks/task-repository.js';
 import { TaskRunner } from '../../tasks/task-runner.js';
 import { TaskService } from '../../tasks/task-service.js';
@@ -18,14 +18,15 @@ const FETCH_STALL_MS = 120_000;
 export interface ImportModule extends ApiModule {
   readonly imports: ImportService;
   readonly runner: TaskRunner;
+  readonly staging: StagingArea;
 }
 
 /** Tasks and interoperable import (reference §9, §10; README "Import"). */
-export async function importModule(context: ModuleContext): Promise<ImportModule> {
+export function importModule(context: ModuleContext): ImportModule {
   const { settings, db, policy, log, data } = context;
   const config = settings.imports;
   const tasks = new TaskRepository(db);
-  const staging = await StagingArea.open(config.stagingDir);
+  const staging = data.staging;
   const web = new SafeFetcher({
     settings: config.urlFilter,
     connectTimeoutMs: FETCH_CONNECT_MS,
@@ -71,6 +72,7 @@ export async function importModule(context: ModuleContext): Promise<ImportModule
     routes,
     imports,
     runner,
+    staging,
     start: () => runner.start(),
     stop: () => runner.stop(),
   };

@@ -1,0 +1,168 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, readdirSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { join, resolve } from 'node:path';
+import { Readable } from 'node:stream';
+import { describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
+import { login, startGlimpseProcess, type GlimpseProcess } from '../support/glimpse-process.js';
+
+/**
+ * Imports survive SIGKILL (issue 13, item 7): the real glimpse-api process is killed while an
+ * image is being staged and while an import job writes it to the store, then started again. A
+ * stage is undone (the image queued, staging empty); an import job is taken over and finished,
+ * byte-identical; nothing is left in `uploading` or `importing` without a job, no lock is left
+ * behind, and `glimpse-manage data check` finds no orphan in the stores or in staging.
+ */
+const CONFIG = '[DEFAULT]\nbind_port = {port}\ndata_dir = {dir}/data\n[task]\njob_lease_seconds = 5\n[embedded_identity]\nuser_demo = pw demo member,reader\n';
+const run = promisify(execFile);
+
+interface Client {
+  readonly token: string;
+  call(method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }>;
+}
+
+async function client(glimpse: GlimpseProcess): Promise<Client> {
+  const token = await login(glimpse.url, 'demo', 'pw', 'demo');
+  return {
+    token,
+    async call(method, path, body) {
+      const response = await fetch(`${glimpse.url}${path}`, {
+        method,
+        headers: { 'x-auth-token': token, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+      const text = await response.text();
+      return { status: response.status, json: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>) };
+    },
+  };
+}
+
+const files = (glimpse: GlimpseProcess, folder: 'images' | 'staging'): string[] => {
+  const dir = join(glimpse.dir, 'data', folder);
+  return existsSync(dir) ? readdirSync(dir) : [];
+};
+
+async function until(check: () => Promise<boolean> | boolean, what: string, ms = 30_000): Promise<void> {
+  for (let waited = 0; waited < ms; waited += 20) {
+    if (await check()) return;
+    await sleep(20);
+  }
+  throw new Error(`timed out waiting for: ${what}`);
+}
+
+async function dataCheck(glimpse: GlimpseProcess): Promise<{ code: number; stdout: string }> {
+  return run(process.execPath, [resolve('bin/glimpse-manage.js'), '--config-file', glimpse.configFile, 'data', 'check'], { cwd: glimpse.dir }).then(
+    (r) => ({ code: 0, stdout: r.stdout }),
+    (error: unknown) => ({ code: (error as { code: number }).code, stdout: (error as { stdout: string }).stdout }),
+  );
+}
+
+/** `blocks` × 4 MiB of one random block, with the md5 of the whole. */
+function bigBody(blocks: number): { body: () => Readable; md5: string; size: number } {
+  const block = randomBytes(4 * 1024 * 1024);
+  const hash = createHash('md5');
+  for (let i = 0; i < blocks; i += 1) hash.update(block);
+  return {
+    body: () =>
+      Readable.from(
+        (function* () {
+          for (let i = 0; i < blocks; i += 1) yield block;
+        })(),
+      ),
+    md5: hash.digest('hex'),
+    size: blocks * block.length,
+  };
+}
+
+describe('import crash safety (SIGKILL)', () => {
+  it('a stage killed midway is undone at restart: queued, staging empty, and it can be staged again', async () => {
+    let glimpse = await startGlimpseProcess(CONFIG);
+    try {
+      let api = await client(glimpse);
+      const id = String((await api.call('POST', '/v2/images', { name: 'stage-crash', disk_format: 'raw', container_format: 'bare' })).json['id']);
+      const req = httpRequest(`${glimpse.url}/v2/images/${id}/stage`, {
+        method: 'PUT',
+        headers: { 'x-auth-token': api.token, 'content-type': 'application/octet-stream', 'content-length': String(256 * 1024 * 1024) },
+      });
+      req.on('error', () => undefined);
+      for (let i = 0; i < 64; i += 1) req.write(randomBytes(64 * 1024));
+      await until(
+        async () => (await api.call('GET', `/v2/images/${id}`)).json['status'] === 'uploading' && files(glimpse, 'staging').length === 1,
+        'staging begun',
+      );
+      await glimpse.kill();
+      req.destroy();
+      assert.match(files(glimpse, 'staging')[0] ?? '', /\.tmp-/, 'the kill left a partial staging file');
+
+      glimpse = await glimpse.restart();
+      api = await client(glimpse);
+      const image = (await api.call('GET', `/v2/images/${id}`)).json;
+      assert.equal(image['status'], 'queued');
+      assert.match(String(image['os_glimpse_upload_failure']), /INTERRUPTED: the server stopped during the stage/);
+      assert.deepEqual(files(glimpse, 'staging'), []);
+      const again = await fetch(`${glimpse.url}/v2/images/${id}/stage`, {
+        method: 'PUT',
+        headers: { 'x-auth-token': api.token, 'content-type': 'application/octet-stream' },
+        body: 'staged again',
+      });
+      assert.equal(again.status, 204);
+      const check = await dataCheck(glimpse);
+      assert.equal(check.code, 0, check.stdout);
+      assert.match(check.stdout, /^0 orphan object\(s\)/m);
+    } finally {
+      await glimpse.stop();
+    }
+  });
+
+  it('an import job killed while writing to the store is taken over at restart and finishes byte-identical', async () => {
+    let glimpse = await startGlimpseProcess(CONFIG);
+    try {
+      let api = await client(glimpse);
+      const id = String((await api.call('POST', '/v2/images', { name: 'import-crash', disk_format: 'raw', container_format: 'bare' })).json['id']);
+      const data = bigBody(192);
+      const staged = await fetch(`${glimpse.url}/v2/images/${id}/stage`, {
+        method: 'PUT',
+        headers: { 'x-auth-token': api.token, 'content-type': 'application/octet-stream', 'content-length': String(data.size) },
+        body: Readable.toWeb(data.body()) as ReadableStream,
+        duplex: 'half',
+      });
+      assert.equal(staged.status, 204);
+      assert.equal((await api.call('POST', `/v2/images/${id}/import`, { method: { name: 'glance-direct' } })).status, 202);
+      // Killed once the job writes into the store: its temporary file is there.
+      await until(() => files(glimpse, 'images').some((f) => f.includes('.tmp-')), 'the job writing to the store');
+      await glimpse.kill();
+      const killedAt = (await fetch(`${glimpse.url}/healthcheck`).catch(() => null)) === null;
+      assert.ok(killedAt, 'the server is gone');
+
+      glimpse = await glimpse.restart();
+      api = await client(glimpse);
+      const taskStatuses = async (): Promise<string[]> =>
+        ((await api.call('GET', `/v2/images/${id}/tasks`)).json['tasks'] as { status: string }[]).map((t) => t.status);
+      await until(async () => (await taskStatuses()).join() === 'success', 'the import task finished after restart', 60_000);
+      const image = (await api.call('GET', `/v2/images/${id}`)).json;
+      assert.equal(image['checksum'], data.md5);
+      assert.equal(image['size'], data.size);
+      assert.equal(image['os_glance_import_task'], undefined, 'no lock left behind');
+      assert.equal(image['status'], 'active');
+      assert.deepEqual(await taskStatuses(), ['success'], 'one task, resumed, not a second one');
+      const download = await fetch(`${glimpse.url}/v2/images/${id}/file`, { headers: { 'x-auth-token': api.token } });
+      const hash = createHash('md5');
+      for await (const chunk of download.body as unknown as AsyncIterable<Uint8Array>) hash.update(chunk);
+      assert.equal(hash.digest('hex'), data.md5);
+      assert.deepEqual(files(glimpse, 'staging'), [], 'staging is cleared');
+      assert.deepEqual(
+        files(glimpse, 'images').filter((f) => f.includes('.tmp-')),
+        [],
+      );
+      const check = await dataCheck(glimpse);
+      assert.equal(check.code, 0, check.stdout);
+      assert.match(check.stdout, /^0 orphan object\(s\); 0 image location\(s\) without data/m);
+    } finally {
+      await glimpse.stop();
+    }
+  });
+});
