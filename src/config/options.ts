@@ -267,11 +267,28 @@ export const IMPORT_FILTERING_OPTIONS = section('import_filtering_opts', {
   disallowed_ports: list([], 'Ports a URL may not name (ignored when allowed_ports is set).'),
 });
 
+export const IMAGE_IMPORT_OPTIONS = section('image_import_opts', {
+  image_import_plugins: list(
+    [],
+    'Plugins run in order on staged data before it is stored: no_op, image_decompression, image_conversion, inject_image_metadata.',
+  ),
+});
+
+export const IMAGE_CONVERSION_OPTIONS = section('image_conversion', {
+  output_format: choice(['raw', 'qcow2', 'vmdk'], 'raw', 'The disk format image_conversion converts imported images to.'),
+});
+
+export const INJECT_METADATA_OPTIONS = section('inject_metadata_properties', {
+  inject: list([], 'Properties inject_image_metadata sets on imported images, as key:value pairs.'),
+  ignore_user_roles: list(['admin'], 'Imports by users with any of these roles get nothing injected.'),
+});
+
 export const TASKFLOW_EXECUTOR_OPTIONS = section('taskflow_executor', {
   max_workers: int(10, 'Import jobs one glimpse-api process runs at once.', { min: 1, max: 256 }),
 });
 
 export const TASK_OPTIONS = section('task', {
+  work_dir: optionalText('Where import plugins write the files they produce; default <data_dir>/import-work.'),
   task_time_to_live: int(48, 'Hours a finished task stays visible before it expires.', { min: 1 }),
   job_lease_seconds: int(
     30,
@@ -299,6 +316,9 @@ const SECTIONS: readonly Section<OptionSchema>[] = [
   IMAGE_SIGNATURE_VERIFICATION_OPTIONS,
   OSLO_MIDDLEWARE_OPTIONS,
   IMPORT_FILTERING_OPTIONS,
+  IMAGE_IMPORT_OPTIONS,
+  IMAGE_CONVERSION_OPTIONS,
+  INJECT_METADATA_OPTIONS,
   TASKFLOW_EXECUTOR_OPTIONS,
   TASK_OPTIONS,
   HEALTHCHECK_OPTIONS,

@@ -10,6 +10,9 @@ import type { JobContext } from '../tasks/task-runner.js';
 import type { Task } from '../tasks/task-types.js';
 import { FAILED_IMPORT, IMPORT_FAILURE, IMPORT_LOCK, IMPORTING_TO_STORES, joinStores, STAGE_HOST, storeList } from './import-properties.js';
 import type { StagingArea } from './staging-area.js';
+import { existsSync } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import type { ImportPlugin, StagedImage } from './plugins/import-plugin.js';
 
 /** Where web-download reads from: a fetcher that applies `[import_filtering_opts]` (src/fetching). */
 export interface WebSource {
@@ -22,8 +25,21 @@ export interface ImportJobDeps {
   readonly tasks: TaskRepository;
   readonly staging: StagingArea;
   readonly web: WebSource | null;
-  readonly options: { readonly imageSizeCap: number; readonly taskTimeToLiveHours: number };
+  /** `[image_import_opts] image_import_plugins`, in order. */
+  readonly plugins: readonly ImportPlugin[];
+  readonly options: { readonly imageSizeCap: number; readonly taskTimeToLiveHours: number; readonly workDir: string };
   readonly log: Logger;
+}
+
+/** What the import plugins made of the staged data, recorded before it is applied. */
+interface PluginsOutcome {
+  /** The file to stage in place of the original, or null when the data was left as it was. */
+  readonly output: string | null;
+  readonly diskFormat: string;
+  readonly containerFormat: string;
+  readonly size: number;
+  readonly virtualSize: number | null;
+  readonly properties: Readonly<Record<string, string>>;
 }
 
 /** A failure the task reports as it is (its message is the task's message). */
@@ -110,6 +126,8 @@ export class ImportJob {
       await this.#fetch(task, image, input, job.signal);
     }
 
+    if (this.deps.plugins.length > 0) image = await this.#runPlugins(task, image, job.signal);
+
     const done = new Set((await repo.listLocations(image.id)).map((l) => l.storeId));
     const pending = input.stores.filter((s) => !done.has(s));
     const failed: string[] = [];
@@ -142,6 +160,71 @@ export class ImportJob {
     await repo.swapProperty(image.id, IMPORT_LOCK, task.id, null);
     await repo.setServerProperties(image.id, { [IMPORTING_TO_STORES]: '' }, [IMPORT_FAILURE]);
     await tasks.transition(task.id, 'processing', 'success', { message: '', result: { image_id: image.id }, progress: null, expiresAt: this.#expiry() });
+  }
+
+  /**
+   * The import plugins over the staged file (reference §9.4 step 4), resumable: their outcome is
+   * written to the task's progress before the staged file is replaced and the image changed, so
+   * a job resumed after that point applies the same outcome instead of running them again on
+   * data they already changed.
+   */
+  async #runPlugins(task: Task, image: Image, signal: AbortSignal): Promise<Image> {
+    const { tasks, staging, repo, plugins, options, log } = this.deps;
+    const progress = (await tasks.findById(task.id))?.progress ?? {};
+    let outcome = progress['plugins'] as PluginsOutcome | undefined;
+    if (outcome === undefined) {
+      const original = staging.path(image.id);
+      let staged: StagedImage = {
+        path: original,
+        diskFormat: image.diskFormat ?? '',
+        containerFormat: image.containerFormat ?? '',
+        size: (await staging.size(image.id)) ?? 0,
+      };
+      let virtualSize: number | null = null;
+      const properties: Record<string, string> = {};
+      const produced: string[] = [];
+      await mkdir(options.workDir, { recursive: true });
+      const roles = Array.isArray(progress['roles']) ? progress['roles'].filter((r): r is string => typeof r === 'string') : [];
+      for (const plugin of plugins) {
+        await tasks.update(task.id, 'processing', { message: `Running import plugin ${plugin.name}` });
+        let result;
+        try {
+          result = await plugin.run(staged, { image: { id: image.id, properties: image.properties }, roles, signal, workDir: options.workDir, log });
+        } catch (error) {
+          await Promise.all(produced.map((file) => rm(file, { force: true })));
+          if (signal.aborted) throw error;
+          throw new ImportFailure(`Import plugin ${plugin.name} failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+        }
+        // An intermediate file is dropped as soon as the next plugin has made its own.
+        if (result.staged.path !== staged.path && staged.path !== original) await rm(staged.path, { force: true });
+        if (result.staged.path !== original) produced.push(result.staged.path);
+        staged = result.staged;
+        virtualSize = result.virtualSize ?? virtualSize;
+        Object.assign(properties, result.properties);
+      }
+      outcome = {
+        output: staged.path === original ? null : staged.path,
+        diskFormat: staged.diskFormat,
+        containerFormat: staged.containerFormat,
+        size: staged.size,
+        virtualSize,
+        properties,
+      };
+      await tasks.update(task.id, 'processing', { progress: { ...progress, plugins: { ...outcome } } });
+    }
+    if (outcome.output !== null && existsSync(outcome.output)) await staging.replaceWith(image.id, outcome.output);
+    await repo.applyChanges(image.id, 'importing', {
+      columns: {
+        disk_format: outcome.diskFormat,
+        container_format: outcome.containerFormat,
+        size: outcome.size,
+        ...(outcome.virtualSize === null ? {} : { virtual_size: outcome.virtualSize }),
+      },
+      setProperties: outcome.properties,
+      removeProperties: [],
+      tags: null,
+    });
+    return this.#image(task, { ...inputOf(task), imageId: image.id });
   }
 
   /** web-download into staging; a Content-Length the body does not match fails it (reference §9.4 step 2). */
@@ -188,6 +271,9 @@ export class ImportJob {
     const reason = error instanceof ImportFailure || error instanceof DomainError ? error.message : 'Task failed due to Internal Error';
     if (!(error instanceof ImportFailure || error instanceof DomainError)) log.error({ err: error, taskId: task.id }, 'import failed');
     await staging.remove(input.imageId).catch((e: unknown) => log.error({ err: e, imageId: input.imageId }, 'could not clear staging'));
+    // A plugins' outcome recorded but not yet staged is a file of this job's in the work dir.
+    const output = ((await tasks.findById(task.id))?.progress?.['plugins'] as PluginsOutcome | undefined)?.output ?? null;
+    if (output !== null) await rm(output, { force: true });
     const image = await repo.findById(input.imageId);
     if (image !== null && image.properties[IMPORT_LOCK] === task.id) {
       if (image.status === 'importing') {

@@ -111,6 +111,8 @@ export class ImportService {
       requestId: context.requestId,
       userId: context.userId,
       input: { image_id: id, import_req: request.body, backend: stores },
+      // inject_image_metadata asks who imported (reference §9.7); the job has no request.
+      progress: { roles: [...context.roles] },
     });
     // The flow is built now, as Glance builds it in the request (reference §9.4): the image is
     // importing and says where to. Should this process stop right here, the job does it.

@@ -1,5 +1,6 @@
 import { pathToFileURL } from 'node:url';
 import { join } from 'node:path';
+import { copyFile, rename, unlink } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { FileStore } from '../stores/file/file-store.js';
 import { StoreNotFoundError } from '../stores/store-errors.js';
@@ -26,7 +27,28 @@ export class StagingArea {
   }
 
   location(imageId: string): string {
-    return pathToFileURL(join(this.dir, imageId)).href;
+    return pathToFileURL(this.path(imageId)).href;
+  }
+
+  /** The staged file itself (import plugins work on files). */
+  path(imageId: string): string {
+    return join(this.dir, imageId);
+  }
+
+  /**
+   * Makes `file` (a plugin's output) the image's staged data, replacing what was staged. A
+   * rename, so it is whole or not done; a copy when `file` is on another filesystem.
+   */
+  async replaceWith(imageId: string, file: string): Promise<void> {
+    try {
+      await rename(file, this.path(imageId));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error;
+      const temp = `${this.path(imageId)}.tmp-replace`;
+      await copyFile(file, temp);
+      await rename(temp, this.path(imageId));
+      await unlink(file);
+    }
   }
 
   /** Stores the bytes as the image's staged data; the staging size limit is `maxBytes`. */

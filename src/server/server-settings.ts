@@ -33,6 +33,14 @@ export interface ImportSettings {
   readonly jobLeaseSeconds: number;
   /** `[import_filtering_opts]`: what web-download may fetch (reference §9.5). */
   readonly urlFilter: UrlFilterSettings;
+  /** `[image_import_opts] image_import_plugins`, in order (reference §9.7). */
+  readonly plugins: readonly string[];
+  /** `[image_conversion] output_format`. */
+  readonly conversionFormat: 'raw' | 'qcow2' | 'vmdk';
+  /** `[inject_metadata_properties]`. */
+  readonly inject: { readonly properties: Readonly<Record<string, string>>; readonly ignoreUserRoles: readonly string[] };
+  /** `[task] work_dir`, default <data_dir>/import-work. */
+  readonly workDir: string;
 }
 
 export interface ServerSettings {

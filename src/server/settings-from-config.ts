@@ -9,6 +9,9 @@ import {
   DEFAULT_OPTIONS,
   TASKFLOW_EXECUTOR_OPTIONS,
   IMPORT_FILTERING_OPTIONS,
+  IMAGE_IMPORT_OPTIONS,
+  IMAGE_CONVERSION_OPTIONS,
+  INJECT_METADATA_OPTIONS,
   TASK_OPTIONS,
   EMBEDDED_IDENTITY_OPTIONS,
   GLANCE_STORE_OPTIONS,
@@ -29,6 +32,7 @@ import type { StoreSettings } from '../stores/store-settings.js';
 import type { ServerSettings } from './server-settings.js';
 import type { UrlFilterSettings } from '../fetching/url-filter-settings.js';
 import type { SectionValues } from '../config/options.js';
+import { isPluginName, PLUGIN_NAMES } from '../imports/plugins/plugin-table.js';
 
 const SIZE_UNITS: Readonly<Record<string, number>> = { '': 1, B: 1, KB: 1024, MB: 1024 ** 2, GB: 1024 ** 3, TB: 1024 ** 4 };
 
@@ -139,6 +143,13 @@ export function settingsFromConfig(config: Config): { settings: ServerSettings; 
         taskTimeToLiveHours: config.section(TASK_OPTIONS).task_time_to_live,
         jobLeaseSeconds: config.section(TASK_OPTIONS).job_lease_seconds,
         urlFilter: urlFilter(config.section(IMPORT_FILTERING_OPTIONS)),
+        plugins: importPlugins(config.section(IMAGE_IMPORT_OPTIONS).image_import_plugins),
+        conversionFormat: config.section(IMAGE_CONVERSION_OPTIONS).output_format,
+        inject: {
+          properties: injectedProperties(config.section(INJECT_METADATA_OPTIONS).inject),
+          ignoreUserRoles: config.section(INJECT_METADATA_OPTIONS).ignore_user_roles,
+        },
+        workDir: resolve(dataDir, config.section(TASK_OPTIONS).work_dir ?? 'import-work'),
       },
     },
     process: {
@@ -183,4 +194,24 @@ function urlFilter(opts: SectionValues<(typeof IMPORT_FILTERING_OPTIONS)['option
     allowedPorts: ports('allowed_ports', opts.allowed_ports),
     disallowedPorts: ports('disallowed_ports', opts.disallowed_ports),
   };
+}
+
+function importPlugins(names: readonly string[]): readonly string[] {
+  for (const name of names) {
+    if (!isPluginName(name)) {
+      throw new ConfigError(`[image_import_opts] image_import_plugins: '${name}' is not an import plugin (${PLUGIN_NAMES.join(', ')})`);
+    }
+  }
+  return names;
+}
+
+/** `inject = k1:v1, k2:v2`, as oslo.config reads a dict option. */
+function injectedProperties(pairs: readonly string[]): Record<string, string> {
+  const properties: Record<string, string> = {};
+  for (const pair of pairs) {
+    const at = pair.indexOf(':');
+    if (at <= 0) throw new ConfigError(`[inject_metadata_properties] inject: '${pair}' is not key:value`);
+    properties[pair.slice(0, at).trim()] = pair.slice(at + 1).trim();
+  }
+  return properties;
 }

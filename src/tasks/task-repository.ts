@@ -73,7 +73,7 @@ export class TaskRepository {
       input: JSON.stringify(task.input),
       result: null,
       message: '',
-      progress: null,
+      progress: task.progress === undefined ? null : JSON.stringify(task.progress),
       created_at: at,
       updated_at: at,
       expires_at: null,

@@ -33,4 +33,6 @@ export interface NewTask {
   readonly requestId: string | null;
   readonly userId: string | null;
   readonly input: JsonObject;
+  /** What the job needs that the API does not show (the caller's roles, say). */
+  readonly progress?: JsonObject;
 }

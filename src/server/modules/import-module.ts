@@ -4,6 +4,8 @@ import { SafeFetcher } from '../../fetching/safe-fetch.js';
 import { importRoutes } from '../../http/routes/import-routes.js';
 import { taskRoutes } from '../../http/routes/task-routes.js';
 import { ImportJob } from '../../imports/import-job.js';
+import { buildPlugins } from '../../imports/plugins/plugin-table.js';
+import { DEFAULT_QEMU_IMG_SETTINGS } from '../../imports/plugins/qemu-img.js';
 import { ImportService } from '../../imports/import-service.js';
 import type { StagingArea } from '../../imports/staging-area.js';
 import { TaskRepository } from '../../tasks/task-repository.js';
@@ -39,7 +41,17 @@ export function importModule(context: ModuleContext): ImportModule {
     tasks,
     staging,
     web,
-    options: { imageSizeCap: settings.imageSizeCap, taskTimeToLiveHours: config.taskTimeToLiveHours },
+    plugins: buildPlugins(config.plugins, {
+      imageConversion: {
+        outputFormat: config.conversionFormat,
+        vmdkAllowedTypes: settings.formatPolicy.vmdkAllowedTypes,
+        maxBytes: settings.imageSizeCap,
+        qemuImg: DEFAULT_QEMU_IMG_SETTINGS,
+      },
+      imageDecompression: { maxBytes: settings.imageSizeCap },
+      injectImageMetadata: { inject: config.inject.properties, ignoreUserRoles: config.inject.ignoreUserRoles },
+    }),
+    options: { imageSizeCap: settings.imageSizeCap, taskTimeToLiveHours: config.taskTimeToLiveHours, workDir: config.workDir },
     log,
   });
   const runner = new TaskRunner({
