@@ -126,8 +126,8 @@ export const DEFAULT_OPTIONS = section('DEFAULT', {
   node_heartbeat_interval: int(10, 'Seconds between heartbeats of this node in the database (Glimpse option).', { min: 1 }),
   node_dead_after: int(60, 'Seconds without a heartbeat after which other nodes take a node for dead and recover its uploads (Glimpse option).', { min: 2 }),
   enabled_import_methods: list(
-    ['glance-direct', 'web-download'],
-    'Interoperable import methods offered (reference §9): glance-direct, web-download. Glance also lists copy-image by default; Glimpse does not offer it yet.',
+    ['glance-direct', 'web-download', 'copy-image'],
+    'Interoperable import methods offered (reference §9): glance-direct, web-download, copy-image (glance-download is not offered yet).',
   ),
   node_staging_uri: pattern(
     /^file:\/\/\/.+/,

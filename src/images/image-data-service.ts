@@ -261,6 +261,10 @@ export class ImageDataService {
     try {
       const verifier = await this.signatures.verifierFor(context, image);
       written = await this.ingestVerified(image, source, store, options.signal, limit.maxBytes, verifier);
+      // A copy of an active image must be the very bytes it has (copy-image).
+      if (from === 'active' && image.checksum !== null && written.checksum !== image.checksum) {
+        throw new ConflictError(`The copy of image ${image.id} does not match its checksum ${image.checksum}; it was not kept.`);
+      }
       if (!(await this.repo.recordImportedData(image.id, from, options.activate, written))) {
         throw new GoneError('Image has been deleted, aborting import.');
       }
@@ -292,6 +296,32 @@ export class ImageDataService {
       removed += 1;
     }
     return removed;
+  }
+
+  /** The image's data from its first readable copy, the default store's first (copy-image's source). */
+  async readStored(imageId: string): Promise<Readable> {
+    const locations = await this.repo.listLocations(imageId);
+    const preferred = this.stores.defaultStore.id;
+    const ordered = [...locations.filter((l) => l.storeId === preferred), ...locations.filter((l) => l.storeId !== preferred)];
+    let lastError: unknown = null;
+    for (const location of ordered) {
+      const store = this.stores.get(location.storeId);
+      if (store === undefined) continue;
+      try {
+        return await store.read(location.url);
+      } catch (error) {
+        if (!(error instanceof StoreError)) throw error;
+        lastError = error;
+      }
+    }
+    throw new ServiceUnavailableError(
+      `The image data of ${imageId} is not readable from any store${lastError instanceof Error ? `: ${lastError.message}` : ''}`,
+    );
+  }
+
+  /** Removes one copy of an image's data (a failed copy-image undoes its copies). */
+  async removeCopy(imageId: string, storeId: string, location: string): Promise<boolean> {
+    return this.removeData(imageId, this.stores.get(storeId), location);
   }
 
   /** The owner sees why the upload failed on the image itself (glance-lessons §1). */

@@ -113,20 +113,30 @@ export class ImportJob {
   async #import(task: Task, input: ImportInput, job: JobContext): Promise<void> {
     const { repo, data, staging, tasks } = this.deps;
     let image = await this.#image(task, input);
-    if (image.status === 'uploading' || image.status === 'queued') {
+    const copying = input.method === 'copy-image';
+    if (copying && image.status !== 'active') throw new ImportFailure(`Image ${image.id} is ${image.status}; only active images can be copied.`);
+    if (!copying && (image.status === 'uploading' || image.status === 'queued')) {
       // The request stopped between creating the task and moving the image on: do it now.
       await repo.transitionStatus(image.id, image.status, 'importing');
       await repo.setServerProperties(image.id, { [IMPORTING_TO_STORES]: joinStores(input.stores) }, [STAGE_HOST]);
       image = await this.#image(task, input);
     }
-    if (image.status !== 'importing') throw new ImportFailure(`Image ${image.id} is ${image.status}, not importing; the import cannot go on.`);
+    if (!copying && image.status !== 'importing') throw new ImportFailure(`Image ${image.id} is ${image.status}, not importing; the import cannot go on.`);
 
-    if ((await staging.size(image.id)) === null) {
+    const stagedSize = await staging.size(image.id);
+    if (copying && stagedSize !== image.size) {
+      // A staged copy of the right size is reused (a resumed job); anything else is fetched again
+      // from the image's own data (reference §9.4 step 2).
+      if (stagedSize !== null) await staging.remove(image.id);
+      await tasks.update(task.id, 'processing', { message: 'Copying the image data to staging', progress: { ...task.progress, step: 'stage-copy' } });
+      await staging.write(image.id, await data.readStored(image.id), Number.MAX_SAFE_INTEGER, job.signal);
+    } else if (stagedSize === null) {
       if (input.method !== 'web-download') throw new ImportFailure(`The staged data of image ${image.id} is missing.`);
       await this.#fetch(task, image, input, job.signal);
     }
 
-    if (this.deps.plugins.length > 0) image = await this.#runPlugins(task, image, job.signal);
+    // Plugins change the data; a copy must stay the same bytes (reference §9.4 step 4).
+    if (!copying && this.deps.plugins.length > 0) image = await this.#runPlugins(task, image, job.signal);
 
     const done = new Set((await repo.listLocations(image.id)).map((l) => l.storeId));
     const pending = input.stores.filter((s) => !done.has(s));
@@ -157,6 +167,7 @@ export class ImportJob {
     await staging.remove(image.id);
     image = await this.#image(task, input);
     if (image.status !== 'active') throw new ImportFailure('None of the uploads finished!');
+    if (copying && pending.length > 0 && failed.length === pending.length) throw new ImportFailure('None of the copies finished!');
     await repo.swapProperty(image.id, IMPORT_LOCK, task.id, null);
     await repo.setServerProperties(image.id, { [IMPORTING_TO_STORES]: '' }, [IMPORT_FAILURE]);
     await tasks.transition(task.id, 'processing', 'success', { message: '', result: { image_id: image.id }, progress: null, expiresAt: this.#expiry() });
@@ -287,6 +298,12 @@ export class ImportJob {
           os_hash_algo: null,
           os_hash_value: null,
         });
+      } else if (input.method === 'copy-image') {
+        // The copies this job made go (none of its stores held the image before); the image
+        // stays active with the copies it had (reference §9.4 revert).
+        for (const location of await repo.listLocations(image.id)) {
+          if (input.stores.includes(location.storeId)) await data.removeCopy(image.id, location.storeId, location.url);
+        }
       }
       await repo.setServerProperties(
         image.id,

@@ -94,9 +94,26 @@ export class ImportService {
     const loaded = await access.load(context, id);
     const image = loaded.image;
     this.checkStatus(image, request.method);
-    access.authorize(context, 'modify_image', loaded, 'You are not authorized to complete modify_image action.');
-    access.requireOwner(context, loaded);
-    const stores = this.targetStores(request, storeHeader);
+    const copying = request.method === 'copy-image';
+    if (copying) {
+      // copy_image is admin-only by default, and copies images the caller need not own (reference §9.3 step 5).
+      access.authorize(context, 'copy_image', loaded, 'You are not authorized to complete copy_image action.');
+    } else {
+      access.authorize(context, 'modify_image', loaded, 'You are not authorized to complete modify_image action.');
+      access.requireOwner(context, loaded);
+    }
+    let stores = this.targetStores(request, storeHeader);
+    if (copying) {
+      const holding = new Set(image.stores.length > 0 ? image.stores : (await repo.listLocations(id)).map((l) => l.storeId));
+      if (request.allStores) {
+        // Every store but those that hold it already; none left is a 202 that does nothing.
+        stores = stores.filter((s) => !holding.has(s));
+        if (stores.length === 0) return;
+      } else {
+        const present = stores.find((s) => holding.has(s));
+        if (present !== undefined) throw new InvalidInputError(`Image is already present at store '${present}'`);
+      }
+    }
     if (request.method === 'web-download') this.checkSource(request.uri ?? '');
     const lock = await this.breakableLock(image);
     const taskId = randomUUID();
@@ -115,9 +132,10 @@ export class ImportService {
       progress: { roles: [...context.roles] },
     });
     // The flow is built now, as Glance builds it in the request (reference §9.4): the image is
-    // importing and says where to. Should this process stop right here, the job does it.
+    // importing (a copy stays active) and says where to. Should this process stop right here,
+    // the job does it.
     const from = request.method === 'glance-direct' ? 'uploading' : 'queued';
-    if (await repo.transitionStatus(id, from, 'importing')) {
+    if (copying || (await repo.transitionStatus(id, from, 'importing'))) {
       await repo.setServerProperties(
         id,
         {
@@ -146,6 +164,10 @@ export class ImportService {
 
   /** Glance's status preconditions (reference §9.3 step 3). */
   private checkStatus(image: Image, method: string): void {
+    if (method === 'copy-image') {
+      if (image.status !== 'active') throw new ConflictError('Only images with status active can be targeted for copying');
+      return;
+    }
     if (image.status === 'active') throw new ConflictError('Image with status active cannot be target for import');
     if (method === 'web-download' && image.status !== 'queued') throw new ConflictError(`Image needs to be in 'queued' state to use '${method}' method`);
     if (method === 'glance-direct' && image.status !== 'uploading') {

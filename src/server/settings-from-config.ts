@@ -166,7 +166,7 @@ export function settingsFromConfig(config: Config): { settings: ServerSettings; 
 }
 
 /** The import methods Glimpse runs; one it does not (yet) is a startup error, not a 202 that fails later. */
-const IMPLEMENTED_IMPORT_METHODS: readonly string[] = ['glance-direct', 'web-download'];
+const IMPLEMENTED_IMPORT_METHODS: readonly string[] = ['glance-direct', 'web-download', 'copy-image'];
 
 function importMethods(names: readonly string[]): readonly string[] {
   for (const name of names) {

@@ -89,10 +89,10 @@ for (const dialect of testDialects()) {
       const info = await s.request('demo', 'GET', '/v2/info/import');
       assert.equal(info.status, 200);
       assert.deepEqual(info.json(), {
-        'import-methods': { description: 'Import methods available.', type: 'array', value: ['glance-direct', 'web-download'] },
+        'import-methods': { description: 'Import methods available.', type: 'array', value: ['glance-direct', 'web-download', 'copy-image'] },
       });
       const created = await s.request('demo', 'POST', '/v2/images', { body: { name: 'x' } });
-      assert.equal(created.headers.get('openstack-image-import-methods'), 'glance-direct,web-download');
+      assert.equal(created.headers.get('openstack-image-import-methods'), 'glance-direct,web-download,copy-image');
     });
 
     it('stages and imports with glance-direct: the image is active with the bytes, md5 and multihash', async () => {
@@ -184,7 +184,7 @@ for (const dialect of testDialects()) {
       const cases: [unknown, number, RegExp][] = [
         [{}, 400, /Import request requires a 'method' field\./],
         [{ method: {} }, 400, /Import request requires a 'name' field\./],
-        [{ method: { name: 'copy-image' } }, 400, /Unknown import method name 'copy-image'\./],
+        [{ method: { name: 'glance-download' } }, 400, /Unknown import method name 'glance-download'\./],
         [{ method: { name: 'web-download', uri: 'http://x' }, all_stores: 'yes' }, 400, /'all_stores' must be boolean value only/],
         [
           { method: { name: 'web-download', uri: 'http://x' }, all_stores_must_succeed: false },

@@ -105,7 +105,7 @@ export function testSettings(database: TestDatabase, overrides: TestOverrides = 
     scrubber: { delayedDelete: false, scrubTimeSeconds: 0, poolSize: 1, wakeupSeconds: 300 },
     node: { id: `test-node-${database.dataDir}`, heartbeatSeconds: 10, deadAfterSeconds: 60 },
     imports: {
-      methods: ['glance-direct', 'web-download'],
+      methods: ['glance-direct', 'web-download', 'copy-image'],
       stagingDir: `${database.dataDir}/staging`,
       selfUrl: null,
       maxWorkers: 4,
