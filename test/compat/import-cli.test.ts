@@ -189,3 +189,109 @@ describe('import with the OpenStack CLIs', () => {
     assert.match(out.stdout, /does not pass filtering/);
   });
 });
+
+describe('copy-image across two file stores with the glance CLI', () => {
+  let glimpse: GlimpseProcess;
+  let file = '';
+  before(async () => {
+    const users = Object.entries(USERS).map(([name, u]) => `user_${name} = ${u.password} ${u.project} ${u.roles}`);
+    glimpse = await startGlimpseProcess(
+      [
+        '[DEFAULT]',
+        'bind_port = {port}',
+        'data_dir = {dir}/data',
+        'enabled_backends = fast:file, cheap:file',
+        '[glance_store]',
+        'default_backend = fast',
+        '[fast]',
+        'filesystem_store_datadir = {dir}/fast',
+        '[cheap]',
+        'filesystem_store_datadir = {dir}/cheap',
+        '[embedded_identity]',
+        ...users,
+        '',
+      ].join('\n'),
+    );
+    file = join(glimpse.dir, 'disk.raw');
+    writeFileSync(file, bytes);
+  });
+  after(async () => {
+    await glimpse.stop();
+  });
+  const glance = (user: User, ...args: string[]): Promise<CliResult> =>
+    runCli('glance', { authUrl: `${glimpse.url}/identity/v3`, username: user, password: USERS[user].password, project: USERS[user].project }, args);
+  async function ok(result: Promise<CliResult>): Promise<string> {
+    const { code, stdout } = await result;
+    assert.equal(code, 0, stdout);
+    return stdout;
+  }
+  async function storesOf(id: string, want: string): Promise<string> {
+    let stores = '';
+    for (let waited = 0; waited < 30_000 && stores !== want; waited += 200) {
+      stores = /\|\s*stores\s*\|\s*(\S*)\s*\|/.exec(await ok(glance('demo', 'image-show', id)))?.[1] ?? '';
+      if (stores !== want) await sleep(200);
+    }
+    return stores;
+  }
+  const idIn = (table: string): string => {
+    const match = /\|\s*id\s*\|\s*([0-9a-f-]{36})\s*\|/.exec(table);
+    assert.ok(match?.[1] !== undefined, table);
+    return match[1];
+  };
+
+  it('imports into one store, then copies it with --stores and with --all-stores', async () => {
+    const first = idIn(
+      await ok(
+        glance(
+          'demo',
+          'image-create-via-import',
+          '--name',
+          'edge',
+          '--disk-format',
+          'raw',
+          '--container-format',
+          'bare',
+          '--import-method',
+          'glance-direct',
+          '--file',
+          file,
+          '--store',
+          'fast',
+        ),
+      ),
+    );
+    assert.equal(await storesOf(first, 'fast'), 'fast');
+    await ok(glance('admin', 'image-import', '--import-method', 'copy-image', '--stores', 'cheap', first));
+    assert.equal(await storesOf(first, 'fast,cheap'), 'fast,cheap');
+    const second = idIn(
+      await ok(
+        glance(
+          'demo',
+          'image-create-via-import',
+          '--name',
+          'edge2',
+          '--disk-format',
+          'raw',
+          '--container-format',
+          'bare',
+          '--import-method',
+          'glance-direct',
+          '--file',
+          file,
+          '--store',
+          'fast',
+        ),
+      ),
+    );
+    assert.equal(await storesOf(second, 'fast'), 'fast');
+    await ok(glance('admin', 'image-import', '--import-method', 'copy-image', '--all-stores', 'True', second));
+    assert.equal(await storesOf(second, 'fast,cheap'), 'fast,cheap');
+    const out = join(glimpse.dir, 'copied.raw');
+    await ok(glance('demo', 'image-download', '--file', out, second));
+    assert.equal(md5(readFileSync(out)), md5(bytes));
+    // A member may not copy (copy_image is admin-only by default).
+    const refused = await glance('demo', 'image-import', '--import-method', 'copy-image', '--stores', 'cheap', first);
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stdout, /403|not authorized/i);
+  });
+});
