@@ -20,7 +20,9 @@ export type ErrorCode =
   | 'UNSUPPORTED_MEDIA_TYPE'
   | 'RANGE_NOT_SATISFIABLE'
   | 'HEADER_TOO_LARGE'
-  | 'SERVICE_UNAVAILABLE';
+  | 'SERVICE_UNAVAILABLE'
+  | 'BAD_GATEWAY'
+  | 'GATEWAY_TIMEOUT';
 
 export type MessagePlacement = 'explanation' | 'detail';
 
@@ -106,4 +108,14 @@ export class HeaderTooLargeError extends DomainError {
 
 export class ServiceUnavailableError extends DomainError {
   readonly code = 'SERVICE_UNAVAILABLE';
+}
+
+/** Another node this request was forwarded to answered with nonsense or failed (reference §9.6). */
+export class BadGatewayError extends DomainError {
+  readonly code = 'BAD_GATEWAY';
+}
+
+/** Another node this request had to be forwarded to could not be reached in time (reference §9.6). */
+export class GatewayTimeoutError extends DomainError {
+  readonly code = 'GATEWAY_TIMEOUT';
 }

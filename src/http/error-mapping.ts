@@ -28,6 +28,8 @@ const STATUS: Readonly<Record<ErrorCode, { status: number; title: string; explan
   RANGE_NOT_SATISFIABLE: { status: 416, title: 'Requested Range Not Satisfiable', explanation: 'The Range requested is not available.' },
   HEADER_TOO_LARGE: { status: 431, title: 'Request Header Fields Too Large', explanation: 'The request header fields were too large.' },
   SERVICE_UNAVAILABLE: { status: 503, title: 'Service Unavailable', explanation: 'The server is currently unavailable. Please try again at a later time.' },
+  BAD_GATEWAY: { status: 502, title: 'Bad Gateway', explanation: 'Bad gateway.' },
+  GATEWAY_TIMEOUT: { status: 504, title: 'Gateway Timeout', explanation: 'The gateway has timed out.' },
 };
 
 export function domainErrorText(error: DomainError): ErrorText {

@@ -122,8 +122,11 @@ export interface ImageServiceDeps {
   readonly limits: ListLimits;
   /** Removes a deleted image's stored data (ImageDataService). */
   readonly data: { purge(imageId: string): Promise<boolean> };
-  /** Data staged for an import (src/imports/staging-area.ts): removed with its image. */
-  readonly staged: { remove(imageId: string): Promise<void> } | null;
+  /**
+   * Data staged for an import (src/imports): removed with its image, or the whole delete done by
+   * the node whose staging holds it (distributed staging: true when that node did it).
+   */
+  readonly staged: { remove(imageId: string): Promise<void>; forwardDelete(context: RequestContext, image: Image): Promise<boolean> } | null;
   /** `delayed_delete`: leave the data to the scrubber (reference §12). */
   readonly delayedDelete: boolean;
   /** Property protections, or null when `property_protection_file` is unset (reference §6). */
@@ -386,6 +389,7 @@ export class ImageService {
   async delete(context: RequestContext, id: string): Promise<void> {
     const loaded = await this.access.loadForWrite(context, id, 'delete_image', 'You are not authorized to complete delete_image action.');
     if (loaded.image.protected) throw new ForbiddenError(`Image ${id} is protected and cannot be deleted.`);
+    if (this.staged !== null && (await this.staged.forwardDelete(context, loaded.image))) return;
     // An image with data goes through pending_delete (soft-deleted at once, reference §12), so a
     // purge cut short by a crash or a store error is finished by the scrubber, never forgotten.
     const hasData = (await this.repo.listLocations(id)).length > 0;

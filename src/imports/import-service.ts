@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { RequestContext } from '../auth/request-context.js';
-import { ConflictError, InvalidInputError, NotFoundError } from '../errors/domain-errors.js';
+import { ConflictError, GatewayTimeoutError, InvalidInputError, NotFoundError } from '../errors/domain-errors.js';
 import type { ImageAccess } from '../images/image-access.js';
 import { dataWriteError } from '../images/image-data-service.js';
 import type { ImageRepository } from '../images/image-repository.js';
@@ -16,6 +16,7 @@ import type { TaskRepository } from '../tasks/task-repository.js';
 import { parseImportRequest, type ImportRequest } from './import-request.js';
 import { FAILED_IMPORT, IMPORT_LOCK, IMPORTING_TO_STORES, joinStores, STAGE_HOST, storeList } from './import-properties.js';
 import type { StagingArea } from './staging-area.js';
+import type { ForwardedAnswer, StageHostForwarder } from './stage-host-forwarder.js';
 
 export interface ImportServiceOptions {
   /** `enabled_import_methods`. */
@@ -37,6 +38,8 @@ export interface ImportServiceDeps {
   readonly staging: StagingArea;
   /** Tells the job runner a new job is waiting. */
   readonly wake: () => void;
+  /** Replays a request to the node whose staging holds an image's data (reference §9.6). */
+  readonly forwarder: StageHostForwarder;
   readonly options: ImportServiceOptions;
 }
 
@@ -86,8 +89,11 @@ export class ImportService {
     }
   }
 
-  /** `POST /v2/images/{id}/import` → 202: every check of reference §9.3, in order, then the task. */
-  async import(context: RequestContext, id: string, body: unknown, storeHeader: string | null): Promise<void> {
+  /**
+   * `POST /v2/images/{id}/import` → 202: every check of reference §9.3, in order, then the task.
+   * The stage host's answer when the request had to be replayed there (§9.6), else null.
+   */
+  async import(context: RequestContext, id: string, body: unknown, storeHeader: string | null): Promise<ForwardedAnswer | null> {
     const { repo, access, tasks, options } = this.deps;
     const request = parseImportRequest(body, options.methods);
     access.requireWritable(context);
@@ -108,11 +114,16 @@ export class ImportService {
       if (request.allStores) {
         // Every store but those that hold it already; none left is a 202 that does nothing.
         stores = stores.filter((s) => !holding.has(s));
-        if (stores.length === 0) return;
+        if (stores.length === 0) return null;
       } else {
         const present = stores.find((s) => holding.has(s));
         if (present !== undefined) throw new InvalidInputError(`Image is already present at store '${present}'`);
       }
+    }
+    // Staged on another node: that node imports it, since only it has the bytes (reference §9.3 step 9).
+    const stageHost = image.properties[STAGE_HOST];
+    if (request.method === 'glance-direct' && stageHost !== undefined && stageHost !== options.selfUrl) {
+      return this.deps.forwarder.forward(stageHost, 'POST', `/v2/images/${id}/import`, context, body, storeHeader);
     }
     if (request.method === 'web-download') this.checkSource(request.uri ?? '');
     const lock = await this.breakableLock(image);
@@ -146,6 +157,26 @@ export class ImportService {
       );
     }
     this.deps.wake();
+    return null;
+  }
+
+  /**
+   * A delete of a staged or importing image that reached another node than its stage host goes
+   * to the stage host, which removes the staged bytes too (reference §9.6). True when the stage
+   * host did it; false when it is this node's to do, or the stage host cannot be reached (the
+   * delete goes on here, as in Glance, and the stage host's recovery removes the bytes later).
+   */
+  async forwardDelete(context: RequestContext, image: Image): Promise<boolean> {
+    const stageHost = image.properties[STAGE_HOST];
+    if (stageHost === undefined || stageHost === this.deps.options.selfUrl) return false;
+    if (image.status !== 'uploading' && image.status !== 'importing') return false;
+    try {
+      await this.deps.forwarder.forward(stageHost, 'DELETE', `/v2/images/${image.id}`, context, undefined, null);
+      return true;
+    } catch (error) {
+      if (error instanceof GatewayTimeoutError) return false;
+      throw error;
+    }
   }
 
   /**

@@ -107,7 +107,7 @@ export async function createServer(parts: ServerParts): Promise<Server> {
     limits: { limitParamDefault: settings.limitParamDefault, apiLimitMax: settings.apiLimitMax },
     data,
     delayedDelete: settings.scrubber.delayedDelete,
-    staged: imports.staging,
+    staged: imports.staged,
     protections,
     signatures,
     ...ports,

@@ -68,8 +68,7 @@ for (const dialect of testDialects()) {
       (await s.request('demo', 'POST', '/v2/images', { body: { name: 'multi', disk_format: 'raw', container_format: 'bare' } })).json<{ id: string }>().id;
     const post = (s: TestServer, user: 'demo' | 'admin', id: string, body: unknown, headers: Record<string, string> = {}): Promise<Answer> =>
       s.request(user, 'POST', `/v2/images/${id}/import`, { body, headers });
-    const stores = async (s: TestServer, id: string): Promise<string> =>
-      String((await s.request('demo', 'GET', `/v2/images/${id}`)).json()['stores']);
+    const stores = async (s: TestServer, id: string): Promise<string> => String((await s.request('demo', 'GET', `/v2/images/${id}`)).json()['stores']);
 
     it('web-download into the stores asked for, or into every store', async () => {
       const s = server.current;

@@ -25,8 +25,10 @@ export const importRoutes: FastifyPluginCallback<{ imports: ImportService }> = (
   resource(app, '/images/:image_id/import', {
     POST: async (request, reply) => {
       const store = request.headers['x-image-meta-store'];
-      await imports.import(contextOf(request), imageId(request), jsonBody(request), typeof store === 'string' && store !== '' ? store : null);
-      return reply.code(202).send();
+      const forwarded = await imports.import(contextOf(request), imageId(request), jsonBody(request), typeof store === 'string' && store !== '' ? store : null);
+      // Replayed to the stage host: its request id is the one to quote (reference §9.6).
+      if (forwarded?.requestId != null) void reply.header('x-openstack-request-id', forwarded.requestId);
+      return reply.code(forwarded?.status ?? 202).send();
     },
   });
 

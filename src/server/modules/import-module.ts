@@ -7,6 +7,7 @@ import { ImportJob } from '../../imports/import-job.js';
 import { buildPlugins } from '../../imports/plugins/plugin-table.js';
 import { DEFAULT_QEMU_IMG_SETTINGS } from '../../imports/plugins/qemu-img.js';
 import { ImportService } from '../../imports/import-service.js';
+import { StageHostForwarder } from '../../imports/stage-host-forwarder.js';
 import type { StagingArea } from '../../imports/staging-area.js';
 import { TaskRepository } from '../../tasks/task-repository.js';
 import { TaskRunner } from '../../tasks/task-runner.js';
@@ -21,6 +22,8 @@ export interface ImportModule extends ApiModule {
   readonly imports: ImportService;
   readonly runner: TaskRunner;
   readonly staging: StagingArea;
+  /** What image delete needs of imports: staged data to remove, or a stage host to forward to. */
+  readonly staged: { remove(imageId: string): Promise<void>; forwardDelete: ImportService['forwardDelete'] };
 }
 
 /** Tasks and interoperable import (reference §9, §10; README "Import"). */
@@ -71,6 +74,7 @@ export function importModule(context: ModuleContext): ImportModule {
     tasks,
     staging,
     wake: () => runner.kick(),
+    forwarder: new StageHostForwarder(),
     options: { methods: config.methods, imageSizeCap: settings.imageSizeCap, selfUrl: config.selfUrl, nodeId: settings.node.id, urlFilter: config.urlFilter },
   });
   const taskService = new TaskService(tasks, policy, { limitParamDefault: settings.limitParamDefault, apiLimitMax: settings.apiLimitMax });
@@ -85,6 +89,7 @@ export function importModule(context: ModuleContext): ImportModule {
     imports,
     runner,
     staging,
+    staged: { remove: (imageId) => staging.remove(imageId), forwardDelete: (ctx, image) => imports.forwardDelete(ctx, image) },
     start: () => runner.start(),
     stop: () => runner.stop(),
   };
