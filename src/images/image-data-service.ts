@@ -222,10 +222,15 @@ export class ImageDataService {
     signal: AbortSignal,
     maxBytes: number,
     verifier: SignatureVerifier | null,
+    progress: ((bytes: number) => void) | null = null,
   ): Promise<VerifiedData> {
     const hashing = this.hashing(['md5', this.options.hashingAlgorithm]);
     const inspector = new FormatInspector();
-    const observers = [(chunk: Buffer) => inspector.push(chunk), ...(verifier === null ? [] : [(chunk: Buffer) => verifier.update(chunk)])];
+    const observers = [
+      (chunk: Buffer) => inspector.push(chunk),
+      ...(verifier === null ? [] : [(chunk: Buffer) => verifier.update(chunk)]),
+      ...(progress === null ? [] : [(chunk: Buffer) => progress(chunk.length)]),
+    ];
     const written = await ingest({ imageId: image.id, source, store, maxBytes, signal, hashing, observers });
     try {
       const virtualSize = this.checkFormat(image, inspector, written.size);
@@ -251,7 +256,7 @@ export class ImageDataService {
     image: Image,
     source: Readable,
     storeId: string,
-    options: { readonly signal: AbortSignal; readonly activate: boolean },
+    options: { readonly signal: AbortSignal; readonly activate: boolean; readonly progress?: (bytes: number) => void },
   ): Promise<VerifiedData> {
     const store = this.stores.get(storeId);
     if (store === undefined) throw new ConflictError(`Unknown scheme '${storeId}' found in URI`);
@@ -260,7 +265,7 @@ export class ImageDataService {
     let written: VerifiedData | null = null;
     try {
       const verifier = await this.signatures.verifierFor(context, image);
-      written = await this.ingestVerified(image, source, store, options.signal, limit.maxBytes, verifier);
+      written = await this.ingestVerified(image, source, store, options.signal, limit.maxBytes, verifier, options.progress ?? null);
       // A copy of an active image must be the very bytes it has (copy-image).
       if (from === 'active' && image.checksum !== null && written.checksum !== image.checksum) {
         throw new ConflictError(`The copy of image ${image.id} does not match its checksum ${image.checksum}; it was not kept.`);

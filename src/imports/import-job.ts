@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import { pipeline, Transform, type Readable } from 'node:stream';
 import type { RequestContext } from '../auth/request-context.js';
 import { DomainError } from '../errors/domain-errors.js';
 import type { ImageDataService } from '../images/image-data-service.js';
@@ -30,6 +30,9 @@ export interface ImportJobDeps {
   readonly options: { readonly imageSizeCap: number; readonly taskTimeToLiveHours: number; readonly workDir: string };
   readonly log: Logger;
 }
+
+/** How often a running copy (download, or into a store) updates its task. */
+const PROGRESS_MS = 5000;
 
 /** What the import plugins made of the staged data, recorded before it is applied. */
 interface PluginsOutcome {
@@ -128,7 +131,7 @@ export class ImportJob {
       // A staged copy of the right size is reused (a resumed job); anything else is fetched again
       // from the image's own data (reference §9.4 step 2).
       if (stagedSize !== null) await staging.remove(image.id);
-      await tasks.update(task.id, 'processing', { message: 'Copying the image data to staging', progress: { ...task.progress, step: 'stage-copy' } });
+      await tasks.mergeProgress(task.id, 'processing', { step: 'stage-copy' }, 'Copying the image data to staging');
       await staging.write(image.id, await data.readStored(image.id), Number.MAX_SAFE_INTEGER, job.signal);
     } else if (stagedSize === null) {
       if (input.method !== 'web-download') throw new ImportFailure(`The staged data of image ${image.id} is missing.`);
@@ -143,16 +146,20 @@ export class ImportJob {
     const failed: string[] = [];
     for (const [index, storeId] of pending.entries()) {
       const last = index === pending.length - 1;
-      await tasks.update(task.id, 'processing', { message: `Importing to store ${storeId}`, progress: { step: 'store', store: storeId } });
+      await tasks.mergeProgress(task.id, 'processing', { step: 'store', store: storeId }, `Importing to store ${storeId}`);
       try {
         // Resumed: the node before may have written this copy and stopped before recording it.
         if (job.resumed) await data.removeUnrecorded(image.id, storeId);
         const source = await staging.read(image.id);
+        const total = (await staging.size(image.id)) ?? 0;
+        const report = this.#progressReporter(task, 'store', storeId, total);
         await data.storeImported(contextOf(task), image, source, storeId, {
           signal: job.signal,
+          progress: report.add,
           // Active with the last store, or with each one when they need not all succeed (reference §9.4 step 5).
           activate: (last || !input.allStoresMustSucceed) && image.status === 'importing',
         });
+        await report.done();
       } catch (error) {
         if (job.signal.aborted || input.allStoresMustSucceed) throw error;
         failed.push(storeId);
@@ -221,7 +228,7 @@ export class ImportJob {
         virtualSize,
         properties,
       };
-      await tasks.update(task.id, 'processing', { progress: { ...progress, plugins: { ...outcome } } });
+      await tasks.mergeProgress(task.id, 'processing', { plugins: { ...outcome } });
     }
     if (outcome.output !== null && existsSync(outcome.output)) await staging.replaceWith(image.id, outcome.output);
     await repo.applyChanges(image.id, 'importing', {
@@ -238,11 +245,51 @@ export class ImportJob {
     return this.#image(task, { ...inputOf(task), imageId: image.id });
   }
 
+  /**
+   * The task says how far a copy got (into staging or into a store), every PROGRESS_MS while it
+   * runs and at its end (Glance writes "Copied <n> MiB" every minute): bytes done and total, in
+   * the message and in the progress the job keeps.
+   */
+  #progressReporter(
+    task: Task,
+    step: 'fetch' | 'store',
+    storeId: string | null,
+    total: number | null,
+  ): { add: (bytes: number) => void; done: () => Promise<void> } {
+    const { tasks, log } = this.deps;
+    let bytes = 0;
+    let last = Date.now();
+    const mib = (n: number): string => (n / 1048576).toFixed(0);
+    const of = total === null ? '' : ` of ${mib(total)}`;
+    const write = (): Promise<void> =>
+      tasks
+        .mergeProgress(
+          task.id,
+          'processing',
+          { step, store: storeId, bytes, total },
+          step === 'fetch' ? `Downloaded ${mib(bytes)}${of} MiB` : `Copied ${mib(bytes)}${of} MiB to store ${storeId ?? ''}`,
+        )
+        .then(
+          () => undefined,
+          (error: unknown) => log.warn({ err: error, taskId: task.id }, 'could not record import progress'),
+        );
+    return {
+      add: (n) => {
+        bytes += n;
+        if (Date.now() - last >= PROGRESS_MS) {
+          last = Date.now();
+          void write();
+        }
+      },
+      done: write,
+    };
+  }
+
   /** web-download into staging; a Content-Length the body does not match fails it (reference §9.4 step 2). */
   async #fetch(task: Task, image: Image, input: ImportInput, signal: AbortSignal): Promise<void> {
     const { web, staging, tasks, options } = this.deps;
     if (web === null || input.uri === null) throw new ImportFailure('web-download is not available at this site.');
-    await tasks.update(task.id, 'processing', { message: 'Downloading', progress: { step: 'fetch' } });
+    await tasks.mergeProgress(task.id, 'processing', { step: 'fetch' }, 'Downloading');
     let fetched: Awaited<ReturnType<WebSource['open']>>;
     let size: number;
     try {
@@ -255,9 +302,19 @@ export class ImportJob {
     // Its errors reach staging's read; after that, a late one has nowhere else to go.
     const body = fetched.body;
     body.on('error', () => undefined);
+    const report = this.#progressReporter(task, 'fetch', null, fetched.contentLength);
+    const counted = new Transform({
+      transform(chunk: Buffer, _encoding, done): void {
+        report.add(chunk.length);
+        done(null, chunk);
+      },
+    });
+    pipeline(body, counted, () => undefined);
     try {
-      size = await staging.write(image.id, body, options.imageSizeCap, signal);
+      size = await staging.write(image.id, counted, options.imageSizeCap, signal);
+      await report.done();
     } catch (error) {
+      counted.destroy();
       body.destroy();
       // The fetcher's refusals and failures name their rule and never show credentials.
       if (signal.aborted || !(error instanceof Error) || error instanceof DomainError) throw error;

@@ -158,6 +158,25 @@ export class TaskRepository {
     return result.numUpdatedRows > 0n;
   }
 
+  /**
+   * Adds `patch` to the progress a job keeps (only the lease holder writes it), with a message,
+   * while the task is still in `status`.
+   */
+  async mergeProgress(id: string, status: TaskStatus, patch: JsonObject, message?: string): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      const row = await trx.selectFrom('tasks').select('progress').where('id', '=', id).where('status', '=', status).executeTakeFirst();
+      if (row === undefined) return false;
+      const progress = { ...(json(row.progress) ?? {}), ...patch };
+      await trx
+        .updateTable('tasks')
+        .set({ progress: JSON.stringify(progress), updated_at: now(), ...(message === undefined ? {} : { message }) })
+        .where('id', '=', id)
+        .where('status', '=', status)
+        .execute();
+      return true;
+    });
+  }
+
   /** Soft-deletes finished tasks past their expiry (Glance does it before a list, reference §10). */
   async deleteExpired(): Promise<number> {
     const at = now();

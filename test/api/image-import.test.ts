@@ -25,6 +25,19 @@ before(async () => {
     if (request.url === '/image.raw') {
       response.writeHead(200, { 'content-length': source.length });
       response.end(source);
+    } else if (request.url === '/slow.raw') {
+      // A source slower than the progress interval: 3 MiB over about seven seconds.
+      response.writeHead(200, { 'content-length': 48 * 65536 });
+      let sent = 0;
+      const timer = setInterval(() => {
+        response.write(source.subarray(sent * 65536, (sent + 1) * 65536));
+        sent += 1;
+        if (sent === 48) {
+          clearInterval(timer);
+          response.end();
+        }
+      }, 150);
+      response.on('close', () => clearInterval(timer));
     } else if (request.url === '/short.raw') {
       // Promises more than it sends, then hangs up.
       response.writeHead(200, { 'content-length': source.length });
@@ -175,6 +188,27 @@ for (const dialect of testDialects()) {
         assert.equal((await finishedTask(s, failing)).status, 'success');
       }
       assert.equal(readdirSync(`${s.dataDir}/staging`).length, 0);
+    });
+
+    it('says on the task how far a running download got', async () => {
+      const s = server.current;
+      const id = await newImage(s);
+      assert.equal(
+        (await s.request('demo', 'POST', `/v2/images/${id}/import`, importBody({ name: 'web-download', uri: `http://127.0.0.1:${port}/slow.raw` }))).status,
+        202,
+      );
+      const seen = new Set<string>();
+      for (let waited = 0; waited < 20_000; waited += 100) {
+        const task = (await s.request('demo', 'GET', `/v2/images/${id}/tasks`)).json<{ tasks: TaskBody[] }>().tasks[0];
+        if (task !== undefined) seen.add(task.message);
+        if (task?.status === 'success') break;
+        await sleep(100);
+      }
+      assert.ok(
+        [...seen].some((m) => /^Downloaded [1-3] of 3 MiB$/.test(m)),
+        `a progress message while it ran: ${JSON.stringify([...seen])}`,
+      );
+      assert.equal((await finishedTask(s, id)).status, 'success');
     });
 
     it("refuses what Glance refuses, with Glance's codes and messages", async () => {
