@@ -158,7 +158,7 @@ CONF
   api -X PUT "$url/domains/default/users/$domain_member/roles/$reader" >/dev/null
   system_reader=$(api -X POST -d '{"user":{"name":"system_reader","password":"secret","domain_id":"default"}}' "$url/users" | id_of user)
   api -X PUT "$url/system/users/$system_reader/roles/$reader" >/dev/null
-  register_service "$url" "$token" glance image "${GLIMPSE_IMAGE_URL:-http://127.0.0.1:9292}"
+  register_service "$url" "$token" glance image "${GLIMPSE_IMAGE_URL:-http://127.0.0.1:9292}" "${GLIMPSE_IMAGE_URL_REGION_TWO:-}"
   echo "$url"
 }
 

@@ -26,15 +26,25 @@ keystone_admin_token() {
     "$keystone/auth/tokens" | tr -d '\r' | sed -n 's/^[Xx]-[Ss]ubject-[Tt]oken: //p'
 }
 
-# Registers a service and its public, internal and admin endpoints in Keystone's catalog.
+# Registers a service and its public, internal and admin endpoints in Keystone's catalog, in
+# RegionOne; a sixth argument adds the same endpoints for a second region, RegionTwo (two image
+# services of one cloud, for glance-download).
 register_service() {
-  local keystone=${1:?} token=${2:?} name=${3:?} type=${4:?} url=${5:?} service iface
+  local keystone=${1:?} token=${2:?} name=${3:?} type=${4:?} url=${5:?} second=${6:-} service iface
   service=$(curl -sf -H "X-Auth-Token: $token" -H 'Content-Type: application/json' -X POST \
     -d "{\"service\":{\"name\":\"$name\",\"type\":\"$type\"}}" "$keystone/services" |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["service"]["id"])')
   for iface in public internal admin; do
     curl -sf -H "X-Auth-Token: $token" -H 'Content-Type: application/json' -X POST \
       -d "{\"endpoint\":{\"service_id\":\"$service\",\"interface\":\"$iface\",\"region_id\":\"RegionOne\",\"url\":\"$url\"}}" \
+      "$keystone/endpoints" >/dev/null
+  done
+  [ -n "$second" ] || return 0
+  curl -sf -H "X-Auth-Token: $token" -H 'Content-Type: application/json' -X POST \
+    -d '{"region":{"id":"RegionTwo"}}' "$keystone/regions" >/dev/null || true
+  for iface in public internal admin; do
+    curl -sf -H "X-Auth-Token: $token" -H 'Content-Type: application/json' -X POST \
+      -d "{\"endpoint\":{\"service_id\":\"$service\",\"interface\":\"$iface\",\"region_id\":\"RegionTwo\",\"url\":\"$second\"}}" \
       "$keystone/endpoints" >/dev/null
   done
 }

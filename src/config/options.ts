@@ -127,7 +127,7 @@ export const DEFAULT_OPTIONS = section('DEFAULT', {
   node_dead_after: int(60, 'Seconds without a heartbeat after which other nodes take a node for dead and recover its uploads (Glimpse option).', { min: 2 }),
   enabled_import_methods: list(
     ['glance-direct', 'web-download', 'copy-image'],
-    'Interoperable import methods offered (reference §9): glance-direct, web-download, copy-image (glance-download is not offered yet).',
+    'Interoperable import methods offered (reference §9): glance-direct, web-download, copy-image, and glance-download (added explicitly, as in Glance: it needs a second region).',
   ),
   node_staging_uri: pattern(
     /^file:\/\/\/.+/,
@@ -283,6 +283,13 @@ export const INJECT_METADATA_OPTIONS = section('inject_metadata_properties', {
   ignore_user_roles: list(['admin'], 'Imports by users with any of these roles get nothing injected.'),
 });
 
+export const GLANCE_DOWNLOAD_OPTIONS = section('glance_download_properties', {
+  extra_properties: list(
+    ['hw_', 'trait:', 'os_distro', 'os_secure_boot', 'os_type'],
+    'Prefixes of the properties glance-download copies from the remote image.',
+  ),
+});
+
 export const TASKFLOW_EXECUTOR_OPTIONS = section('taskflow_executor', {
   max_workers: int(10, 'Import jobs one glimpse-api process runs at once.', { min: 1, max: 256 }),
 });
@@ -319,6 +326,7 @@ const SECTIONS: readonly Section<OptionSchema>[] = [
   IMAGE_IMPORT_OPTIONS,
   IMAGE_CONVERSION_OPTIONS,
   INJECT_METADATA_OPTIONS,
+  GLANCE_DOWNLOAD_OPTIONS,
   TASKFLOW_EXECUTOR_OPTIONS,
   TASK_OPTIONS,
   HEALTHCHECK_OPTIONS,

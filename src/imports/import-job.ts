@@ -10,13 +10,19 @@ import type { JobContext } from '../tasks/task-runner.js';
 import type { Task } from '../tasks/task-types.js';
 import { FAILED_IMPORT, IMPORT_FAILURE, IMPORT_LOCK, IMPORTING_TO_STORES, joinStores, STAGE_HOST, storeList } from './import-properties.js';
 import type { StagingArea } from './staging-area.js';
+import type { TokenVault } from './token-vault.js';
+import { BASE_ATTRIBUTES } from '../images/image-schema.js';
 import { existsSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import type { ImportPlugin, StagedImage } from './plugins/import-plugin.js';
 
 /** Where web-download reads from: a fetcher that applies `[import_filtering_opts]` (src/fetching). */
 export interface WebSource {
-  open(url: string, signal: AbortSignal): Promise<{ readonly body: Readable; readonly contentLength: number | null }>;
+  open(
+    url: string,
+    signal: AbortSignal,
+    options?: { readonly headers?: Readonly<Record<string, string>> },
+  ): Promise<{ readonly url: string; readonly body: Readable; readonly contentLength: number | null }>;
 }
 
 export interface ImportJobDeps {
@@ -25,9 +31,17 @@ export interface ImportJobDeps {
   readonly tasks: TaskRepository;
   readonly staging: StagingArea;
   readonly web: WebSource | null;
+  /** Users' tokens for glance-download, in this process's memory only. */
+  readonly vault: TokenVault;
   /** `[image_import_opts] image_import_plugins`, in order. */
   readonly plugins: readonly ImportPlugin[];
-  readonly options: { readonly imageSizeCap: number; readonly taskTimeToLiveHours: number; readonly workDir: string };
+  readonly options: {
+    readonly imageSizeCap: number;
+    readonly taskTimeToLiveHours: number;
+    readonly workDir: string;
+    /** `[glance_download_properties] extra_properties`: prefixes of the properties glance-download copies. */
+    readonly extraProperties: readonly string[];
+  };
   readonly log: Logger;
 }
 
@@ -111,6 +125,7 @@ export class ImportJob {
       if (job.signal.aborted) throw error;
       await this.#fail(task, input, error);
     }
+    this.deps.vault.drop(task.id);
   };
 
   async #import(task: Task, input: ImportInput, job: JobContext): Promise<void> {
@@ -134,8 +149,14 @@ export class ImportJob {
       await tasks.mergeProgress(task.id, 'processing', { step: 'stage-copy' }, 'Copying the image data to staging');
       await staging.write(image.id, await data.readStored(image.id), Number.MAX_SAFE_INTEGER, job.signal);
     } else if (stagedSize === null) {
-      if (input.method !== 'web-download') throw new ImportFailure(`The staged data of image ${image.id} is missing.`);
-      await this.#fetch(task, image, input, job.signal);
+      if (input.method === 'web-download' && input.uri !== null) {
+        await this.#download(task, image, input.uri, { headers: {}, expected: null, method: 'web-download', signal: job.signal });
+      } else if (input.method === 'glance-download') {
+        await this.#glanceDownload(task, image, job.signal);
+        image = await this.#image(task, input);
+      } else {
+        throw new ImportFailure(`The staged data of image ${image.id} is missing.`);
+      }
     }
 
     // Plugins change the data; a copy must stay the same bytes (reference §9.4 step 4).
@@ -285,24 +306,34 @@ export class ImportJob {
     };
   }
 
-  /** web-download into staging; a Content-Length the body does not match fails it (reference §9.4 step 2). */
-  async #fetch(task: Task, image: Image, input: ImportInput, signal: AbortSignal): Promise<void> {
-    const { web, staging, tasks, options } = this.deps;
-    if (web === null || input.uri === null) throw new ImportFailure('web-download is not available at this site.');
+  /**
+   * Downloads `url` into staging (web-download, and glance-download's data step): a
+   * Content-Length the body does not match, or a size other than `expected`, fails it
+   * (reference §9.4 step 2).
+   */
+  async #download(
+    task: Task,
+    image: Image,
+    url: string,
+    options: { readonly headers: Readonly<Record<string, string>>; readonly expected: number | null; readonly method: string; readonly signal: AbortSignal },
+  ): Promise<void> {
+    const { web, staging, tasks } = this.deps;
+    const { signal, method } = options;
+    if (web === null) throw new ImportFailure(`${method} is not available at this site.`);
     await tasks.mergeProgress(task.id, 'processing', { step: 'fetch' }, 'Downloading');
     let fetched: Awaited<ReturnType<WebSource['open']>>;
     let size: number;
     try {
-      fetched = await web.open(input.uri, signal);
+      fetched = await web.open(url, signal, { headers: options.headers });
     } catch (error) {
       if (signal.aborted || !(error instanceof Error) || error instanceof DomainError) throw error;
-      throw new ImportFailure(`web-download failed: ${error.message}`, { cause: error });
+      throw new ImportFailure(`${method} failed: ${error.message}`, { cause: error });
     }
     // The body is ours: staging reads it without owning it, so a failure there must end it too.
     // Its errors reach staging's read; after that, a late one has nowhere else to go.
     const body = fetched.body;
     body.on('error', () => undefined);
-    const report = this.#progressReporter(task, 'fetch', null, fetched.contentLength);
+    const report = this.#progressReporter(task, 'fetch', null, fetched.contentLength ?? options.expected);
     const counted = new Transform({
       transform(chunk: Buffer, _encoding, done): void {
         report.add(chunk.length);
@@ -311,19 +342,74 @@ export class ImportJob {
     });
     pipeline(body, counted, () => undefined);
     try {
-      size = await staging.write(image.id, counted, options.imageSizeCap, signal);
+      size = await staging.write(image.id, counted, this.deps.options.imageSizeCap, signal);
       await report.done();
     } catch (error) {
       counted.destroy();
       body.destroy();
       // The fetcher's refusals and failures name their rule and never show credentials.
       if (signal.aborted || !(error instanceof Error) || error instanceof DomainError) throw error;
-      throw new ImportFailure(`web-download failed: ${error.message}`, { cause: error });
+      throw new ImportFailure(`${method} failed: ${error.message}`, { cause: error });
     }
-    if (fetched.contentLength !== null && fetched.contentLength !== size) {
+    const expected = fetched.contentLength ?? options.expected;
+    if (expected !== null && expected !== size) {
       await staging.remove(image.id);
-      throw new ImportFailure(`The download from ${input.uri} ended after ${size} of ${fetched.contentLength} bytes.`);
+      throw new ImportFailure(`The download from ${fetched.url} ended after ${size} of ${expected} bytes.`);
     }
+  }
+
+  /**
+   * glance-download (reference §9.4 step 2): the remote image's metadata with the user's token
+   * (it must be active; its formats and the properties named by `[glance_download_properties]
+   * extra_properties` are copied, never os_glance*), then its data into staging, byte count
+   * checked against the remote size.
+   */
+  async #glanceDownload(task: Task, image: Image, signal: AbortSignal): Promise<void> {
+    const { web, vault, repo, options } = this.deps;
+    const remote = task.progress?.['remote'] as { url?: unknown; imageId?: unknown } | undefined;
+    if (typeof remote?.url !== 'string' || typeof remote.imageId !== 'string') throw new ImportFailure('The task does not say which remote image to download.');
+    const token = vault.take(task.id);
+    if (token === null) {
+      throw new ImportFailure(
+        "glance-download reads the remote image with the importing user's token, which only the node that accepted the request kept; that node stopped. Import again.",
+      );
+    }
+    if (web === null) throw new ImportFailure('glance-download is not available at this site.');
+    const headers = { 'x-auth-token': token, accept: 'application/json' };
+    const base = `${remote.url.replace(/\/+$/, '')}/v2/images/${remote.imageId}`;
+    let metadata: Record<string, unknown>;
+    try {
+      const answer = await web.open(base, signal, { headers });
+      const chunks: Buffer[] = [];
+      for await (const chunk of answer.body) chunks.push(chunk as Buffer);
+      metadata = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>;
+    } catch (error) {
+      if (signal.aborted) throw error;
+      throw new ImportFailure(`glance-download could not read the remote image ${remote.imageId}: ${error instanceof Error ? error.message : String(error)}`, {
+        cause: error,
+      });
+    }
+    if (metadata['status'] !== 'active') throw new ImportFailure(`The remote image ${remote.imageId} is ${String(metadata['status'])}, not active.`);
+    const properties: Record<string, string> = {};
+    for (const [key, value] of Object.entries(metadata)) {
+      if (BASE_ATTRIBUTES.has(key) || key.startsWith('os_glance') || typeof value !== 'string') continue;
+      if (options.extraProperties.some((prefix) => key.startsWith(prefix))) properties[key] = value;
+    }
+    const diskFormat = typeof metadata['disk_format'] === 'string' ? metadata['disk_format'] : image.diskFormat;
+    const containerFormat = typeof metadata['container_format'] === 'string' ? metadata['container_format'] : image.containerFormat;
+    await repo.applyChanges(image.id, 'importing', {
+      columns: { disk_format: diskFormat, container_format: containerFormat },
+      setProperties: properties,
+      removeProperties: [],
+      tags: null,
+    });
+    const size = typeof metadata['size'] === 'number' ? metadata['size'] : null;
+    await this.#download(task, await this.#image(task, { ...inputOf(task), imageId: image.id }), `${base}/file`, {
+      headers,
+      expected: size,
+      method: 'glance-download',
+      signal,
+    });
   }
 
   async #image(task: Task, input: ImportInput): Promise<Image> {

@@ -17,6 +17,8 @@ import { parseImportRequest, type ImportRequest } from './import-request.js';
 import { FAILED_IMPORT, IMPORT_LOCK, IMPORTING_TO_STORES, joinStores, STAGE_HOST, storeList } from './import-properties.js';
 import type { StagingArea } from './staging-area.js';
 import type { ForwardedAnswer, StageHostForwarder } from './stage-host-forwarder.js';
+import type { TokenVault } from './token-vault.js';
+import type { CatalogService } from '../auth/request-context.js';
 
 export interface ImportServiceOptions {
   /** `enabled_import_methods`. */
@@ -40,6 +42,8 @@ export interface ImportServiceDeps {
   readonly wake: () => void;
   /** Replays a request to the node whose staging holds an image's data (reference §9.6). */
   readonly forwarder: StageHostForwarder;
+  /** Keeps the user's token for a glance-download job, in memory only. */
+  readonly vault: TokenVault;
   readonly options: ImportServiceOptions;
 }
 
@@ -125,7 +129,8 @@ export class ImportService {
     if (request.method === 'glance-direct' && stageHost !== undefined && stageHost !== options.selfUrl) {
       return this.deps.forwarder.forward(stageHost, 'POST', `/v2/images/${id}/import`, context, body, storeHeader);
     }
-    if (request.method === 'web-download') this.checkSource(request.uri ?? '');
+    if (request.method === 'web-download') this.checkSource(request.uri ?? '', 'web-download');
+    const remote = request.remote === null ? null : this.remoteService(context, request.remote);
     const lock = await this.breakableLock(image);
     const taskId = randomUUID();
     if (!(await repo.swapProperty(id, IMPORT_LOCK, lock, taskId))) {
@@ -140,8 +145,9 @@ export class ImportService {
       userId: context.userId,
       input: { image_id: id, import_req: request.body, backend: stores },
       // inject_image_metadata asks who imported (reference §9.7); the job has no request.
-      progress: { roles: [...context.roles] },
+      progress: { roles: [...context.roles], ...(remote === null ? {} : { remote }) },
     });
+    if (remote !== null && context.authToken !== null) this.deps.vault.keep(taskId, context.authToken);
     // The flow is built now, as Glance builds it in the request (reference §9.4): the image is
     // importing (a copy stays active) and says where to. Should this process stop right here,
     // the job does it.
@@ -184,13 +190,32 @@ export class ImportService {
    * lists, literal addresses, odd host forms) is a 400 here (reference §9.3 step 10); what needs
    * DNS is decided by the job, which fails the task with the rule the URL broke.
    */
-  private checkSource(uri: string): void {
+  private checkSource(uri: string, method: string): void {
     try {
       checkUrl(uri, this.deps.options.urlFilter);
     } catch (error) {
-      if (error instanceof UrlRefusedError) throw new InvalidInputError(`URI for web-download does not pass filtering: ${error.url} (${error.message})`);
+      if (error instanceof UrlRefusedError) throw new InvalidInputError(`URI for ${method} does not pass filtering: ${error.url} (${error.message})`);
       throw error;
     }
+  }
+
+  /**
+   * glance-download's source (reference §9.4 step 2): the image service of the region asked for,
+   * from the caller's own service catalog, at the interface asked for. Found now, while the
+   * request's token and catalog are at hand; a region the catalog lacks is a 400 here (Glance
+   * fails the task later with the same finding).
+   */
+  private remoteService(context: RequestContext, remote: NonNullable<ImportRequest['remote']>): { url: string; imageId: string } {
+    const endpoint = context.serviceCatalog
+      .filter((service: CatalogService) => service.type === 'image')
+      .flatMap((service) => service.endpoints)
+      .find((e) => e.interface === remote.serviceInterface && (e.region_id ?? e.region) === remote.region);
+    if (endpoint === undefined) {
+      throw new InvalidInputError(`No image service in region '${remote.region}' (interface ${remote.serviceInterface}) in the token's service catalog`);
+    }
+    if (context.authToken === null) throw new InvalidInputError('glance-download needs a token to read the remote image');
+    this.checkSource(endpoint.url, 'glance-download');
+    return { url: endpoint.url, imageId: remote.imageId };
   }
 
   /** Glance's status preconditions (reference §9.3 step 3). */
@@ -200,7 +225,8 @@ export class ImportService {
       return;
     }
     if (image.status === 'active') throw new ConflictError('Image with status active cannot be target for import');
-    if (method === 'web-download' && image.status !== 'queued') throw new ConflictError(`Image needs to be in 'queued' state to use '${method}' method`);
+    if ((method === 'web-download' || method === 'glance-download') && image.status !== 'queued')
+      throw new ConflictError(`Image needs to be in 'queued' state to use '${method}' method`);
     if (method === 'glance-direct' && image.status !== 'uploading') {
       throw new ConflictError("Image needs to be staged before 'glance-direct' method can be used");
     }

@@ -41,6 +41,8 @@ export interface ImportSettings {
   readonly inject: { readonly properties: Readonly<Record<string, string>>; readonly ignoreUserRoles: readonly string[] };
   /** `[task] work_dir`, default <data_dir>/import-work. */
   readonly workDir: string;
+  /** `[glance_download_properties] extra_properties`. */
+  readonly extraProperties: readonly string[];
 }
 
 export interface ServerSettings {

@@ -12,6 +12,7 @@ import {
   IMAGE_IMPORT_OPTIONS,
   IMAGE_CONVERSION_OPTIONS,
   INJECT_METADATA_OPTIONS,
+  GLANCE_DOWNLOAD_OPTIONS,
   TASK_OPTIONS,
   EMBEDDED_IDENTITY_OPTIONS,
   GLANCE_STORE_OPTIONS,
@@ -150,6 +151,7 @@ export function settingsFromConfig(config: Config): { settings: ServerSettings; 
           ignoreUserRoles: config.section(INJECT_METADATA_OPTIONS).ignore_user_roles,
         },
         workDir: resolve(dataDir, config.section(TASK_OPTIONS).work_dir ?? 'import-work'),
+        extraProperties: config.section(GLANCE_DOWNLOAD_OPTIONS).extra_properties,
       },
     },
     process: {
@@ -166,7 +168,7 @@ export function settingsFromConfig(config: Config): { settings: ServerSettings; 
 }
 
 /** The import methods Glimpse runs; one it does not (yet) is a startup error, not a 202 that fails later. */
-const IMPLEMENTED_IMPORT_METHODS: readonly string[] = ['glance-direct', 'web-download', 'copy-image'];
+const IMPLEMENTED_IMPORT_METHODS: readonly string[] = ['glance-direct', 'web-download', 'copy-image', 'glance-download'];
 
 function importMethods(names: readonly string[]): readonly string[] {
   for (const name of names) {

@@ -27,6 +27,8 @@ export interface KeystoneOptions {
   readonly pathPrefix?: string;
   /** `[token] expiration` in seconds. */
   readonly tokenExpirationSeconds?: number;
+  /** A second image service, in RegionTwo (glance-download between regions). */
+  readonly secondRegionImageUrl?: string;
 }
 
 export async function startKeystone(imageUrl: string, options: KeystoneOptions = {}): Promise<KeystoneServer> {
@@ -38,6 +40,7 @@ export async function startKeystone(imageUrl: string, options: KeystoneOptions =
     KEYSTONE_PORT: String(await freePort()),
     KEYSTONE_PATH_PREFIX: options.pathPrefix ?? '',
     KEYSTONE_TOKEN_EXPIRATION: String(options.tokenExpirationSeconds ?? 7200),
+    GLIMPSE_IMAGE_URL_REGION_TWO: options.secondRegionImageUrl ?? '',
   };
   const script = resolve('scripts/keystone-test-server.sh');
   const command = async (name: string): Promise<void> => {

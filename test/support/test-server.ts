@@ -116,6 +116,7 @@ export function testSettings(database: TestDatabase, overrides: TestOverrides = 
       conversionFormat: 'raw',
       inject: { properties: {}, ignoreUserRoles: ['admin'] },
       workDir: `${database.dataDir}/import-work`,
+      extraProperties: ['hw_', 'trait:', 'os_distro', 'os_secure_boot', 'os_type'],
       ...imports,
     },
     ...rest,

@@ -8,6 +8,7 @@ import { buildPlugins } from '../../imports/plugins/plugin-table.js';
 import { DEFAULT_QEMU_IMG_SETTINGS } from '../../imports/plugins/qemu-img.js';
 import { ImportService } from '../../imports/import-service.js';
 import { StageHostForwarder } from '../../imports/stage-host-forwarder.js';
+import { TokenVault } from '../../imports/token-vault.js';
 import type { StagingArea } from '../../imports/staging-area.js';
 import { TaskRepository } from '../../tasks/task-repository.js';
 import { TaskRunner } from '../../tasks/task-runner.js';
@@ -38,6 +39,7 @@ export function importModule(context: ModuleContext): ImportModule {
     stallTimeoutMs: FETCH_STALL_MS,
     maxBytes: settings.imageSizeCap,
   });
+  const vault = new TokenVault();
   const job = new ImportJob({
     repo: data.repo,
     data: data.data,
@@ -54,7 +56,13 @@ export function importModule(context: ModuleContext): ImportModule {
       imageDecompression: { maxBytes: settings.imageSizeCap },
       injectImageMetadata: { inject: config.inject.properties, ignoreUserRoles: config.inject.ignoreUserRoles },
     }),
-    options: { imageSizeCap: settings.imageSizeCap, taskTimeToLiveHours: config.taskTimeToLiveHours, workDir: config.workDir },
+    options: {
+      imageSizeCap: settings.imageSizeCap,
+      taskTimeToLiveHours: config.taskTimeToLiveHours,
+      workDir: config.workDir,
+      extraProperties: config.extraProperties,
+    },
+    vault,
     log,
   });
   const runner = new TaskRunner({
@@ -75,6 +83,7 @@ export function importModule(context: ModuleContext): ImportModule {
     staging,
     wake: () => runner.kick(),
     forwarder: new StageHostForwarder(),
+    vault,
     options: { methods: config.methods, imageSizeCap: settings.imageSizeCap, selfUrl: config.selfUrl, nodeId: settings.node.id, urlFilter: config.urlFilter },
   });
   const taskService = new TaskService(tasks, policy, { limitParamDefault: settings.limitParamDefault, apiLimitMax: settings.apiLimitMax });
