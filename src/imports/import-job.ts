@@ -41,6 +41,8 @@ export interface ImportJobDeps {
     readonly workDir: string;
     /** `[glance_download_properties] extra_properties`: prefixes of the properties glance-download copies. */
     readonly extraProperties: readonly string[];
+    /** Where a legacy import task stores its image. */
+    readonly defaultStore: string;
   };
   readonly log: Logger;
 }
@@ -70,8 +72,20 @@ interface ImportInput {
   readonly allStoresMustSucceed: boolean;
 }
 
-function inputOf(task: Task): ImportInput {
+function inputOf(task: Task, defaultStore = ''): ImportInput {
   const input = task.input ?? {};
+  if (task.type === 'import') {
+    // A legacy import task (reference §10) is a web-download into the default store, once its
+    // image exists (src/imports/legacy-import-job.ts).
+    const from = input['import_from'];
+    return {
+      imageId: task.imageId ?? '',
+      method: 'web-download',
+      uri: typeof from === 'string' ? from : null,
+      stores: [defaultStore],
+      allStoresMustSucceed: true,
+    };
+  }
   const request = (input['import_req'] ?? {}) as { method?: { name?: unknown; uri?: unknown }; all_stores_must_succeed?: unknown };
   const stores = Array.isArray(input['backend']) ? input['backend'].filter((s): s is string => typeof s === 'string') : [];
   const imageId = input['image_id'];
@@ -117,7 +131,7 @@ export class ImportJob {
   readonly run = async (task: Task, job: JobContext): Promise<void> => {
     const { tasks } = this.deps;
     if (task.status === 'pending' && !(await tasks.transition(task.id, 'pending', 'processing'))) return;
-    const input = inputOf(task);
+    const input = inputOf(task, this.deps.options.defaultStore);
     try {
       await this.#import(task, input, job);
     } catch (error) {
@@ -263,7 +277,7 @@ export class ImportJob {
       removeProperties: [],
       tags: null,
     });
-    return this.#image(task, { ...inputOf(task), imageId: image.id });
+    return this.#image(task, { ...inputOf(task, options.defaultStore), imageId: image.id });
   }
 
   /**
@@ -404,7 +418,7 @@ export class ImportJob {
       tags: null,
     });
     const size = typeof metadata['size'] === 'number' ? metadata['size'] : null;
-    await this.#download(task, await this.#image(task, { ...inputOf(task), imageId: image.id }), `${base}/file`, {
+    await this.#download(task, await this.#image(task, { ...inputOf(task, options.defaultStore), imageId: image.id }), `${base}/file`, {
       headers,
       expected: size,
       method: 'glance-download',

@@ -1,6 +1,8 @@
 import type { FastifyPluginCallback } from 'fastify';
 import type { PolicyCheck } from '../auth/policy-check.js';
 import type { Db } from '../db/database.js';
+import type { RequestContext } from '../auth/request-context.js';
+import type { Image } from '../images/image-types.js';
 import type { Logger } from '../ports/logger.js';
 import type { DataParts, ServicePorts } from './data-parts.js';
 import type { ServerSettings } from './server-settings.js';
@@ -15,6 +17,8 @@ export interface ModuleContext {
   readonly ports: ServicePorts;
   /** `<node id>#<pid>`: this process as a holder of database leases. */
   readonly holder: string;
+  /** Image create as the API does it, for work that makes images (legacy import tasks). */
+  readonly createImage: (context: RequestContext, body: unknown) => Promise<Image>;
 }
 
 /**

@@ -95,6 +95,8 @@ export async function createServer(parts: ServerParts): Promise<Server> {
     data: dataParts,
     ports,
     holder: `${settings.node.id}#${process.pid}`,
+    // Bound late: the image service is built just below, and this runs only once jobs do.
+    createImage: (ctx, body) => images.create(ctx, body),
   };
   // Each domain module is one line here: its routes, and its background work.
   const imports = importModule(context);

@@ -177,6 +177,11 @@ export class TaskRepository {
     });
   }
 
+  /** Names the image a task made (a legacy import creates its image as it runs). */
+  async setImage(id: string, imageId: string): Promise<void> {
+    await this.db.updateTable('tasks').set({ image_id: imageId, updated_at: now() }).where('id', '=', id).execute();
+  }
+
   /** Soft-deletes finished tasks past their expiry (Glance does it before a list, reference §10). */
   async deleteExpired(): Promise<number> {
     const at = now();

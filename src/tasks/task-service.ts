@@ -22,9 +22,43 @@ export class TaskService {
     private readonly tasks: TaskRepository,
     private readonly policy: PolicyCheck,
     private readonly limits: { readonly limitParamDefault: number; readonly apiLimitMax: number },
+    /** Tells the job runner a new task is waiting. */
+    private readonly wake: () => void,
   ) {}
 
-  private requireAccess(context: RequestContext, rule: 'get_tasks' | 'get_task'): void {
+  /**
+   * `POST /v2/tasks` (reference §10): `type` and `input` are required and checked against the
+   * task schema; the legacy `import` type runs as a job, whose faults are the task's failure.
+   */
+  async create(context: RequestContext, body: unknown): Promise<Task> {
+    this.requireAccess(context, 'add_task');
+    const fields = typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as Record<string, unknown>) : {};
+    if (fields['type'] === undefined) throw new InvalidInputError("Task 'type' is required");
+    if (fields['input'] === undefined) throw new InvalidInputError("Task 'input' is required");
+    const type = fields['type'];
+    const input = fields['input'];
+    if (typeof type !== 'string' || !TASK_TYPES.includes(type as TaskType)) {
+      throw new InvalidInputError(`Provided object does not match schema 'task': ${JSON.stringify(type)} is not one of ['import', 'api_image_import']`);
+    }
+    if (typeof input !== 'object' || input === null || Array.isArray(input))
+      throw new InvalidInputError("Provided object does not match schema 'task': 'input' is not an object");
+    // api_image_import tasks are made by POST /v2/images/{id}/import, which checks what they need.
+    if (type !== 'import') throw new InvalidInputError(`Task type '${type}' cannot be created through the tasks API; use POST /v2/images/{id}/import`);
+    if (context.readOnly) throw new ForbiddenError('Read-only access');
+    const task = await this.tasks.create({
+      type: 'import',
+      owner: context.projectId,
+      imageId: null,
+      requestId: context.requestId,
+      userId: context.userId,
+      input: input as Record<string, unknown>,
+      progress: { roles: [...context.roles] },
+    });
+    this.wake();
+    return task;
+  }
+
+  private requireAccess(context: RequestContext, rule: 'get_tasks' | 'get_task' | 'add_task'): void {
     const credentials = policyCredentials(context);
     const target = { project_id: context.projectId, owner: context.projectId };
     if (!this.policy.enforce('tasks_api_access', target, credentials) || !this.policy.enforce(rule, target, credentials)) {

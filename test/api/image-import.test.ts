@@ -248,6 +248,41 @@ for (const dialect of testDialects()) {
       assert.equal(existsSync(`${s.dataDir}/staging`), true);
     });
 
+    it('runs a legacy import task from POST /v2/tasks; its faults are the task failure', async () => {
+      const s = server.current;
+      const post = (body: unknown, user: 'admin' | 'demo' = 'admin') => s.request(user, 'POST', '/v2/tasks', { body });
+      assert.equal((await post({ input: {} })).status, 400);
+      assert.match((await post({ input: {} })).text, /Task 'type' is required/);
+      assert.match((await post({ type: 'import' })).text, /Task 'input' is required/);
+      assert.equal((await post({ type: 'import', input: {} }, 'demo')).status, 403);
+      const legacyInput = (from: string) => ({ import_from: from, import_from_format: 'raw', image_properties: { name: 'legacy', container_format: 'bare' } });
+      const created = await post({ type: 'import', input: legacyInput(`http://127.0.0.1:${port}/image.raw`) });
+      assert.equal(created.status, 201, created.text);
+      const task = created.json<{ id: string; status: string; self: string }>();
+      assert.equal(task.status, 'pending');
+      assert.match(created.headers.get('location') ?? '', new RegExp(`/v2/tasks/${task.id}$`));
+      const finished = async (id: string): Promise<{ status: string; message: string; result: { image_id?: string } | null }> => {
+        for (let waited = 0; waited < 20_000; waited += 50) {
+          const body = (await s.request('admin', 'GET', `/v2/tasks/${id}`)).json<{ status: string; message: string; result: { image_id?: string } | null }>();
+          if (body.status === 'success' || body.status === 'failure') return body;
+          await sleep(50);
+        }
+        throw new Error(`task ${id} did not finish`);
+      };
+      const done = await finished(task.id);
+      assert.equal(done.status, 'success', done.message);
+      const imageId = done.result?.image_id ?? '';
+      const made = (await s.request('admin', 'GET', `/v2/images/${imageId}`)).json();
+      assert.equal(made['status'], 'active');
+      assert.equal(made['name'], 'legacy');
+      assert.equal(made['checksum'], md5(source));
+      const local = await post({ type: 'import', input: legacyInput('file:///etc/passwd') });
+      assert.equal(local.status, 201, 'the fault is the task, not the answer');
+      const refused = await finished(local.json<{ id: string }>().id);
+      assert.equal(refused.status, 'failure');
+      assert.equal(refused.message, 'File based imports are not allowed. Please use a non-local source of image data.');
+    });
+
     it('serves the tasks API to admins only, and each image its own tasks', async () => {
       const s = server.current;
       const id = await newImage(s);

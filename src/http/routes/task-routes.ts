@@ -5,7 +5,7 @@ import type { ImageAccess } from '../../images/image-access.js';
 import type { TaskService } from '../../tasks/task-service.js';
 import { imageTaskView, taskStub, taskView } from '../../tasks/task-view.js';
 import { taskSchema, tasksSchema } from '../../tasks/task-schema.js';
-import { rejectBody } from '../body.js';
+import { jsonBody, rejectBody } from '../body.js';
 import { queryParams, resource } from '../resource.js';
 
 function pageLink(params: ReadonlyMap<string, readonly string[]>, marker: string | null): string {
@@ -17,8 +17,17 @@ function pageLink(params: ReadonlyMap<string, readonly string[]>, marker: string
 }
 
 /** The tasks API (reference §10) and an image's tasks (2.12). */
-export const taskRoutes: FastifyPluginCallback<{ tasks: TaskService; access: ImageAccess }> = (app, { tasks, access }, done) => {
+export const taskRoutes: FastifyPluginCallback<{ tasks: TaskService; access: ImageAccess; baseUrl: (request: FastifyRequest) => string }> = (
+  app,
+  { tasks, access, baseUrl },
+  done,
+) => {
   resource(app, '/tasks', {
+    POST: async (request, reply) => {
+      const task = await tasks.create(contextOf(request), jsonBody(request));
+      void reply.code(201).header('Location', `${baseUrl(request)}/v2/tasks/${task.id}`);
+      return taskView(task);
+    },
     GET: async (request) => {
       rejectBody(request);
       const params = queryParams(request);

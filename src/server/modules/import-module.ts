@@ -4,6 +4,8 @@ import { SafeFetcher } from '../../fetching/safe-fetch.js';
 import { importRoutes } from '../../http/routes/import-routes.js';
 import { taskRoutes } from '../../http/routes/task-routes.js';
 import { ImportJob } from '../../imports/import-job.js';
+import { LegacyImportJob } from '../../imports/legacy-import-job.js';
+import { requestBaseUrl } from '../../http/app.js';
 import { buildPlugins } from '../../imports/plugins/plugin-table.js';
 import { DEFAULT_QEMU_IMG_SETTINGS } from '../../imports/plugins/qemu-img.js';
 import { ImportService } from '../../imports/import-service.js';
@@ -61,15 +63,25 @@ export function importModule(context: ModuleContext): ImportModule {
       taskTimeToLiveHours: config.taskTimeToLiveHours,
       workDir: config.workDir,
       extraProperties: config.extraProperties,
+      defaultStore: data.stores.defaultStore.id,
     },
     vault,
+    log,
+  });
+  const legacy = new LegacyImportJob({
+    tasks,
+    repo: data.repo,
+    createImage: context.createImage,
+    importJob: job.run,
+    defaultStore: data.stores.defaultStore.id,
+    taskTimeToLiveHours: config.taskTimeToLiveHours,
     log,
   });
   const runner = new TaskRunner({
     tasks,
     leases: new LeaseStore(db),
     holder: context.holder,
-    handlers: { api_image_import: job.run },
+    handlers: { api_image_import: job.run, import: legacy.run },
     maxWorkers: config.maxWorkers,
     leaseMs: config.jobLeaseSeconds * 1000,
     pollMs: Math.max(1000, (config.jobLeaseSeconds * 1000) / 2),
@@ -86,10 +98,10 @@ export function importModule(context: ModuleContext): ImportModule {
     vault,
     options: { methods: config.methods, imageSizeCap: settings.imageSizeCap, selfUrl: config.selfUrl, nodeId: settings.node.id, urlFilter: config.urlFilter },
   });
-  const taskService = new TaskService(tasks, policy, { limitParamDefault: settings.limitParamDefault, apiLimitMax: settings.apiLimitMax });
+  const taskService = new TaskService(tasks, policy, { limitParamDefault: settings.limitParamDefault, apiLimitMax: settings.apiLimitMax }, () => runner.kick());
   const routes: FastifyPluginCallback = (app, _options, done) => {
     void app.register(importRoutes, { imports });
-    void app.register(taskRoutes, { tasks: taskService, access: data.access });
+    void app.register(taskRoutes, { tasks: taskService, access: data.access, baseUrl: (request) => requestBaseUrl(request, settings.publicEndpoint) });
     done();
   };
   return {
