@@ -11,6 +11,7 @@ import type { Task } from '../tasks/task-types.js';
 import { FAILED_IMPORT, IMPORT_FAILURE, IMPORT_LOCK, IMPORTING_TO_STORES, joinStores, STAGE_HOST, storeList } from './import-properties.js';
 import type { StagingArea } from './staging-area.js';
 import type { TokenVault } from './token-vault.js';
+import { checkpoint } from './import-checkpoints.js';
 import { BASE_ATTRIBUTES } from '../images/image-schema.js';
 import { existsSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
@@ -153,6 +154,14 @@ export class ImportJob {
       await repo.setServerProperties(image.id, { [IMPORTING_TO_STORES]: joinStores(input.stores) }, [STAGE_HOST]);
       image = await this.#image(task, input);
     }
+    if (!copying && image.status === 'active') {
+      // Resumed after the last store activated it: only the bookkeeping was left to do.
+      const held = new Set((await repo.listLocations(image.id)).map((l) => l.storeId));
+      if (input.stores.every((store) => held.has(store))) {
+        await this.#succeed(task, image);
+        return;
+      }
+    }
     if (!copying && image.status !== 'importing') throw new ImportFailure(`Image ${image.id} is ${image.status}, not importing; the import cannot go on.`);
 
     const stagedSize = await staging.size(image.id);
@@ -173,6 +182,7 @@ export class ImportJob {
       }
     }
 
+    await checkpoint('after-fetch', this.deps.log, job.signal);
     // Plugins change the data; a copy must stay the same bytes (reference §9.4 step 4).
     if (!copying && this.deps.plugins.length > 0) image = await this.#runPlugins(task, image, job.signal);
 
@@ -195,6 +205,7 @@ export class ImportJob {
           activate: (last || !input.allStoresMustSucceed) && image.status === 'importing',
         });
         await report.done();
+        if (index === 0 && !last) await checkpoint('after-store-1', this.deps.log, job.signal);
       } catch (error) {
         if (job.signal.aborted || input.allStoresMustSucceed) throw error;
         failed.push(storeId);
@@ -210,8 +221,16 @@ export class ImportJob {
     image = await this.#image(task, input);
     if (image.status !== 'active') throw new ImportFailure('None of the uploads finished!');
     if (copying && pending.length > 0 && failed.length === pending.length) throw new ImportFailure('None of the copies finished!');
-    await repo.swapProperty(image.id, IMPORT_LOCK, task.id, null);
+    await checkpoint('before-success', this.deps.log, job.signal);
+    await this.#succeed(task, image);
+  }
+
+  /** The end of an import that stored everything: staging cleared, lock released, task done. */
+  async #succeed(task: Task, image: Image): Promise<void> {
+    const { repo, staging, tasks } = this.deps;
+    await staging.remove(image.id);
     await repo.setServerProperties(image.id, { [IMPORTING_TO_STORES]: '' }, [IMPORT_FAILURE]);
+    await repo.swapProperty(image.id, IMPORT_LOCK, task.id, null);
     await tasks.transition(task.id, 'processing', 'success', { message: '', result: { image_id: image.id }, progress: null, expiresAt: this.#expiry() });
   }
 
@@ -264,6 +283,7 @@ export class ImportJob {
         properties,
       };
       await tasks.mergeProgress(task.id, 'processing', { plugins: { ...outcome } });
+      await checkpoint('after-plugins', log, signal);
     }
     if (outcome.output !== null && existsSync(outcome.output)) await staging.replaceWith(image.id, outcome.output);
     await repo.applyChanges(image.id, 'importing', {

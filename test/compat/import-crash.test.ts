@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { after, before } from 'node:test';
 import { request as httpRequest } from 'node:http';
 import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
@@ -165,4 +169,96 @@ describe('import crash safety (SIGKILL)', () => {
       await glimpse.stop();
     }
   });
+});
+
+/**
+ * SIGKILL at each step of a web-download import into three stores with image_conversion,
+ * deterministically: GLIMPSE_TEST_IMPORT_PAUSE stops the job at the step (src/imports/import-checkpoints.ts),
+ * the test kills the process there and starts it again without the pause.
+ */
+describe('import crash safety at every step (SIGKILL at a pause point)', () => {
+  const fixtures = mkdtempSync(join(tmpdir(), 'glimpse-crash-fixtures-'));
+  const raw = randomBytes(3 * 1024 * 1024);
+  let qcow2 = Buffer.alloc(0);
+  let origin: Server;
+  let port = 0;
+  before(async () => {
+    writeFileSync(join(fixtures, 'disk.raw'), raw);
+    execFileSync('qemu-img', ['convert', '-f', 'raw', '-O', 'qcow2', join(fixtures, 'disk.raw'), join(fixtures, 'disk.qcow2')]);
+    qcow2 = readFileSync(join(fixtures, 'disk.qcow2'));
+    origin = createServer((_request, response) => {
+      response.writeHead(200, { 'content-length': qcow2.length });
+      response.end(qcow2);
+    });
+    await new Promise<void>((resolve) => origin.listen(0, '127.0.0.1', resolve));
+    port = (origin.address() as AddressInfo).port;
+  });
+  after(() => {
+    origin.close();
+    rmSync(fixtures, { recursive: true, force: true });
+  });
+
+  const config = (): string =>
+    [
+      '[DEFAULT]',
+      'bind_port = {port}',
+      'data_dir = {dir}/data',
+      'enabled_backends = a:file, b:file, c:file',
+      '[glance_store]',
+      'default_backend = a',
+      ...['a', 'b', 'c'].flatMap((id) => [`[${id}]`, `filesystem_store_datadir = {dir}/${id}`]),
+      '[import_filtering_opts]',
+      'allowed_hosts = 127.0.0.1',
+      `allowed_ports = ${port}`,
+      '[image_import_opts]',
+      'image_import_plugins = image_conversion',
+      '[task]',
+      'job_lease_seconds = 5',
+      '[embedded_identity]',
+      'user_demo = pw demo member,reader',
+      '',
+    ].join('\n');
+
+  for (const step of ['after-fetch', 'after-plugins', 'after-store-1', 'before-success']) {
+    it(`killed ${step}: finished after restart, byte-identical, nothing left behind`, async () => {
+      let glimpse = await startGlimpseProcess(config(), undefined, { GLIMPSE_TEST_IMPORT_PAUSE: step });
+      try {
+        let api = await client(glimpse);
+        const id = String((await api.call('POST', '/v2/images', { name: step, disk_format: 'qcow2', container_format: 'bare' })).json['id']);
+        const accepted = await api.call('POST', `/v2/images/${id}/import`, {
+          method: { name: 'web-download', uri: `http://127.0.0.1:${port}/disk.qcow2` },
+          all_stores: true,
+        });
+        assert.equal(accepted.status, 202);
+        await until(() => glimpse.output().includes(`import paused at ${step}`), `the job paused ${step}`).catch((error: unknown) => {
+          throw new Error(`${String(error)}\n${glimpse.output().slice(-3000)}`);
+        });
+        await glimpse.kill();
+
+        glimpse = await glimpse.restart({});
+        api = await client(glimpse);
+        const statuses = async (): Promise<string> =>
+          ((await api.call('GET', `/v2/images/${id}/tasks`)).json['tasks'] as { status: string; message: string }[])
+            .map((t) => `${t.status} ${t.message}`)
+            .join();
+        await until(async () => (await statuses()).startsWith('success') || (await statuses()).startsWith('failure'), 'the job ended after restart', 60_000);
+        assert.equal(await statuses(), 'success ', 'one task, resumed to success');
+        const image = (await api.call('GET', `/v2/images/${id}`)).json;
+        assert.equal(image['status'], 'active');
+        assert.equal(image['disk_format'], 'raw', 'converted once');
+        assert.equal(image['checksum'], createHash('md5').update(raw).digest('hex'));
+        assert.deepEqual(String(image['stores']).split(',').sort(), ['a', 'b', 'c']);
+        assert.equal(image['os_glance_import_task'], undefined);
+        assert.equal(image['os_glance_importing_to_stores'], '');
+        assert.deepEqual(files(glimpse, 'staging'), []);
+        const work = join(glimpse.dir, 'data', 'import-work');
+        assert.deepEqual(existsSync(work) ? readdirSync(work) : [], []);
+        const check = await dataCheck(glimpse);
+        assert.equal(check.code, 0, check.stdout);
+        assert.match(check.stdout, /^0 orphan object\(s\); 0 image location\(s\) without data/m);
+      } finally {
+        await glimpse.stop();
+      }
+    });
+  }
 });

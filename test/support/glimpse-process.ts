@@ -16,8 +16,8 @@ export interface GlimpseProcess {
   output(): string;
   /** SIGKILL, as a crash would: nothing gets to clean up. The directory stays. */
   kill(): Promise<void>;
-  /** Starts glimpse-api again on the same port, configuration and data. */
-  restart(): Promise<GlimpseProcess>;
+  /** Starts glimpse-api again on the same port, configuration and data (and `env`, else the first run's). */
+  restart(env?: Readonly<Record<string, string>>): Promise<GlimpseProcess>;
   stop(): Promise<void>;
 }
 
@@ -50,16 +50,20 @@ async function waitForHealth(url: string, child: ChildProcess, output: () => str
 }
 
 /** Starts glimpse-api with `config` (INI text; `{port}` and `{dir}` are filled in). */
-export async function startGlimpseProcess(config: string, chosenPort?: number): Promise<GlimpseProcess> {
+export async function startGlimpseProcess(config: string, chosenPort?: number, env: Readonly<Record<string, string>> = {}): Promise<GlimpseProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'glimpse-proc-'));
   const port = chosenPort ?? (await freePort());
   const configFile = join(dir, 'glance-api.conf');
   writeFileSync(configFile, config.replaceAll('{port}', String(port)).replaceAll('{dir}', dir));
-  return launch(dir, port, configFile);
+  return launch(dir, port, configFile, env);
 }
 
-async function launch(dir: string, port: number, configFile: string): Promise<GlimpseProcess> {
-  const child = spawn(process.execPath, [resolve('bin/glimpse-api.js'), '--config-file', configFile], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+async function launch(dir: string, port: number, configFile: string, env: Readonly<Record<string, string>>): Promise<GlimpseProcess> {
+  const child = spawn(process.execPath, [resolve('bin/glimpse-api.js'), '--config-file', configFile], {
+    cwd: dir,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  });
   let log = '';
   child.stdout.on('data', (chunk: Buffer) => (log += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (log += chunk.toString()));
@@ -77,9 +81,9 @@ async function launch(dir: string, port: number, configFile: string): Promise<Gl
     configFile,
     output: () => log,
     kill: () => signal('SIGKILL'),
-    restart: async () => {
+    restart: async (next) => {
       await signal('SIGTERM');
-      return launch(dir, port, configFile);
+      return launch(dir, port, configFile, next ?? env);
     },
     stop: async () => {
       await signal('SIGTERM');
