@@ -29,14 +29,23 @@ export async function waitFor(url: string, child: ChildProcess): Promise<void> {
   throw new Error(`${url} did not come up`);
 }
 
+/** Options a benchmark adds to Glance's config: lines for `[DEFAULT]`, further sections, another database. */
+export interface GlanceConfigExtra {
+  readonly defaults?: string;
+  readonly sections?: string;
+  /** `[database] connection`; SQLite in `state` when absent. */
+  readonly database?: string;
+}
+
 /**
- * Writes `glance-api.conf` (SQLite in `state`, 2 workers, file store in `imagesDir`) and a paste
- * pipeline `healthcheck versionnegotiation context rootapp`, then runs `glance-manage db_sync`.
+ * Writes `glance-api.conf` (SQLite in `state`, 2 workers, file store in `imagesDir`, plus `extra`)
+ * and a paste pipeline `healthcheck versionnegotiation context rootapp`, then runs
+ * `glance-manage db_sync`.
  */
-export function prepareGlance(state: string, port: number, imagesDir: string): void {
+export function prepareGlance(state: string, port: number, imagesDir: string, extra: GlanceConfigExtra = {}): void {
   writeFileSync(
     join(state, 'glance-api.conf'),
-    `[DEFAULT]\nbind_host = 127.0.0.1\nbind_port = ${port}\nworkers = 2\nlog_file = ${state}/glance.log\n[database]\nconnection = sqlite:///${state}/glance.sqlite\n[paste_deploy]\nflavor = bench\nconfig_file = ${state}/glance-api-paste.ini\n[glance_store]\nstores = file\ndefault_store = file\nfilesystem_store_datadir = ${imagesDir}\n[oslo_policy]\npolicy_file = ${state}/policy.yaml\n`,
+    `[DEFAULT]\nbind_host = 127.0.0.1\nbind_port = ${port}\nworkers = 2\nlog_file = ${state}/glance.log\n${extra.defaults ?? ''}[database]\nconnection = ${extra.database ?? `sqlite:///${state}/glance.sqlite`}\n[paste_deploy]\nflavor = bench\nconfig_file = ${state}/glance-api-paste.ini\n[glance_store]\nstores = file\ndefault_store = file\nfilesystem_store_datadir = ${imagesDir}\n[oslo_policy]\npolicy_file = ${state}/policy.yaml\n${extra.sections ?? ''}`,
   );
   const paste = readFileSync('/etc/glance/glance-api-paste.ini', 'utf8').replace(
     '[pipeline:glance-api]',

@@ -98,13 +98,16 @@ function convert(def: OptionDefinition, raw: IniValue): OptionValue {
       if (['false', 'no', 'off', '0'].includes(lower)) return false;
       throw new ConfigError(`${where(raw, def)}: '${text}' is not a boolean (true/false)`);
     }
-    case 'list':
-      return text === ''
+    case 'list': {
+      // oslo.config reads `a, b` and `[a, b]` alike; Glance's sample configs use the brackets.
+      const items = /^\[.*\]$/s.test(text) ? text.slice(1, -1) : text;
+      return items === ''
         ? []
-        : text
+        : items
             .split(',')
             .map((v) => v.trim())
             .filter((v) => v !== '');
+    }
     case 'enum':
       if (!type.choices.includes(text)) throw new ConfigError(`${where(raw, def)}: '${text}' is not one of ${type.choices.join(', ')}`);
       return text;

@@ -1,7 +1,17 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
+import {
+  CompiledQuery,
+  Kysely,
+  Migrator,
+  PostgresDialect,
+  SqliteDialect,
+  SqliteDriver,
+  type DatabaseConnection,
+  type Driver,
+  type SqliteDialectConfig,
+} from 'kysely';
 import pg from 'pg';
 import type { Database } from './schema.js';
 import { migrationProvider } from './migrations/index.js';
@@ -13,6 +23,31 @@ export type Db = Kysely<Database>;
 
 // PostgreSQL returns BIGINT (oid 20) as a string; image sizes stay far below 2^53, so numbers are safe.
 pg.types.setTypeParser(pg.types.builtins.INT8, (value: string) => Number(value));
+
+/**
+ * SQLite transactions begin IMMEDIATE: they take the write lock at BEGIN, where busy_timeout
+ * waits for it. A deferred transaction that reads and then writes while another process (a
+ * second worker) committed in between fails at once with SQLITE_BUSY_SNAPSHOT, which no timeout
+ * retries: 50 concurrent imports on two workers hit it (bench/README.md, "Interoperable import").
+ */
+class ImmediateSqliteDriver extends SqliteDriver {
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+  }
+}
+
+class ImmediateSqliteDialect extends SqliteDialect {
+  readonly #config: SqliteDialectConfig;
+
+  constructor(config: SqliteDialectConfig) {
+    super(config);
+    this.#config = config;
+  }
+
+  override createDriver(): Driver {
+    return new ImmediateSqliteDriver(this.#config);
+  }
+}
 
 /** Opens the configured database. SQLite runs in WAL mode so readers never wait for the writer. */
 export function openDatabase(config: DatabaseConfig): Db {
@@ -26,7 +61,7 @@ export function openDatabase(config: DatabaseConfig): Db {
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
-  return new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
+  return new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: withStatementCache(sqlite) }) });
 }
 
 /** Brings the schema to the newest migration; `glimpse-manage db sync` and test setup call it. */

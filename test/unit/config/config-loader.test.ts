@@ -59,6 +59,18 @@ describe('configuration (Glance option names)', () => {
     assert.match(config.warnings[1] ?? '', /\[nowhere\] x/);
   });
 
+  it('reads list options with or without the brackets of Glance sample configs', () => {
+    const config = loadConfig([
+      file(
+        '[DEFAULT]\nenabled_import_methods = [glance-direct,web-download]\n[import_filtering_opts]\nallowed_ports = [8080, 8443]\nallowed_hosts = mirror.example, 127.0.0.1\n',
+      ),
+    ]);
+    assert.deepEqual(config.value('DEFAULT', 'enabled_import_methods'), ['glance-direct', 'web-download']);
+    assert.deepEqual(config.value('import_filtering_opts', 'allowed_ports'), ['8080', '8443']);
+    assert.deepEqual(config.value('import_filtering_opts', 'allowed_hosts'), ['mirror.example', '127.0.0.1']);
+    assert.deepEqual(loadConfig([file('[DEFAULT]\nenabled_import_methods = []\n')]).value('DEFAULT', 'enabled_import_methods'), []);
+  });
+
   it('stops on a bad value, naming the option', () => {
     refuses('[DEFAULT]\nbind_port = ninety\n', /\[DEFAULT\] bind_port .*'ninety' is not an integer/);
     refuses('[DEFAULT]\nbind_port = 70000\n', /\[DEFAULT\] bind_port .*above the maximum 65535/);
