@@ -92,6 +92,36 @@ export type ContextCredentials = {
   readonly service_roles: readonly string[];
 };
 
+/**
+ * The context of work done for a user outside any request (an import job, an audit): the
+ * project and user it acts for, the roles they had, no token unless one is given.
+ */
+export function backgroundContext(fields: {
+  readonly requestId: string;
+  readonly userId: string | null;
+  readonly projectId: string | null;
+  readonly roles?: readonly string[];
+  readonly readOnly?: boolean;
+  readonly authToken?: string | null;
+  readonly serviceCatalog?: readonly CatalogService[];
+}): RequestContext {
+  const roles = fields.roles ?? [];
+  return {
+    requestId: fields.requestId,
+    userId: fields.userId,
+    projectId: fields.projectId,
+    domainId: null,
+    systemScope: null,
+    isAdminProject: false,
+    roles,
+    serviceRoles: [],
+    isAdmin: roles.includes('admin'),
+    authToken: fields.authToken ?? null,
+    serviceCatalog: fields.serviceCatalog ?? [],
+    readOnly: fields.readOnly ?? false,
+  };
+}
+
 export function policyCredentials(context: RequestContext): ContextCredentials {
   return {
     roles: context.roles,

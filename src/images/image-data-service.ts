@@ -4,7 +4,7 @@ import type { EventSink } from '../ports/events.js';
 import type { Metrics } from '../ports/metrics.js';
 import { actorOf, type ImageEvent } from './image-events.js';
 import { ingest } from './ingest.js';
-import type { RequestContext } from '../auth/request-context.js';
+import { backgroundContext, type RequestContext } from '../auth/request-context.js';
 import {
   ConflictError,
   DomainError,
@@ -466,19 +466,7 @@ export class ImageDataService {
   async verifyStored(id: string, caller: Pick<RequestContext, 'authToken' | 'serviceCatalog'>): Promise<{ readonly bytes: number; readonly store: string }> {
     const image = await this.repo.findById(id);
     if (image === null) throw new NotFoundError(`No image found with ID ${id}`);
-    const owner: RequestContext = {
-      requestId: 'verify',
-      userId: null,
-      projectId: image.owner,
-      domainId: null,
-      systemScope: null,
-      isAdminProject: false,
-      roles: [],
-      serviceRoles: [],
-      isAdmin: false,
-      readOnly: true,
-      ...caller,
-    };
+    const owner = backgroundContext({ requestId: 'verify', userId: null, projectId: image.owner, readOnly: true, ...caller });
     const verifier = await this.signatures.verifierFor(owner, image);
     if (verifier === null) throw new InvalidInputError(`Image ${id} has no img_signature properties.`);
     const [location] = await this.repo.listLocations(id);

@@ -1,5 +1,5 @@
 import { pipeline, Transform, type Readable } from 'node:stream';
-import type { RequestContext } from '../auth/request-context.js';
+import { backgroundContext, type RequestContext } from '../auth/request-context.js';
 import { DomainError } from '../errors/domain-errors.js';
 import type { ImageDataService } from '../images/image-data-service.js';
 import type { ImageRepository } from '../images/image-repository.js';
@@ -102,20 +102,7 @@ function inputOf(task: Task, defaultStore = ''): ImportInput {
 
 /** The job runs for the image's owner, as the user who asked (no token: it may have expired). */
 function contextOf(task: Task): RequestContext {
-  return {
-    requestId: task.requestId ?? `task-${task.id}`,
-    userId: task.userId,
-    projectId: task.owner,
-    domainId: null,
-    systemScope: null,
-    isAdminProject: false,
-    roles: [],
-    serviceRoles: [],
-    isAdmin: false,
-    authToken: null,
-    serviceCatalog: [],
-    readOnly: false,
-  };
+  return backgroundContext({ requestId: task.requestId ?? `task-${task.id}`, userId: task.userId, projectId: task.owner });
 }
 
 /**

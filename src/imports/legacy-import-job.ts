@@ -1,4 +1,4 @@
-import type { RequestContext } from '../auth/request-context.js';
+import { backgroundContext, type RequestContext } from '../auth/request-context.js';
 import type { ImageRepository } from '../images/image-repository.js';
 import type { Image } from '../images/image-types.js';
 import type { Logger } from '../ports/logger.js';
@@ -77,20 +77,7 @@ export class LegacyImportJob {
 
   #context(task: Task): RequestContext {
     const roles = Array.isArray(task.progress?.['roles']) ? task.progress['roles'].filter((r): r is string => typeof r === 'string') : [];
-    return {
-      requestId: task.requestId ?? `task-${task.id}`,
-      userId: task.userId,
-      projectId: task.owner,
-      domainId: null,
-      systemScope: null,
-      isAdminProject: false,
-      roles,
-      serviceRoles: [],
-      isAdmin: roles.includes('admin'),
-      authToken: null,
-      serviceCatalog: [],
-      readOnly: false,
-    };
+    return backgroundContext({ requestId: task.requestId ?? `task-${task.id}`, userId: task.userId, projectId: task.owner, roles });
   }
 
   #expiry(): string {
