@@ -320,3 +320,20 @@ for (const dialect of testDialects()) {
     });
   });
 }
+
+for (const dialect of testDialects()) {
+  describe(`tasks API under secure RBAC on ${dialect}`, () => {
+    const server = useTestServer(dialect, { enforceNewDefaults: true });
+
+    it('keeps tasks_api_access admin-only, and an image its own tasks for its project', async () => {
+      const s = server.current;
+      assert.equal((await s.request('demo', 'GET', '/v2/tasks')).status, 403);
+      assert.equal((await s.request('admin', 'GET', '/v2/tasks')).status, 200);
+      const id = await newImage(s);
+      const tasks = await s.request('demo', 'GET', `/v2/images/${id}/tasks`);
+      assert.equal(tasks.status, 200);
+      assert.deepEqual(tasks.json(), { tasks: [] });
+      assert.equal((await s.request('alt', 'GET', `/v2/images/${id}/tasks`)).status, 404);
+    });
+  });
+}
