@@ -25,6 +25,20 @@ const bytes = randomBytes(5 * 1024 * 1024 + 3);
 const md5 = (data: Buffer): string => createHash('md5').update(data).digest('hex');
 const sha512 = (data: Buffer): string => createHash('sha512').update(data).digest('hex');
 
+/** The CLI's output, once it succeeded. */
+async function ok(result: Promise<CliResult>): Promise<string> {
+  const { code, stdout } = await result;
+  assert.equal(code, 0, stdout);
+  return stdout;
+}
+
+/** The id in a `glance` table ("| id | <uuid> |"). */
+function idIn(table: string): string {
+  const match = /\|\s*id\s*\|\s*([0-9a-f-]{36})\s*\|/.exec(table);
+  assert.ok(match?.[1] !== undefined, table);
+  return match[1];
+}
+
 describe('import with the OpenStack CLIs', () => {
   let glimpse: GlimpseProcess;
   let origin: Server;
@@ -70,17 +84,6 @@ describe('import with the OpenStack CLIs', () => {
   });
   const glance = (user: User, ...args: string[]): Promise<CliResult> => runCli('glance', credentials(user), args);
   const os = (user: User, ...args: string[]): Promise<CliResult> => runCli('openstack', credentials(user), args);
-  async function ok(result: Promise<CliResult>): Promise<string> {
-    const { code, stdout } = await result;
-    assert.equal(code, 0, stdout);
-    return stdout;
-  }
-  /** The id in a `glance` table ("| id | <uuid> |"). */
-  const idIn = (table: string): string => {
-    const match = /\|\s*id\s*\|\s*([0-9a-f-]{36})\s*\|/.exec(table);
-    assert.ok(match?.[1] !== undefined, table);
-    return match[1];
-  };
   async function activeAndIntact(id: string): Promise<void> {
     let status = '';
     for (let waited = 0; waited < 30_000 && status !== 'active'; waited += 200) {
@@ -220,11 +223,6 @@ describe('copy-image across two file stores with the glance CLI', () => {
   });
   const glance = (user: User, ...args: string[]): Promise<CliResult> =>
     runCli('glance', { authUrl: `${glimpse.url}/identity/v3`, username: user, password: USERS[user].password, project: USERS[user].project }, args);
-  async function ok(result: Promise<CliResult>): Promise<string> {
-    const { code, stdout } = await result;
-    assert.equal(code, 0, stdout);
-    return stdout;
-  }
   async function storesOf(id: string, want: string): Promise<string> {
     let stores = '';
     for (let waited = 0; waited < 30_000 && stores !== want; waited += 200) {
@@ -233,11 +231,6 @@ describe('copy-image across two file stores with the glance CLI', () => {
     }
     return stores;
   }
-  const idIn = (table: string): string => {
-    const match = /\|\s*id\s*\|\s*([0-9a-f-]{36})\s*\|/.exec(table);
-    assert.ok(match?.[1] !== undefined, table);
-    return match[1];
-  };
 
   it('imports into one store, then copies it with --stores and with --all-stores', async () => {
     const first = idIn(
