@@ -7,9 +7,10 @@
  * bytes in one process), and Glimpse's RSS during a BENCH_BIG_GIB upload.
  */
 import { prepareGlance, sh, startServers } from './bench-servers.js';
-import { spawn } from 'node:child_process';
+import { curl, headerArgs } from './curl.js';
+import { groupCpuSeconds, groupRssMiB } from './proc-stats.js';
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -23,7 +24,6 @@ const BIG = Number(process.env['BENCH_BIG_GIB'] ?? 10) * GIB;
 const STATE = resolve(process.env['BENCH_DATA_STATE'] ?? '/tmp/glimpse-bench-data');
 const GLANCE_PORT = 9597;
 const GLIMPSE_PORT = 9598;
-const TICKS_PER_SECOND = 100;
 
 interface Target {
   readonly name: 'glimpse' | 'glance';
@@ -36,49 +36,6 @@ interface Transfer {
   readonly mibPerSecond: number;
   readonly cpuSeconds: number;
   readonly peakRssMiB: number;
-}
-
-/** Processes of a server's process group (the server and its workers), from /proc. */
-function groupPids(group: number): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(fields[2]) === group) pids.push(Number(entry));
-    } catch {
-      // the process ended while we looked
-    }
-  }
-  return pids;
-}
-
-function groupCpuSeconds(group: number): number {
-  let ticks = 0;
-  for (const pid of groupPids(group)) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]);
-    } catch {
-      // ended
-    }
-  }
-  return ticks / TICKS_PER_SECOND;
-}
-
-function groupRssMiB(group: number): number {
-  let kib = 0;
-  for (const pid of groupPids(group)) {
-    try {
-      const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-      kib += Number(match?.[1] ?? 0);
-    } catch {
-      // ended
-    }
-  }
-  return kib / 1024;
 }
 
 /** Runs `work` while sampling the server group's RSS; returns MiB/s over `bytes`, CPU and peak RSS. */
@@ -126,23 +83,6 @@ function put(target: Target, id: string, body: Readable, size: number): Promise<
     body.pipe(req);
   });
 }
-
-/** Runs curl, the client for both servers (light, so the servers' costs dominate); its -w output. */
-function curl(args: readonly string[]): Promise<string> {
-  return new Promise((resolveCurl, reject) => {
-    const child = spawn('curl', ['-sS', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      if (code === 0) resolveCurl(out.trim());
-      else reject(new Error(`curl ${args.join(' ')}: exit ${code ?? -1}: ${out}`));
-    });
-  });
-}
-
-const headerArgs = (target: Target): string[] => Object.entries(target.headers).flatMap(([name, value]) => ['-H', `${name}: ${value}`]);
 
 /** PUT of a file with curl -T (Content-Length, streamed from the file, no 100-continue wait). */
 async function upload(target: Target, id: string, file: string): Promise<void> {

@@ -17,6 +17,7 @@
  *            time until all are active, and the server's RSS (all its processes) every 200 ms.
  * A failed measurement is recorded with its reason and the run goes on.
  */
+import { curl, headerArgs } from './curl.js';
 import { type GlanceConfigExtra, prepareGlance, sh, startServers, waitFor } from './bench-servers.js';
 import { sourceMd5 } from './import-source.js';
 import { groupCpuSeconds, groupRssBreakdown, groupRssMiB, sampleRss } from './proc-stats.js';
@@ -127,22 +128,6 @@ async function call(target: Target, method: string, path: string, body?: unknown
   return text === '' ? {} : (JSON.parse(text) as Json);
 }
 
-/** Runs curl; its -w output (and what it printed on stderr). */
-function curl(args: readonly string[]): Promise<string> {
-  return new Promise((resolveCurl, reject) => {
-    const child = spawn('curl', ['-sS', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      if (code === 0) resolveCurl(out.trim());
-      else reject(new Error(`curl ${args.join(' ')}: exit ${code ?? -1}: ${out}`));
-    });
-  });
-}
-
-const headerArgs = (target: Target): string[] => Object.entries(target.headers).flatMap(([name, value]) => ['-H', `${name}: ${value}`]);
 const sourceUrl = (seed: string, size: number): string => `${SOURCE}/image/${seed}/${size}`;
 
 async function createImage(target: Target, name: string): Promise<string> {
