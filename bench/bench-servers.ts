@@ -6,6 +6,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { requireFreshBuild } from '../test/support/compiled-build.js';
 
 export const PYTHON_ENV = { PATH: '/usr/bin:/bin:/usr/sbin:/sbin', HOME: process.env['HOME'] ?? '/root', LANG: 'C.UTF-8' };
 
@@ -68,6 +69,7 @@ export interface RunningServers {
 /** Starts Glance (as prepared in `state`) and Glimpse (with `glimpseConfig`), waits for both, logs in. */
 export async function startServers(state: string, glancePort: number, glimpsePort: number, glimpseConfig: string): Promise<RunningServers> {
   const glance = spawn('glance-api', ['--config-file', join(state, 'glance-api.conf')], { env: PYTHON_ENV, stdio: 'ignore', detached: true });
+  requireFreshBuild();
   writeFileSync(join(state, 'glimpse.conf'), glimpseConfig);
   const glimpse = spawn(process.execPath, [resolve('bin/glimpse-api.js'), '--config-file', join(state, 'glimpse.conf')], { stdio: 'ignore', detached: true });
   const stop = (): void => {

@@ -45,6 +45,8 @@ const STALL_MS = Number(env('BENCH_IMPORT_STALL_S', '120')) * 1000;
 /** Both servers' database: sqlite (files in the state directory) or postgresql (a throwaway cluster). */
 const DB = env('BENCH_IMPORT_DB', 'sqlite');
 const SCENARIOS = new Set(env('BENCH_IMPORT_SCENARIOS', 'web,direct,concurrent').split(','));
+/** Which servers are measured (both are started); one alone is for trying a change quickly, not for results. */
+const MEASURED = new Set(env('BENCH_IMPORT_SERVERS', 'glimpse,glance').split(','));
 const STATE = resolve(env('BENCH_IMPORT_STATE', '/tmp/glimpse-bench-import'));
 const GLANCE_PORT = 9599;
 const GLIMPSE_PORT = 9600;
@@ -577,7 +579,7 @@ async function main(): Promise<void> {
     const methods: Record<string, unknown> = {};
     for (const target of [glimpse, glance]) methods[target.name] = (await call(target, 'GET', '/v2/info/import'))['import-methods'];
     console.log(`import methods: ${JSON.stringify(methods)}`);
-    const orders = (round: number): Target[] => (round % 2 === 0 ? [glimpse, glance] : [glance, glimpse]);
+    const orders = (round: number): Target[] => (round % 2 === 0 ? [glimpse, glance] : [glance, glimpse]).filter((t) => MEASURED.has(t.name));
     const file = join(STATE, 'source.raw');
 
     const web = { curl: [] as Outcome<CurlRun>[], glimpse: [] as Outcome<WebRun>[], glance: [] as Outcome<WebRun>[] };
@@ -632,7 +634,7 @@ async function main(): Promise<void> {
     if (SCENARIOS.has('concurrent')) {
       console.log(`\n${COUNT} concurrent web-downloads of ${EACH / MIB} MiB`);
       concurrent.curl = await attempt(`${COUNT} curl -o file at once`, concurrentCurl, (r) => `${fixed(r.seconds, 2)} s, ${fixed(r.mibPerSecond, 0)} MiB/s`);
-      for (const target of [glimpse, glance]) {
+      for (const target of [glimpse, glance].filter((t) => MEASURED.has(t.name))) {
         concurrent[target.name] = await attempt(
           target.name,
           () => concurrentImports(target, md5s),

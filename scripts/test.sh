@@ -26,6 +26,10 @@ fi
 step "type-check"
 npx tsc --noEmit
 
+step "build"
+# The glimpse-api and glimpse-manage processes the tests start run the compiled dist/, as users do.
+npm run -s build
+
 step "format"
 npm run -s format:check
 

@@ -32,10 +32,14 @@ export class RegionPool {
     return whole.subarray(this.alignedOffset(whole, DIRECT_IO_ALIGNMENT)).subarray(0, this.regionBytes);
   }
 
-  /** The first `length` bytes of `region` as a leased Buffer; the region returns here when freed. */
-  lend(region: Uint8Array<SharedArrayBuffer>, length: number): Buffer {
+  /**
+   * The first `length` bytes of `region` as a leased Buffer; the region returns here when freed,
+   * and `onFree` (a budget's accounting, src/buffers/region-budget.ts) runs then.
+   */
+  lend(region: Uint8Array<SharedArrayBuffer>, length: number, onFree?: () => void): Buffer {
     return lend(Buffer.from(region.buffer, region.byteOffset, length), this.aligned, () => {
       if (this.#free.length < this.maxFree) this.#free.push(region);
+      onFree?.();
     });
   }
 

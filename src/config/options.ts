@@ -50,6 +50,7 @@ const int = (defaultValue: number, help: string, range: { readonly min?: number;
   help,
 });
 const bool = (defaultValue: boolean, help: string): Option<boolean> => ({ type: { kind: 'bool' }, default: defaultValue, help });
+const optionalBool = (help: string): Option<boolean | null> => ({ type: { kind: 'bool' }, default: null, help });
 const list = (defaultValue: readonly string[], help: string): Option<readonly string[]> => ({ type: { kind: 'list' }, default: defaultValue, help });
 const choice = <const C extends string>(choices: readonly C[], defaultValue: C, help: string): Option<C> => ({
   type: { kind: 'enum', choices },
@@ -230,6 +231,20 @@ export const GLANCE_STORE_OPTIONS = section('glance_store', {
   ...FILE_STORE_OPTIONS,
 });
 
+/**
+ * The reserved staging store of multi-store mode (reference §9.2, §15): where staged data waits
+ * for its import. Without enabled_backends, node_staging_uri names the place instead.
+ */
+export const STAGING_STORE_OPTIONS = section('os_glance_staging_store', {
+  filesystem_store_datadir: optionalText('Multi-store staging directory; default node_staging_uri if set, else <data_dir>/staging.'),
+  filesystem_store_fsync: optionalBool('Flush staged files to disk before a stage succeeds (Glimpse option); default: as the default store flushes its files.'),
+});
+
+/** The reserved tasks store of multi-store mode: Glance keeps its legacy tasks' work files there. */
+export const TASKS_STORE_OPTIONS = section('os_glance_tasks_store', {
+  filesystem_store_datadir: optionalText('Accepted for compatibility; import plugins write into [task] work_dir.'),
+});
+
 export const KEY_MANAGER_OPTIONS = section('key_manager', {
   backend: optionalChoice(
     ['embedded', 'barbican'],
@@ -318,6 +333,8 @@ const SECTIONS: readonly Section<OptionSchema>[] = [
   IMAGE_FORMAT_OPTIONS,
   EMBEDDED_IDENTITY_OPTIONS,
   GLANCE_STORE_OPTIONS,
+  STAGING_STORE_OPTIONS,
+  TASKS_STORE_OPTIONS,
   KEY_MANAGER_OPTIONS,
   BARBICAN_OPTIONS,
   IMAGE_SIGNATURE_VERIFICATION_OPTIONS,

@@ -26,7 +26,8 @@ export interface GuardedBodyOptions {
   readonly highWaterMark?: number;
 }
 
-const DEFAULT_HIGH_WATER_MARK = 1024 * 1024;
+/** Four of a socket's 64 KiB reads: what waits here per download when the disk holds writes back. */
+const DEFAULT_HIGH_WATER_MARK = 256 * 1024;
 
 export class GuardedBody extends Readable {
   readonly #options: GuardedBodyOptions;

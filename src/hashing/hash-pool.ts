@@ -5,8 +5,12 @@ import type { HashRequest, HashResponse } from './hash-protocol.js';
 import type { HashingStream } from './inline-hashing.js';
 import type { Chunk, ChunkLease } from '../buffers/chunk-lease.js';
 
-/** The worker thread's program (src/hashing/hash-worker.ts, through its loader entry). */
-const HASH_WORKER = new URL('./hash-worker-entry.mjs', import.meta.url);
+/**
+ * The worker thread's program. Compiled (dist/, what glimpse-api runs), it is hash-worker.js
+ * itself; run from source (the tests, through tsx), a thread does not inherit the TypeScript
+ * loader, so it starts through an entry that registers one first.
+ */
+const HASH_WORKER = import.meta.url.endsWith('.ts') ? new URL('./hash-worker-entry.mjs', import.meta.url) : new URL('./hash-worker.js', import.meta.url);
 
 /** Bytes a session may have handed to a worker and not yet seen hashed, before it waits. */
 const MAX_IN_FLIGHT = 16 * 1024 * 1024;

@@ -1,7 +1,7 @@
 /**
  * The hash worker thread's program: one digest per session, over views into shared buffers the
  * main thread fills (src/hashing/hash-pool.ts), answering in HashResponse. It needs nothing but
- * node:crypto. Started through hash-worker-entry.mjs, which gives the thread the TypeScript loader.
+ * node:crypto. From source it is started through hash-worker-entry.mjs, which gives the thread the TypeScript loader.
  */
 import { createHash, type Hash } from 'node:crypto';
 import { parentPort } from 'node:worker_threads';

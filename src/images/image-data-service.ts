@@ -256,7 +256,13 @@ export class ImageDataService {
     image: Image,
     source: Readable,
     storeId: string,
-    options: { readonly signal: AbortSignal; readonly activate: boolean; readonly progress?: (bytes: number) => void },
+    options: {
+      readonly signal: AbortSignal;
+      readonly activate: boolean;
+      readonly progress?: (bytes: number) => void;
+      /** A check of the caller's on what was stored (a download's size), before the copy is recorded; throwing removes it. */
+      readonly verify?: (written: VerifiedData) => void;
+    },
   ): Promise<VerifiedData> {
     const store = this.stores.get(storeId);
     if (store === undefined) throw new ConflictError(`Unknown scheme '${storeId}' found in URI`);
@@ -270,6 +276,7 @@ export class ImageDataService {
       if (from === 'active' && image.checksum !== null && written.checksum !== image.checksum) {
         throw new ConflictError(`The copy of image ${image.id} does not match its checksum ${image.checksum}; it was not kept.`);
       }
+      options.verify?.(written);
       if (!(await this.repo.recordImportedData(image.id, from, options.activate, written))) {
         throw new GoneError('Image has been deleted, aborting import.');
       }

@@ -16,6 +16,8 @@ import { BASE_ATTRIBUTES } from '../images/image-schema.js';
 import { existsSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import type { ImportPlugin, StagedImage } from './plugins/import-plugin.js';
+import type { RegionBudget } from '../buffers/region-budget.js';
+import { RegionPacker } from '../buffers/region-packer.js';
 
 /** Where web-download reads from: a fetcher that applies `[import_filtering_opts]` (src/fetching). */
 export interface WebSource {
@@ -32,6 +34,8 @@ export interface ImportJobDeps {
   readonly tasks: TaskRepository;
   readonly staging: StagingArea;
   readonly web: WebSource | null;
+  /** What a download straight into a store is packed into (the process's import budget). */
+  readonly regions: RegionBudget;
   /** Users' tokens for glance-download, in this process's memory only. */
   readonly vault: TokenVault;
   /** `[image_import_opts] image_import_plugins`, in order. */
@@ -60,6 +64,27 @@ interface PluginsOutcome {
   readonly size: number;
   readonly virtualSize: number | null;
   readonly properties: Readonly<Record<string, string>>;
+}
+
+/** Image data to fetch from a URL (web-download, glance-download). */
+interface Download {
+  readonly url: string;
+  /** Request headers (glance-download's token), sent only to the URL's own origin. */
+  readonly headers: Readonly<Record<string, string>>;
+  /** The size the data must have when the response has no Content-Length, if known. */
+  readonly expected: number | null;
+  /** The import method, for messages. */
+  readonly method: string;
+}
+
+/** Passes chunks on, telling `add` each one's size (a download's progress). */
+function counter(add: (bytes: number) => void): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done): void {
+      add(chunk.length);
+      done(null, chunk);
+    },
+  });
 }
 
 /** A failure the task reports as it is (its message is the task's message). */
@@ -152,6 +177,8 @@ export class ImportJob {
     if (!copying && image.status !== 'importing') throw new ImportFailure(`Image ${image.id} is ${image.status}, not importing; the import cannot go on.`);
 
     const stagedSize = await staging.size(image.id);
+    /** What to download when nothing is staged (web-download, glance-download). */
+    let download: Download | null = null;
     if (copying && stagedSize !== image.size) {
       // A staged copy of the right size is reused (a resumed job); anything else is fetched again
       // from the image's own data (reference §9.4 step 2).
@@ -160,38 +187,49 @@ export class ImportJob {
       await staging.write(image.id, await data.readStored(image.id), Number.MAX_SAFE_INTEGER, job.signal);
     } else if (stagedSize === null) {
       if (input.method === 'web-download' && input.uri !== null) {
-        await this.#download(task, image, input.uri, { headers: {}, expected: null, method: 'web-download', signal: job.signal });
+        download = { url: input.uri, headers: {}, expected: null, method: 'web-download' };
       } else if (input.method === 'glance-download') {
-        await this.#glanceDownload(task, image, job.signal);
+        download = await this.#glanceDownload(task, image, job.signal);
         image = await this.#image(task, input);
       } else {
         throw new ImportFailure(`The staged data of image ${image.id} is missing.`);
       }
+      // Plugins work on a file, so for them the download is staged first (as Glance always does).
+      // Without plugins it goes straight into the first store and the other stores copy from
+      // that one: the bytes are written once, not twice, and the download overlaps the hashing
+      // and the store's writes (README "Import").
+      if (!copying && this.deps.plugins.length > 0) {
+        await this.#stageDownload(task, image, download, job.signal);
+        download = null;
+      }
     }
 
-    await checkpoint('after-fetch', this.deps.log, job.signal);
+    if (download === null) await checkpoint('after-fetch', this.deps.log, job.signal);
     // Plugins change the data; a copy must stay the same bytes (reference §9.4 step 4).
     if (!copying && this.deps.plugins.length > 0) image = await this.#runPlugins(task, image, job.signal);
 
     const done = new Set((await repo.listLocations(image.id)).map((l) => l.storeId));
     const pending = input.stores.filter((s) => !done.has(s));
     const failed: string[] = [];
+    // A download goes into the first store that takes it; once a store holds a copy, the others read that.
+    let copied = done.size > 0;
     for (const [index, storeId] of pending.entries()) {
       const last = index === pending.length - 1;
       await tasks.mergeProgress(task.id, 'processing', { step: 'store', store: storeId }, `Importing to store ${storeId}`);
       try {
         // Resumed: the node before may have written this copy and stopped before recording it.
         if (job.resumed) await data.removeUnrecorded(image.id, storeId);
-        const source = await staging.read(image.id);
-        const total = (await staging.size(image.id)) ?? 0;
-        const report = this.#progressReporter(task, 'store', storeId, total);
-        await data.storeImported(contextOf(task), image, source, storeId, {
-          signal: job.signal,
-          progress: report.add,
-          // Active with the last store, or with each one when they need not all succeed (reference §9.4 step 5).
-          activate: (last || !input.allStoresMustSucceed) && image.status === 'importing',
-        });
-        await report.done();
+        // Active with the last store, or with each one when they need not all succeed (reference §9.4 step 5).
+        const activate = (last || !input.allStoresMustSucceed) && image.status === 'importing';
+        if (download !== null && !copied) await this.#downloadInto(task, image, storeId, download, activate, job.signal);
+        else {
+          const source = download === null ? await staging.read(image.id) : await data.readStored(image.id);
+          const total = download === null ? ((await staging.size(image.id)) ?? 0) : image.size;
+          const report = this.#progressReporter(task, 'store', storeId, total);
+          await data.storeImported(contextOf(task), image, source, storeId, { signal: job.signal, progress: report.add, activate });
+          await report.done();
+        }
+        copied = true;
         if (index === 0 && !last) await checkpoint('after-store-1', this.deps.log, job.signal);
       } catch (error) {
         if (job.signal.aborted || input.allStoresMustSucceed) throw error;
@@ -309,7 +347,9 @@ export class ImportJob {
           task.id,
           'processing',
           { step, store: storeId, bytes, total },
-          step === 'fetch' ? `Downloaded ${mib(bytes)}${of} MiB` : `Copied ${mib(bytes)}${of} MiB to store ${storeId ?? ''}`,
+          step === 'fetch'
+            ? `Downloaded ${mib(bytes)}${of} MiB${storeId === null ? '' : ` into store ${storeId}`}`
+            : `Copied ${mib(bytes)}${of} MiB to store ${storeId ?? ''}`,
         )
         .then(
           () => undefined,
@@ -328,64 +368,99 @@ export class ImportJob {
   }
 
   /**
-   * Downloads `url` into staging (web-download, and glance-download's data step): a
-   * Content-Length the body does not match, or a size other than `expected`, fails it
-   * (reference §9.4 step 2).
+   * Opens a download (web-download, glance-download's data) through the fetcher, which applies
+   * `[import_filtering_opts]`; its refusals and failures name their rule and never show
+   * credentials, and fail the task with that reason.
    */
-  async #download(
-    task: Task,
-    image: Image,
-    url: string,
-    options: { readonly headers: Readonly<Record<string, string>>; readonly expected: number | null; readonly method: string; readonly signal: AbortSignal },
-  ): Promise<void> {
-    const { web, staging, tasks } = this.deps;
-    const { signal, method } = options;
-    if (web === null) throw new ImportFailure(`${method} is not available at this site.`);
-    await tasks.mergeProgress(task.id, 'processing', { step: 'fetch' }, 'Downloading');
-    let fetched: Awaited<ReturnType<WebSource['open']>>;
-    let size: number;
+  async #open(download: Download, signal: AbortSignal): Promise<Awaited<ReturnType<WebSource['open']>>> {
+    const { web } = this.deps;
+    if (web === null) throw new ImportFailure(`${download.method} is not available at this site.`);
     try {
-      fetched = await web.open(url, signal, { headers: options.headers });
+      return await web.open(download.url, signal, { headers: download.headers });
     } catch (error) {
-      if (signal.aborted || !(error instanceof Error) || error instanceof DomainError) throw error;
-      throw new ImportFailure(`${method} failed: ${error.message}`, { cause: error });
+      throw this.#downloadFailure(download, error, signal);
     }
+  }
+
+  /** A download's failure as the task reports it. */
+  #downloadFailure(download: Download, error: unknown, signal: AbortSignal): unknown {
+    if (signal.aborted || !(error instanceof Error) || error instanceof DomainError || error instanceof ImportFailure) return error;
+    return new ImportFailure(`${download.method} failed: ${error.message}`, { cause: error });
+  }
+
+  /** The size the download must have: its Content-Length, else what the remote image said (glance-download). */
+  #checkSize(download: Download, fetched: { readonly url: string; readonly contentLength: number | null }, size: number): void {
+    const expected = fetched.contentLength ?? download.expected;
+    if (expected !== null && expected !== size) throw new ImportFailure(`The download from ${fetched.url} ended after ${size} of ${expected} bytes.`);
+  }
+
+  /**
+   * Downloads straight into one store, through the same ingest as an upload (hashes, format
+   * inspection, signature, size cap and quota): a Content-Length the body does not match, or a
+   * size other than `expected`, fails it (reference §9.4 step 2), and nothing stays stored.
+   */
+  async #downloadInto(task: Task, image: Image, storeId: string, download: Download, activate: boolean, signal: AbortSignal): Promise<void> {
+    const { data, tasks } = this.deps;
+    await tasks.mergeProgress(task.id, 'processing', { step: 'fetch', store: storeId }, `Downloading into store ${storeId}`);
+    const fetched = await this.#open(download, signal);
+    // Counted as the bytes arrive, before they wait for a whole region.
+    const report = this.#progressReporter(task, 'fetch', storeId, fetched.contentLength ?? download.expected);
+    // The ingest reads the packed body without owning it: both are ended or destroyed here.
+    const packed = new RegionPacker(this.deps.regions);
+    pipeline(fetched.body, counter(report.add), packed, () => undefined);
+    try {
+      await data.storeImported(contextOf(task), image, packed, storeId, {
+        signal,
+        activate,
+        verify: (written) => {
+          this.#checkSize(download, fetched, written.size);
+        },
+      });
+      await report.done();
+    } catch (error) {
+      throw this.#downloadFailure(download, error, signal);
+    } finally {
+      packed.destroy();
+      fetched.body.destroy();
+    }
+  }
+
+  /** Downloads into staging, for the import plugins to work on (reference §9.4 step 2). */
+  async #stageDownload(task: Task, image: Image, download: Download, signal: AbortSignal): Promise<void> {
+    const { staging, tasks } = this.deps;
+    await tasks.mergeProgress(task.id, 'processing', { step: 'fetch' }, 'Downloading');
+    const fetched = await this.#open(download, signal);
     // The body is ours: staging reads it without owning it, so a failure there must end it too.
     // Its errors reach staging's read; after that, a late one has nowhere else to go.
     const body = fetched.body;
     body.on('error', () => undefined);
-    const report = this.#progressReporter(task, 'fetch', null, fetched.contentLength ?? options.expected);
-    const counted = new Transform({
-      transform(chunk: Buffer, _encoding, done): void {
-        report.add(chunk.length);
-        done(null, chunk);
-      },
-    });
+    const report = this.#progressReporter(task, 'fetch', null, fetched.contentLength ?? download.expected);
+    const counted = counter(report.add);
     pipeline(body, counted, () => undefined);
+    let size: number;
     try {
       size = await staging.write(image.id, counted, this.deps.options.imageSizeCap, signal);
       await report.done();
     } catch (error) {
       counted.destroy();
       body.destroy();
-      // The fetcher's refusals and failures name their rule and never show credentials.
-      if (signal.aborted || !(error instanceof Error) || error instanceof DomainError) throw error;
-      throw new ImportFailure(`${method} failed: ${error.message}`, { cause: error });
+      throw this.#downloadFailure(download, error, signal);
     }
-    const expected = fetched.contentLength ?? options.expected;
-    if (expected !== null && expected !== size) {
+    try {
+      this.#checkSize(download, fetched, size);
+    } catch (error) {
       await staging.remove(image.id);
-      throw new ImportFailure(`The download from ${fetched.url} ended after ${size} of ${expected} bytes.`);
+      throw error;
     }
   }
 
   /**
    * glance-download (reference §9.4 step 2): the remote image's metadata with the user's token
    * (it must be active; its formats and the properties named by `[glance_download_properties]
-   * extra_properties` are copied, never os_glance*), then its data into staging, byte count
-   * checked against the remote size.
+   * extra_properties` are copied, never os_glance*); returns the download of its data, whose
+   * byte count must be the remote size.
    */
-  async #glanceDownload(task: Task, image: Image, signal: AbortSignal): Promise<void> {
+  async #glanceDownload(task: Task, image: Image, signal: AbortSignal): Promise<Download> {
     const { web, vault, repo, options } = this.deps;
     const remote = task.progress?.['remote'] as { url?: unknown; imageId?: unknown } | undefined;
     if (typeof remote?.url !== 'string' || typeof remote.imageId !== 'string') throw new ImportFailure('The task does not say which remote image to download.');
@@ -425,12 +500,7 @@ export class ImportJob {
       tags: null,
     });
     const size = typeof metadata['size'] === 'number' ? metadata['size'] : null;
-    await this.#download(task, await this.#image(task, { ...inputOf(task, options.defaultStore), imageId: image.id }), `${base}/file`, {
-      headers,
-      expected: size,
-      method: 'glance-download',
-      signal,
-    });
+    return { url: `${base}/file`, headers, expected: size, method: 'glance-download' };
   }
 
   async #image(task: Task, input: ImportInput): Promise<Image> {

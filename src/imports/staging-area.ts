@@ -5,6 +5,7 @@ import type { Readable } from 'node:stream';
 import { FileStore } from '../stores/file/file-store.js';
 import { StoreNotFoundError } from '../stores/store-errors.js';
 import type { StoredObject } from '../stores/image-store.js';
+import type { RegionBudget } from '../buffers/region-budget.js';
 
 /** The id Glance gives the staging store (reference §9.2); never a configured store's id. */
 export const STAGING_STORE_ID = 'os_glance_staging_store';
@@ -20,10 +21,13 @@ export class StagingArea {
     private readonly dir: string,
   ) {}
 
-  static async open(dir: string): Promise<StagingArea> {
-    // Durable: a staged image must survive a crash to be imported after it. Through the page
-    // cache: it is read back right away.
-    return new StagingArea(await FileStore.open({ id: STAGING_STORE_ID, datadir: dir, filePerm: 0, durable: true, directIo: false }), dir);
+  /**
+   * `durable`: flushed to disk before a write succeeds, so a staged image survives a machine
+   * crash too (a process crash never loses it). Through the page cache: it is read back soon,
+   * into `readRegions`' pooled regions when given (what bounds an import's memory).
+   */
+  static async open(dir: string, durable: boolean, readRegions: RegionBudget | null = null): Promise<StagingArea> {
+    return new StagingArea(await FileStore.open({ id: STAGING_STORE_ID, datadir: dir, filePerm: 0, durable, directIo: false, readRegions }), dir);
   }
 
   location(imageId: string): string {

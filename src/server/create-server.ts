@@ -16,23 +16,18 @@ import type { ProtectionsHolder } from '../protections/protections-holder.js';
 import type { JsonSchema } from '../images/image-schema.js';
 import type { ServerSettings } from './server-settings.js';
 import type { LocalFileSender } from '../transfer/local-file-sender.js';
-import { alignedOffset, dupSocket, nativeAddonUnavailable } from '../native/native-addon.js';
+import { dupSocket, nativeAddonUnavailable } from '../native/native-addon.js';
 import { SocketBodyReader } from '../http/socket-body.js';
-import { RegionPool } from '../buffers/region-pool.js';
+import type { RegionPool } from '../buffers/region-pool.js';
 
-/** Upload bodies arrive in regions of this size: a fair O_DIRECT write, few hash messages. */
-const UPLOAD_REGION_BYTES = 4 * 1024 * 1024;
-/** Idle regions kept for the next uploads: about what one upload has in flight. */
-const IDLE_UPLOAD_REGIONS = 8;
-
-/** Upload bodies read from the socket when configured and the addon is built. */
-function uploadReader(enabled: boolean, log: FastifyBaseLogger): SocketBodyReader | null {
+/** Upload bodies read from the socket when configured and the addon is built, into the process's data regions. */
+function uploadReader(enabled: boolean, regions: RegionPool, log: FastifyBaseLogger): SocketBodyReader | null {
   if (!enabled) return null;
   if (dupSocket === null) {
     log.warn(`upload_socket_reads is on but ${nativeAddonUnavailable ?? 'unavailable'}; uploads are read through Node's HTTP parser`);
     return null;
   }
-  return new SocketBodyReader(new RegionPool(UPLOAD_REGION_BYTES, IDLE_UPLOAD_REGIONS, alignedOffset), dupSocket);
+  return new SocketBodyReader(regions, dupSocket);
 }
 
 /** How requests are authenticated, and any routes the identity flavor serves itself. */
@@ -117,7 +112,7 @@ export async function createServer(parts: ServerParts): Promise<Server> {
   const members = new MemberService({ repo, access, memberQuota: settings.imageMemberQuota, events: ports.events });
   const identity = await parts.identity(db);
   const files = dataParts.sender.files;
-  const uploads = uploadReader(settings.uploadSocketReads, parts.logger);
+  const uploads = uploadReader(settings.uploadSocketReads, dataParts.regions, parts.logger);
   const app = await buildApp({
     logger: parts.logger,
     publicEndpoint: settings.publicEndpoint,

@@ -23,7 +23,27 @@ import type { ServerSettings } from './server-settings.js';
 import { StagingArea } from '../imports/staging-area.js';
 import { DownloadSender } from '../transfer/download-sender.js';
 import { LocalFileSender } from '../transfer/local-file-sender.js';
-import { alignedBuffer, nativeAddonUnavailable, nativeSendfile, residentFraction } from '../native/native-addon.js';
+import { alignedBuffer, alignedOffset, nativeAddonUnavailable, nativeSendfile, residentFraction } from '../native/native-addon.js';
+import { RegionPool } from '../buffers/region-pool.js';
+import { RegionBudget } from '../buffers/region-budget.js';
+
+/**
+ * Image bytes on their way into a store travel in shared regions of this size: upload bodies read
+ * from the socket (src/http/socket-body.ts) and staged files read for an import
+ * (src/stores/file/region-file-reader.ts). A fair O_DIRECT write, few hash messages.
+ */
+const DATA_REGION_BYTES = 4 * 1024 * 1024;
+/**
+ * Idle regions a process keeps for the next upload or import, one pool for both: about what one
+ * of them has in flight. The rest is garbage once returned.
+ */
+const IDLE_DATA_REGIONS = 8;
+/**
+ * The regions all imports of one process hold at once (32 MiB): enough for one import to keep
+ * both hash threads and the disk busy, and the ceiling however many run (bench/README.md,
+ * "Interoperable import").
+ */
+const IMPORT_REGIONS = 8;
 
 /**
  * Downloads by sendfile(2), or O_DIRECT reads for uncached images, when configured and the
@@ -54,6 +74,10 @@ export interface DataParts {
   readonly sender: DownloadSender;
   /** Where staged image data waits for its import. */
   readonly staging: StagingArea;
+  /** The shared regions image bytes travel in: upload bodies read from the socket, staged files read for an import. */
+  readonly regions: RegionPool;
+  /** The share of them all imports of the process hold at once (staged files read, downloads packed). */
+  readonly importRegions: RegionBudget;
   /** Stops the hashing threads. */
   close(): Promise<void>;
 }
@@ -84,7 +108,9 @@ export async function openDataParts(settings: ServerSettings, db: Db, policy: Po
   });
   const access = new ImageAccess(repo, policy);
   const stores = await StoreRegistry.open(settings.stores);
-  const staging = await StagingArea.open(settings.imports.stagingDir);
+  const regions = new RegionPool(DATA_REGION_BYTES, IDLE_DATA_REGIONS, alignedOffset);
+  const importRegions = new RegionBudget(regions, IMPORT_REGIONS);
+  const staging = await StagingArea.open(settings.imports.stagingDir, settings.imports.stagingDurable, importRegions);
   const pool = settings.hashingThreads > 0 ? new HashPool(settings.hashingThreads) : null;
   const sender = downloadSender(settings.sendfileDownloads, log);
   const data = new ImageDataService({
@@ -114,6 +140,8 @@ export async function openDataParts(settings: ServerSettings, db: Db, policy: Po
     nodes,
     sender,
     staging,
+    regions,
+    importRegions,
     signatures,
     secrets,
     close: async () => {

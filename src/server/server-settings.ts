@@ -23,6 +23,8 @@ export interface ImportSettings {
   readonly methods: readonly string[];
   /** The staging directory (`node_staging_uri`, default <data_dir>/staging). */
   readonly stagingDir: string;
+  /** Staged files are flushed to disk before a stage or download into staging succeeds. */
+  readonly stagingDurable: boolean;
   /** `worker_self_reference_url`, else `public_endpoint`: recorded as os_glance_stage_host. */
   readonly selfUrl: string | null;
   /** `[taskflow_executor] max_workers`: jobs one process runs at once. */

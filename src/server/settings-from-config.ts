@@ -17,6 +17,7 @@ import {
   EMBEDDED_IDENTITY_OPTIONS,
   GLANCE_STORE_OPTIONS,
   HEALTHCHECK_OPTIONS,
+  STAGING_STORE_OPTIONS,
   IMAGE_FORMAT_OPTIONS,
   IMAGE_SIGNATURE_VERIFICATION_OPTIONS,
   KEY_MANAGER_OPTIONS,
@@ -66,6 +67,24 @@ function storeSettings(config: Config, dataDir: string): StoreSettings {
   return { multiStore: true, defaultBackend: config.section(GLANCE_STORE_OPTIONS).default_backend ?? '', backends };
 }
 
+/**
+ * Where staged data waits (reference §9.2): `[os_glance_staging_store]` in multi-store mode,
+ * else (and when that section names no directory) `node_staging_uri`, else <data_dir>/staging.
+ * Staged files are flushed to disk as the default store's are, unless the staging section says:
+ * an operator who turned durability off for the images has it off for what waits to become one.
+ */
+function staging(config: Config, dataDir: string, stores: StoreSettings): { stagingDir: string; stagingDurable: boolean } {
+  const d = config.section(DEFAULT_OPTIONS);
+  const reserved = config.section(STAGING_STORE_OPTIONS);
+  const single = d.node_staging_uri === null ? resolve(dataDir, 'staging') : fileURLToPath(d.node_staging_uri);
+  const multi = config.backends === null ? null : reserved.filesystem_store_datadir;
+  const defaultStore = stores.backends.find((b) => b.id === stores.defaultBackend);
+  return {
+    stagingDir: multi === null ? single : resolve(config.configDir, multi),
+    stagingDurable: reserved.filesystem_store_fsync ?? (defaultStore !== undefined && 'durable' in defaultStore ? defaultStore.durable : true),
+  };
+}
+
 /** `trusted_ca_file`, read at startup: a bad bundle stops the server with the option named. */
 function trustedCas(file: string | null, configDir: string): X509Certificate[] | null {
   if (file === null) return null;
@@ -96,6 +115,7 @@ export function settingsFromConfig(config: Config): { settings: ServerSettings; 
   const signing = config.section(IMAGE_SIGNATURE_VERIFICATION_OPTIONS);
   const barbican = config.section(BARBICAN_OPTIONS);
   const dataDir = resolve(d.data_dir);
+  const stores = storeSettings(config, dataDir);
   const policyPath = resolve(config.configDir, policy.policy_file);
   // The default policy.yaml is optional, as in Glance; a file the operator names must exist.
   const policyOverrides = loadPolicyFile(policyPath, { optional: policy.policy_file === 'policy.yaml' });
@@ -125,7 +145,7 @@ export function settingsFromConfig(config: Config): { settings: ServerSettings; 
       hashingThreads: d.hashing_threads,
       sendfileDownloads: d.sendfile_downloads,
       uploadSocketReads: d.upload_socket_reads,
-      stores: storeSettings(config, dataDir),
+      stores,
       keyManager: { backend: keyManager, barbicanEndpoint: barbican.barbican_endpoint, barbicanApiVersion: barbican.barbican_api_version },
       signatures: { partial: signing.partial_signature_properties, trustedCas: trustedCas(signing.trusted_ca_file, config.configDir) },
       propertyProtection: {
@@ -138,7 +158,7 @@ export function settingsFromConfig(config: Config): { settings: ServerSettings; 
       node: { id: d.node_id ?? `${hostname()}:${d.bind_port}`, heartbeatSeconds: d.node_heartbeat_interval, deadAfterSeconds: d.node_dead_after },
       imports: {
         methods: importMethods(d.enabled_import_methods),
-        stagingDir: d.node_staging_uri === null ? resolve(dataDir, 'staging') : fileURLToPath(d.node_staging_uri),
+        ...staging(config, dataDir, stores),
         selfUrl: d.worker_self_reference_url ?? d.public_endpoint,
         maxWorkers: config.section(TASKFLOW_EXECUTOR_OPTIONS).max_workers,
         taskTimeToLiveHours: config.section(TASK_OPTIONS).task_time_to_live,

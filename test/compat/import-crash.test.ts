@@ -11,6 +11,7 @@ import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { once } from 'node:events';
 import { promisify } from 'node:util';
 import { login, startGlimpseProcess, type GlimpseProcess } from '../support/glimpse-process.js';
 
@@ -253,6 +254,113 @@ describe('import crash safety at every step (SIGKILL at a pause point)', () => {
         assert.deepEqual(files(glimpse, 'staging'), []);
         const work = join(glimpse.dir, 'data', 'import-work');
         assert.deepEqual(existsSync(work) ? readdirSync(work) : [], []);
+        const check = await dataCheck(glimpse);
+        assert.equal(check.code, 0, check.stdout);
+        assert.match(check.stdout, /^0 orphan object\(s\); 0 image location\(s\) without data/m);
+      } finally {
+        await glimpse.stop();
+      }
+    });
+  }
+});
+
+/**
+ * Without plugins a web-download goes straight into the first store and the second copies from
+ * it (README "Import"); nothing is staged. SIGKILL while the download is being written (random
+ * timing: once the store's temporary file appears) and between the stores (pause point).
+ */
+describe('import crash safety of a download straight into the stores (SIGKILL)', () => {
+  const data = bigBody(16);
+  let origin: Server;
+  let port = 0;
+  before(async () => {
+    // Slow enough (about 16 MiB/s) for the kill to land while the download is written.
+    origin = createServer((_request, response) => {
+      response.writeHead(200, { 'content-length': data.size });
+      void (async () => {
+        for await (const block of data.body() as AsyncIterable<Buffer>) {
+          for (let at = 0; at < block.length && !response.destroyed; at += 256 * 1024) {
+            if (!response.write(block.subarray(at, at + 256 * 1024))) await once(response, 'drain');
+            await sleep(15);
+          }
+        }
+        response.end();
+      })().catch(() => response.destroy());
+    });
+    await new Promise<void>((resolve) => origin.listen(0, '127.0.0.1', resolve));
+    port = (origin.address() as AddressInfo).port;
+  });
+  after(() => {
+    origin.closeAllConnections();
+    origin.close();
+  });
+
+  const config = (): string =>
+    [
+      '[DEFAULT]',
+      'bind_port = {port}',
+      'data_dir = {dir}/data',
+      'enabled_backends = a:file, b:file',
+      '[glance_store]',
+      'default_backend = a',
+      ...['a', 'b'].flatMap((id) => [`[${id}]`, `filesystem_store_datadir = {dir}/${id}`]),
+      '[import_filtering_opts]',
+      'allowed_hosts = 127.0.0.1',
+      `allowed_ports = ${port}`,
+      '[task]',
+      'job_lease_seconds = 5',
+      '[embedded_identity]',
+      'user_demo = pw demo member,reader',
+      '',
+    ].join('\n');
+  const storeFiles = (glimpse: GlimpseProcess, store: string): string[] => {
+    const dir = join(glimpse.dir, store);
+    return existsSync(dir) ? readdirSync(dir) : [];
+  };
+
+  for (const step of ['while downloading into store a', 'after-store-1']) {
+    it(`killed ${step}: finished after restart, byte-identical in both stores, nothing staged or left behind`, async () => {
+      const pause: Record<string, string> = step === 'after-store-1' ? { GLIMPSE_TEST_IMPORT_PAUSE: step } : {};
+      let glimpse = await startGlimpseProcess(config(), undefined, pause);
+      try {
+        let api = await client(glimpse);
+        const id = String((await api.call('POST', '/v2/images', { name: step, disk_format: 'raw', container_format: 'bare' })).json['id']);
+        const accepted = await api.call('POST', `/v2/images/${id}/import`, {
+          method: { name: 'web-download', uri: `http://127.0.0.1:${port}/disk.raw` },
+          all_stores: true,
+        });
+        assert.equal(accepted.status, 202);
+        const running =
+          step === 'after-store-1'
+            ? () => glimpse.output().includes(`import paused at ${step}`)
+            : () => storeFiles(glimpse, 'a').some((f) => f.includes('.tmp-'));
+        await until(running, step).catch((error: unknown) => {
+          throw new Error(`${String(error)}\n${glimpse.output().slice(-3000)}`);
+        });
+        assert.deepEqual(files(glimpse, 'staging'), [], 'nothing is staged');
+        await glimpse.kill();
+
+        glimpse = await glimpse.restart({});
+        api = await client(glimpse);
+        const statuses = async (): Promise<string> =>
+          ((await api.call('GET', `/v2/images/${id}/tasks`)).json['tasks'] as { status: string; message: string }[])
+            .map((t) => `${t.status} ${t.message}`)
+            .join();
+        await until(async () => /^(success|failure)/.test(await statuses()), 'the job ended after restart', 60_000);
+        assert.equal(await statuses(), 'success ', 'one task, resumed to success');
+        const image = (await api.call('GET', `/v2/images/${id}`)).json;
+        assert.equal(image['status'], 'active');
+        assert.equal(image['checksum'], data.md5);
+        assert.deepEqual(String(image['stores']).split(',').sort(), ['a', 'b']);
+        for (const store of ['a', 'b']) assert.deepEqual(storeFiles(glimpse, store), [id], `store ${store} holds the image and nothing else`);
+        for (const store of ['a', 'b'])
+          assert.equal(
+            createHash('md5')
+              .update(readFileSync(join(glimpse.dir, store, id)))
+              .digest('hex'),
+            data.md5,
+          );
+        assert.deepEqual(files(glimpse, 'staging'), []);
         const check = await dataCheck(glimpse);
         assert.equal(check.code, 0, check.stdout);
         assert.match(check.stdout, /^0 orphan object\(s\); 0 image location\(s\) without data/m);

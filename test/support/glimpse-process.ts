@@ -3,10 +3,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { requireFreshBuild } from './compiled-build.js';
 
 /**
- * Glimpse as users run it: the real `glimpse-api` entry point in its own process, configured by
- * an INI file, on a free loopback port.
+ * Glimpse as users run it: the real `glimpse-api` entry point (the compiled dist/) in its own
+ * process, configured by an INI file, on a free loopback port.
  */
 export interface GlimpseProcess {
   readonly url: string;
@@ -59,6 +60,7 @@ export async function startGlimpseProcess(config: string, chosenPort?: number, e
 }
 
 async function launch(dir: string, port: number, configFile: string, env: Readonly<Record<string, string>>): Promise<GlimpseProcess> {
+  requireFreshBuild();
   const child = spawn(process.execPath, [resolve('bin/glimpse-api.js'), '--config-file', configFile], {
     cwd: dir,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -3,6 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { Readable } from 'node:stream';
 import type { ImageStore, StoredObject } from '../../src/stores/image-store.js';
+import type { Chunk } from '../../src/buffers/chunk-lease.js';
 import {
   StoreAbortedError,
   StoreDuplicateError,
@@ -21,9 +22,16 @@ export interface StoreUnderTest {
   cleanup(): Promise<void>;
 }
 
+/** Reads a stream whole, as a consumer that honours leases does: a leased chunk is copied and released. */
 async function collect(stream: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  for await (const chunk of stream as AsyncIterable<Buffer & Chunk>) {
+    if (chunk.lease === undefined) chunks.push(chunk);
+    else {
+      chunks.push(Buffer.from(chunk));
+      chunk.lease.release();
+    }
+  }
   return Buffer.concat(chunks);
 }
 

@@ -107,6 +107,7 @@ export function testSettings(database: TestDatabase, overrides: TestOverrides = 
     imports: {
       methods: ['glance-direct', 'web-download', 'copy-image'],
       stagingDir: `${database.dataDir}/staging`,
+      stagingDurable: true,
       selfUrl: null,
       maxWorkers: 4,
       taskTimeToLiveHours: 48,

@@ -48,6 +48,7 @@ export function importModule(context: ModuleContext): ImportModule {
     tasks,
     staging,
     web,
+    regions: data.importRegions,
     plugins: buildPlugins(config.plugins, {
       imageConversion: {
         outputFormat: config.conversionFormat,

@@ -21,8 +21,8 @@ async function writeFully(handle: FileHandle, buffer: Uint8Array, length: number
  * largest cost of an upload after the digests (bench/README.md, "Image data"). The last block is
  * padded with zeros and the file then truncated to the true size. The caller closes `handle`.
  *
- * Leased chunks that are aligned and whole blocks (src/http/socket-body.ts) are written as they
- * are, without the copy into these buffers, which are then only allocated for the tail.
+ * Leased aligned chunks (src/http/socket-body.ts, src/stores/file/region-file-reader.ts) are
+ * written as they are, without the copy into these buffers, which are then never allocated.
  */
 export function directWriter(handle: FileHandle, allocate: AlignedBuffer): Writable {
   let buffers: readonly [Uint8Array, Uint8Array] | null = null;
@@ -48,16 +48,42 @@ export function directWriter(handle: FileHandle, allocate: AlignedBuffer): Writa
     filled = 0;
   };
 
+  /**
+   * The last bytes of an aligned chunk that are less than a block: the end of the file, unless
+   * more chunks follow (then they move into the buffers). Kept in a block of their own, so an
+   * import whose file is read into aligned regions needs no 16 MiB of buffers for its tail.
+   */
+  let tail: { block: Uint8Array; length: number } | null = null;
+
   const take = async (chunk: Chunk): Promise<void> => {
     const lease = chunk.lease;
-    if (lease?.directIoAligned === true && filled === 0 && chunk.length % DIRECT_IO_ALIGNMENT === 0) {
-      // The lease's reference is ours (the last consumer): released once the device has the bytes.
-      await queue(chunk, chunk.length, () => {
-        lease.release();
-      });
+    if (lease?.directIoAligned === true && filled === 0 && tail === null) {
+      const whole = chunk.length - (chunk.length % DIRECT_IO_ALIGNMENT);
+      if (whole === chunk.length) {
+        // The lease's reference is ours (the last consumer): released once the device has the bytes.
+        await queue(chunk, chunk.length, () => {
+          lease.release();
+        });
+        return;
+      }
+      if (whole > 0) {
+        lease.retain();
+        await queue(chunk.subarray(0, whole), whole, () => {
+          lease.release();
+        });
+      }
+      const block = new Uint8Array(allocate(DIRECT_IO_ALIGNMENT, DIRECT_IO_ALIGNMENT));
+      block.set(chunk.subarray(whole));
+      tail = { block, length: chunk.length - whole };
+      lease.release();
       return;
     }
     buffers ??= [new Uint8Array(allocate(BUFFER_BYTES, DIRECT_IO_ALIGNMENT)), new Uint8Array(allocate(BUFFER_BYTES, DIRECT_IO_ALIGNMENT))];
+    if (tail !== null) {
+      buffers[current].set(tail.block.subarray(0, tail.length));
+      filled = tail.length;
+      tail = null;
+    }
     let offset = 0;
     while (offset < chunk.length) {
       const n = Math.min(BUFFER_BYTES - filled, chunk.length - offset);
@@ -70,6 +96,14 @@ export function directWriter(handle: FileHandle, allocate: AlignedBuffer): Writa
   };
 
   const finish = async (): Promise<void> => {
+    if (tail !== null) {
+      const size = position + tail.length;
+      tail.block.fill(0, tail.length);
+      await queue(tail.block, DIRECT_IO_ALIGNMENT, () => undefined);
+      await writing;
+      await handle.truncate(size);
+      return;
+    }
     const size = position + filled;
     if (filled > 0 && buffers !== null) {
       const padded = Math.ceil(filled / DIRECT_IO_ALIGNMENT) * DIRECT_IO_ALIGNMENT;

@@ -8,6 +8,9 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { alignedBuffer, type AlignedBuffer } from '../../native/native-addon.js';
 import type { Chunk } from '../../buffers/chunk-lease.js';
 import { directWriter } from './direct-writer.js';
+import { pageCacheWriter } from './page-cache-writer.js';
+import { RegionFileReader } from './region-file-reader.js';
+import type { RegionBudget } from '../../buffers/region-budget.js';
 import type { ImageStore, LocalFile, StoreCapabilities, StoredObject, StoreReadOptions, StoreWriteOptions, StoreWriteResult } from '../image-store.js';
 import {
   StoreAbortedError,
@@ -22,7 +25,6 @@ import {
 } from '../store-errors.js';
 
 const READ_CHUNK = 1024 * 1024;
-const WRITE_BUFFER = 8 * 1024 * 1024;
 
 export interface FileStoreOptions {
   readonly id: string;
@@ -37,6 +39,11 @@ export interface FileStoreOptions {
    * the native addon allow it; otherwise, and when false, through the page cache.
    */
   readonly directIo: boolean;
+  /**
+   * Reads go into pooled regions under this budget (src/stores/file/region-file-reader.ts) rather
+   * than fresh buffers: for the staging area, whose reads feed imports. Null: fs read streams.
+   */
+  readonly readRegions?: RegionBudget | null;
 }
 
 /** Object names are image ids; anything else in the directory is not ours to serve. */
@@ -137,12 +144,11 @@ export class FileStore implements ImageStore {
       if (options.signal?.aborted === true) throw new StoreAbortedError('The write was aborted.');
       const direct = this.#direct;
       const handle = await open(temp, direct === null ? 'wx' : constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_DIRECT, mode);
-      // The page-cache stream closes the file itself (pipeline waits for its 'close').
-      const sink = direct === null ? handle.createWriteStream({ highWaterMark: WRITE_BUFFER }) : directWriter(handle, direct);
+      const sink = direct === null ? pageCacheWriter(handle) : directWriter(handle, direct);
       try {
         await pipeline(data, sizeLimiter(options.maxBytes, counter), sink, options.signal === undefined ? {} : { signal: options.signal });
       } finally {
-        if (direct !== null) await handle.close();
+        await handle.close();
       }
       if (this.#options.durable) await this.#sync(temp);
       try {
@@ -164,11 +170,18 @@ export class FileStore implements ImageStore {
     const path = this.#pathOf(location);
     const { size } = await this.stat(location);
     const range = options.range;
-    // 1 MiB reads: a sixteenth of the default's thread-pool round trips per byte served.
-    if (range === undefined) return createReadStream(path, { highWaterMark: READ_CHUNK });
-    if (range.start < 0 || range.end < range.start || range.end >= size) {
+    if (range !== undefined && (range.start < 0 || range.end < range.start || range.end >= size)) {
       throw new StoreRangeError(`Range ${range.start}-${range.end} is outside the ${size} bytes of ${location}.`);
     }
+    const regions = this.#options.readRegions ?? null;
+    if (regions !== null) {
+      const handle = await open(path, 'r').catch((error: unknown) => {
+        throw new StoreNotFoundError(`No data at ${location}.`, { cause: error });
+      });
+      return new RegionFileReader(handle, regions, range?.start ?? 0, range === undefined ? size : range.end + 1);
+    }
+    // 1 MiB reads: a sixteenth of the default's thread-pool round trips per byte served.
+    if (range === undefined) return createReadStream(path, { highWaterMark: READ_CHUNK });
     return createReadStream(path, { start: range.start, end: range.end, highWaterMark: READ_CHUNK });
   }
 

@@ -164,6 +164,29 @@ describe('configuration (Glance option names)', () => {
     );
   });
 
+  it('stages in node_staging_uri, or in [os_glance_staging_store] with multi-store, flushed as the default store is', () => {
+    const staging = (text: string): { dir: string; durable: boolean } => {
+      const { imports } = settingsFromConfig(loadConfig([file(text)])).settings;
+      return { dir: imports.stagingDir, durable: imports.stagingDurable };
+    };
+    assert.deepEqual(staging('[DEFAULT]\ndata_dir = /srv/g\n'), { dir: '/srv/g/staging', durable: true });
+    assert.deepEqual(staging('[DEFAULT]\nnode_staging_uri = file:///srv/stage\n[glance_store]\nfilesystem_store_fsync = false\n'), {
+      dir: '/srv/stage',
+      durable: false,
+    });
+    const multi = '[DEFAULT]\nenabled_backends = a:file, b:file\nnode_staging_uri = file:///srv/stage\n[glance_store]\ndefault_backend = b\n';
+    const stores = '[a]\nfilesystem_store_datadir = /srv/a\n[b]\nfilesystem_store_datadir = /srv/b\nfilesystem_store_fsync = false\n';
+    // A multi-store config copied from Glance names the reserved store's directory.
+    assert.deepEqual(staging(`${multi}${stores}[os_glance_staging_store]\nfilesystem_store_datadir = /srv/reserved\n`), {
+      dir: '/srv/reserved',
+      durable: false,
+    });
+    assert.deepEqual(staging(`${multi}${stores}`), { dir: '/srv/stage', durable: false });
+    assert.deepEqual(staging(`${multi}${stores}[os_glance_staging_store]\nfilesystem_store_fsync = true\n`), { dir: '/srv/stage', durable: true });
+    // Glance's reserved tasks store is accepted without a warning.
+    assert.deepEqual(loadConfig([file('[os_glance_tasks_store]\nfilesystem_store_datadir = /srv/tasks\n')]).warnings, []);
+  });
+
   it('refuses a bad multi-store configuration, naming the option', () => {
     refuses('[DEFAULT]\nenabled_backends = fast:file\n[fast]\nfilesystem_store_datadir = /a\n', /\[glance_store\] default_backend is required/);
     refuses(

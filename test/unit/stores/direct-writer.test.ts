@@ -103,4 +103,33 @@ describe('direct writer (O_DIRECT from aligned buffers)', () => {
       [0, 1, 2, 3, 4, 5],
     );
   });
+  it('writes the whole blocks of a short aligned chunk as they are, and keeps its tail aside until it is known to be the last', async () => {
+    const allocate = alignedBuffer;
+    assert.ok(allocate !== null);
+    // A region, a short one (one block and 904 bytes), a region after it, a short last one.
+    const sizes = [MIB, 5000, MIB, 3000];
+    const data = randomBytes(sizes.reduce((a, b) => a + b, 0));
+    const released: number[] = [];
+    const chunks: Buffer[] = [];
+    let at = 0;
+    for (const [index, size] of sizes.entries()) {
+      const piece = Buffer.from(allocate(MIB, DIRECT_IO_ALIGNMENT), 0, size);
+      data.copy(piece, 0, at, at + size);
+      at += size;
+      chunks.push(lend(piece, true, () => released.push(index)));
+    }
+    const path = join(dir, 'short-aligned');
+    const handle = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_DIRECT, 0o600);
+    try {
+      await pipeline(Readable.from(chunks), directWriter(handle, allocate));
+    } finally {
+      await handle.close();
+    }
+    assert.equal(statSync(path).size, data.length);
+    assert.equal(sha(readFileSync(path)), sha(data));
+    assert.deepEqual(
+      released.sort((a, b) => a - b),
+      [0, 1, 2, 3],
+    );
+  });
 });

@@ -7,9 +7,14 @@ import { describe, it } from 'node:test';
 import { FileStore } from '../../../src/stores/file/file-store.js';
 import { StoreUnavailableError } from '../../../src/stores/store-errors.js';
 import { describeImageStore } from '../../support/store-conformance.js';
+import { RegionBudget } from '../../../src/buffers/region-budget.js';
+import { RegionPool } from '../../../src/buffers/region-pool.js';
+import { alignedOffset } from '../../../src/native/native-addon.js';
 
 const VARIANTS = [
   { durable: false, directIo: true, base: tmpdir() },
+  // The staging area's: reads into pooled regions under a budget (one at a time here).
+  { durable: false, directIo: false, base: tmpdir(), regions: true },
   { durable: true, directIo: true, base: tmpdir() },
   { durable: false, directIo: false, base: tmpdir() },
   // tmpfs: it takes O_DIRECT since Linux 6.6 (older kernels refuse, and the store then writes
@@ -17,10 +22,12 @@ const VARIANTS = [
   { durable: false, directIo: true, base: '/dev/shm' },
 ];
 
-for (const { durable, directIo, base } of VARIANTS) {
-  describeImageStore(`file store (${durable ? 'durable' : 'no fsync'}, direct_io ${directIo ? 'on' : 'off'}, ${base})`, async () => {
+for (const { durable, directIo, base, regions = false } of VARIANTS) {
+  const name = `file store (${durable ? 'durable' : 'no fsync'}, direct_io ${directIo ? 'on' : 'off'}, ${base}${regions ? ', region reads' : ''})`;
+  describeImageStore(name, async () => {
     const dir = mkdtempSync(join(base, 'glimpse-file-store-'));
-    const store = await FileStore.open({ id: 'file', datadir: join(dir, 'images'), filePerm: 0, durable, directIo });
+    const readRegions = regions ? new RegionBudget(new RegionPool(64 * 1024, 1, alignedOffset), 1) : null;
+    const store = await FileStore.open({ id: 'file', datadir: join(dir, 'images'), filePerm: 0, durable, directIo, readRegions });
     // /tmp is ext4 on this project's machines, which takes O_DIRECT: the direct path is tested.
     if (base === tmpdir()) assert.equal(store.directIo, directIo);
     return {
