@@ -29,8 +29,9 @@ import { RegionBudget } from '../buffers/region-budget.js';
 
 /**
  * Image bytes on their way into a store travel in shared regions of this size: upload bodies read
- * from the socket (src/http/socket-body.ts) and staged files read for an import
- * (src/stores/file/region-file-reader.ts). A fair O_DIRECT write, few hash messages.
+ * from the socket (src/http/socket-body.ts), staged files read for an import
+ * (src/stores/file/region-file-reader.ts) and downloads (src/buffers/region-packer.ts). A fair
+ * O_DIRECT write, few hash messages.
  */
 const DATA_REGION_BYTES = 4 * 1024 * 1024;
 /**
@@ -74,7 +75,7 @@ export interface DataParts {
   readonly sender: DownloadSender;
   /** Where staged image data waits for its import. */
   readonly staging: StagingArea;
-  /** The shared regions image bytes travel in: upload bodies read from the socket, staged files read for an import. */
+  /** The shared regions image bytes travel in: upload bodies read from the socket, staged files and downloads of an import. */
   readonly regions: RegionPool;
   /** The share of them all imports of the process hold at once (staged files read, downloads packed). */
   readonly importRegions: RegionBudget;
