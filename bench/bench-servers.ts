@@ -36,6 +36,8 @@ export interface GlanceConfigExtra {
   readonly sections?: string;
   /** `[database] connection`; SQLite in `state` when absent. */
   readonly database?: string;
+  /** The store sections, in place of one file store in `imagesDir` (multi-store: `[glance_store]` and each backend's). */
+  readonly glanceStore?: string;
 }
 
 /**
@@ -46,7 +48,7 @@ export interface GlanceConfigExtra {
 export function prepareGlance(state: string, port: number, imagesDir: string, extra: GlanceConfigExtra = {}): void {
   writeFileSync(
     join(state, 'glance-api.conf'),
-    `[DEFAULT]\nbind_host = 127.0.0.1\nbind_port = ${port}\nworkers = 2\nlog_file = ${state}/glance.log\n${extra.defaults ?? ''}[database]\nconnection = ${extra.database ?? `sqlite:///${state}/glance.sqlite`}\n[paste_deploy]\nflavor = bench\nconfig_file = ${state}/glance-api-paste.ini\n[glance_store]\nstores = file\ndefault_store = file\nfilesystem_store_datadir = ${imagesDir}\n[oslo_policy]\npolicy_file = ${state}/policy.yaml\n${extra.sections ?? ''}`,
+    `[DEFAULT]\nbind_host = 127.0.0.1\nbind_port = ${port}\nworkers = 2\nlog_file = ${state}/glance.log\n${extra.defaults ?? ''}[database]\nconnection = ${extra.database ?? `sqlite:///${state}/glance.sqlite`}\n[paste_deploy]\nflavor = bench\nconfig_file = ${state}/glance-api-paste.ini\n${extra.glanceStore ?? `[glance_store]\nstores = file\ndefault_store = file\nfilesystem_store_datadir = ${imagesDir}\n`}[oslo_policy]\npolicy_file = ${state}/policy.yaml\n${extra.sections ?? ''}`,
   );
   const paste = readFileSync('/etc/glance/glance-api-paste.ini', 'utf8').replace(
     '[pipeline:glance-api]',

@@ -44,7 +44,7 @@ const TIMEOUT_MS = Number(env('BENCH_IMPORT_TIMEOUT_S', '1800')) * 1000;
 const STALL_MS = Number(env('BENCH_IMPORT_STALL_S', '120')) * 1000;
 /** Both servers' database: sqlite (files in the state directory) or postgresql (a throwaway cluster). */
 const DB = env('BENCH_IMPORT_DB', 'sqlite');
-const SCENARIOS = new Set(env('BENCH_IMPORT_SCENARIOS', 'web,direct,concurrent').split(','));
+const SCENARIOS = new Set(env('BENCH_IMPORT_SCENARIOS', 'web,direct,copy,concurrent').split(','));
 /** Which servers are measured (both are started); one alone is for trying a change quickly, not for results. */
 const MEASURED = new Set(env('BENCH_IMPORT_SERVERS', 'glimpse,glance').split(','));
 const STATE = resolve(env('BENCH_IMPORT_STATE', '/tmp/glimpse-bench-import'));
@@ -66,8 +66,12 @@ interface Target {
   readonly url: string;
   readonly headers: Record<string, string>;
   readonly group: number;
-  /** Where the server stages imports (node_staging_uri), to see when a web-download has its bytes. */
+  /** Where the server stages imports (`[os_glance_staging_store]`), to see when a web-download has its bytes. */
   readonly stagingDir: string;
+  /** An admin's headers: copy-image is admin-only on both servers by default. */
+  readonly adminHeaders: Record<string, string>;
+  /** The directory of the second store, where copy-image writes. */
+  readonly secondStoreDir: string;
 }
 
 type Json = Record<string, unknown>;
@@ -119,10 +123,14 @@ const errorText = (error: unknown): string => (error instanceof Error ? error.me
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const since = (started: bigint): number => Number(process.hrtime.bigint() - started) / 1e9;
 
-async function call(target: Target, method: string, path: string, body?: unknown): Promise<Json> {
+async function call(target: Target, method: string, path: string, body?: unknown, as: 'user' | 'admin' = 'user'): Promise<Json> {
   const response = await fetch(`${target.url}${path}`, {
     method,
-    headers: { ...target.headers, accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    headers: {
+      ...(as === 'admin' ? target.adminHeaders : target.headers),
+      accept: 'application/json',
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   const text = await response.text();
@@ -314,24 +322,61 @@ async function upload(target: Target, file: string, md5: string, round: number):
     sh('sync', []);
     const run = await observed(target, SIZE, async () => {
       const started = process.hrtime.bigint();
-      const status = await curl([
-        ...headerArgs(target),
-        '-H',
-        'Content-Type: application/octet-stream',
-        '-H',
-        'Expect:',
-        '-T',
-        file,
-        '-o',
-        '/dev/null',
-        '-w',
-        '%{http_code}',
-        `${target.url}/v2/images/${id}/file`,
-      ]);
-      if (status !== '204') throw new Error(`${target.name} upload: ${status}`);
+      await putFile(target, id, file);
       return { seconds: since(started) };
     });
     await verify(target, id, md5, SIZE);
+    return run;
+  } finally {
+    await deleteImage(target, id);
+  }
+}
+
+/** PUT /file of `file` with curl -T. */
+async function putFile(target: Target, id: string, file: string): Promise<void> {
+  const status = await curl([
+    ...headerArgs(target),
+    '-H',
+    'Content-Type: application/octet-stream',
+    '-H',
+    'Expect:',
+    '-T',
+    file,
+    '-o',
+    '/dev/null',
+    '-w',
+    '%{http_code}',
+    `${target.url}/v2/images/${id}/file`,
+  ]);
+  if (status !== '204') throw new Error(`${target.name} upload: ${status}`);
+}
+
+/**
+ * Scenario 3, one server: copy-image of an active image of SIZE bytes (uploaded first, not timed)
+ * from the default store into the second, timed from the POST until the image lists the second
+ * store with nothing left importing; the copy's file in the second store is checked against the
+ * source's md5.
+ */
+async function copyImage(target: Target, file: string, md5: string, round: number): Promise<ImportRun> {
+  const id = await createImage(target, `copy-${round}`);
+  try {
+    await putFile(target, id, file);
+    sh('sync', []);
+    const run = await observed(target, SIZE, async () => {
+      const started = process.hrtime.bigint();
+      await call(target, 'POST', `/v2/images/${id}/import`, { method: { name: 'copy-image' }, stores: ['second'] }, 'admin');
+      for (;;) {
+        const image = await call(target, 'GET', `/v2/images/${id}`, undefined, 'admin');
+        const text = (key: string): string => (typeof image[key] === 'string' ? image[key] : '');
+        if (text('stores').split(',').includes('second') && text('os_glance_importing_to_stores') === '') break;
+        if (text('os_glance_failed_import').includes('second')) throw new Error(`${target.name} copy of ${id} failed: ${await failureReason(target, image)}`);
+        if (since(started) * 1000 > TIMEOUT_MS) throw new Error(`${target.name} copy of ${id} not done after ${TIMEOUT_MS / 1000} s`);
+        await sleep(POLL_MS);
+      }
+      return { seconds: since(started) };
+    });
+    const copied = sh('md5sum', [join(target.secondStoreDir, id)]).split(' ')[0];
+    if (copied !== md5) throw new Error(`${target.name} copy of ${id} in the second store has md5 ${copied ?? '?'}, expected ${md5}`);
     return run;
   } finally {
     await deleteImage(target, id);
@@ -467,7 +512,11 @@ function startSource(): { group: number; stop: () => void; ready: Promise<void> 
 
 const glanceExtra = (database: string | undefined): GlanceConfigExtra => ({
   ...(database === undefined ? {} : { database }),
-  defaults: `enabled_import_methods = [glance-direct,web-download]\nnode_staging_uri = file://${STATE}/glance-staging/\n`,
+  // Multi-store, as copy-image needs: two file stores, staging in the reserved staging store.
+  defaults: `enabled_import_methods = [glance-direct,web-download,copy-image]\nenabled_backends = fast:file, second:file\n`,
+  glanceStore:
+    `[glance_store]\ndefault_backend = fast\n[fast]\nfilesystem_store_datadir = ${STATE}/glance-fast/\n[second]\nfilesystem_store_datadir = ${STATE}/glance-second/\n` +
+    `[os_glance_staging_store]\nfilesystem_store_datadir = ${STATE}/glance-staging/\n[os_glance_tasks_store]\nfilesystem_store_datadir = ${STATE}/glance-tasks/\n`,
   // Glance's lists with bounds must be bracketed: without, oslo.config rejects the value and the
   // API answers every web-download with "does not pass filtering".
   sections: `[import_filtering_opts]\nallowed_hosts = [127.0.0.1]\nallowed_ports = [${SOURCE_PORT}]\n`,
@@ -476,11 +525,29 @@ const glanceExtra = (database: string | undefined): GlanceConfigExtra => ({
 const glimpseConfig = (database: string | undefined): string =>
   (database === undefined ? '' : `[database]\nconnection = ${database}\n`) +
   `[DEFAULT]\nbind_port = ${GLIMPSE_PORT}\nworkers = ${WORKERS}\ndata_dir = ${STATE}/glimpse-data\nlog_file = ${STATE}/glimpse.log\n` +
-  `enabled_import_methods = glance-direct,web-download\nnode_staging_uri = file://${STATE}/glimpse-staging/\n` +
-  // fsync off for the store, as in data-transfer.ts: Glance's file store does not fsync either.
-  `[glance_store]\nfilesystem_store_fsync = false\n` +
+  `enabled_import_methods = glance-direct,web-download,copy-image\nenabled_backends = fast:file, second:file\n` +
+  // fsync off for the stores, as in data-transfer.ts: Glance's file store does not fsync either
+  // (and staging follows the default store).
+  `[glance_store]\ndefault_backend = fast\n` +
+  `[fast]\nfilesystem_store_datadir = ${STATE}/glimpse-fast\nfilesystem_store_fsync = false\n` +
+  `[second]\nfilesystem_store_datadir = ${STATE}/glimpse-second\nfilesystem_store_fsync = false\n` +
+  `[os_glance_staging_store]\nfilesystem_store_datadir = ${STATE}/glimpse-staging\n` +
   `[import_filtering_opts]\nallowed_hosts = 127.0.0.1\nallowed_ports = ${SOURCE_PORT}\n` +
-  `[embedded_identity]\nuser_bench = bench-secret bench member,reader\n`;
+  `[embedded_identity]\nuser_bench = bench-secret bench member,reader\nuser_benchadmin = bench-secret bench admin,member,reader\n`;
+
+/** A token of a Glimpse embedded user (password `bench-secret`, project `bench`). */
+async function glimpseToken(user: string): Promise<string> {
+  const response = await fetch(`http://127.0.0.1:${GLIMPSE_PORT}/identity/v3/auth/tokens`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      auth: { identity: { methods: ['password'], password: { user: { name: user, domain: { id: 'default' }, password: 'bench-secret' } } } },
+    }),
+  });
+  const token = response.headers.get('x-subject-token');
+  if (response.status !== 201 || token === null) throw new Error(`Glimpse login of ${user}: ${response.status}`);
+  return token;
+}
 
 /** The results' file name after the date: `-import`, then the database unless SQLite, then BENCH_IMPORT_TAG. */
 const SUFFIX = `${DB === 'sqlite' ? '' : `-${DB}`}${process.env['BENCH_IMPORT_TAG'] === undefined ? '' : `-${process.env['BENCH_IMPORT_TAG']}`}`;
@@ -558,7 +625,7 @@ async function main(): Promise<void> {
   const config = { glimpse: glimpseConfig(postgres?.glimpse), glanceExtra: glanceExtra(postgres?.glance) };
   try {
     await source.ready;
-    prepareGlance(STATE, GLANCE_PORT, join(STATE, 'glance-images'), config.glanceExtra);
+    prepareGlance(STATE, GLANCE_PORT, join(STATE, 'glance-fast'), config.glanceExtra);
     const servers = await startServers(STATE, GLANCE_PORT, GLIMPSE_PORT, config.glimpse);
     stopServers = servers.stop;
     const glimpse: Target = {
@@ -567,6 +634,8 @@ async function main(): Promise<void> {
       headers: { 'x-auth-token': servers.token },
       group: servers.glimpse.pid ?? 0,
       stagingDir: join(STATE, 'glimpse-staging'),
+      adminHeaders: { 'x-auth-token': await glimpseToken('benchadmin') },
+      secondStoreDir: join(STATE, 'glimpse-second'),
     };
     const glance: Target = {
       name: 'glance',
@@ -574,6 +643,8 @@ async function main(): Promise<void> {
       headers: { 'x-identity-status': 'Confirmed', 'x-user-id': 'bench-user', 'x-project-id': 'bench-project', 'x-roles': 'member,reader' },
       group: servers.glance.pid ?? 0,
       stagingDir: join(STATE, 'glance-staging'),
+      adminHeaders: { 'x-identity-status': 'Confirmed', 'x-user-id': 'bench-admin', 'x-project-id': 'bench-project', 'x-roles': 'admin,member,reader' },
+      secondStoreDir: join(STATE, 'glance-second'),
     };
     const atStart = { glimpse: groupRssBreakdown(glimpse.group), glance: groupRssBreakdown(glance.group) };
     const methods: Record<string, unknown> = {};
@@ -624,6 +695,22 @@ async function main(): Promise<void> {
         }
       }
     }
+
+    const copies = { glimpse: [] as Outcome<ImportRun>[], glance: [] as Outcome<ImportRun>[] };
+    if (SCENARIOS.has('copy')) {
+      console.log(`\ncopy-image of ${SIZE / MIB} MiB to a second store`);
+      if (!existsSync(file)) await curlToFile(file, md5);
+      for (let round = 0; round < ROUNDS; round += 1) {
+        for (const target of orders(round))
+          copies[target.name].push(
+            await attempt(
+              `round ${round} ${target.name}`,
+              () => copyImage(target, file, md5, round),
+              (r) => `${fixed(r.seconds, 2)} s, ${fixed(r.mibPerSecond, 0)} MiB/s, cpu ${fixed(r.cpuSeconds)} s, rss ${fixed(r.peakRssMiB, 0)} MiB`,
+            ),
+          );
+      }
+    }
     rmSync(file, { force: true });
 
     const concurrent = {
@@ -660,10 +747,14 @@ async function main(): Promise<void> {
     const webRatio = ratio(webO.median, webG.median);
     const webVsCurl = webG.median !== null && webCurl.median !== null ? webG.median / webCurl.median : null;
     const directRatio = ratio(dirO.median, dirG.median);
+    const copyG = best(copies.glimpse, (r) => r.seconds);
+    const copyO = best(copies.glance, (r) => r.seconds);
+    const copyRatio = ratio(copyO.median, copyG.median);
     const rssLimitMiB = 500e6 / MIB;
     const targets = {
       webDownload: { ratioMedian: webRatio, glimpseOverCurlMedian: webVsCurl, met: (webRatio ?? 0) >= 2 || (webVsCurl !== null && webVsCurl <= 1.1) },
       glanceDirect: { ratioMedian: directRatio, met: (directRatio ?? 0) >= 2 },
+      copyImage: { ratioMedian: copyRatio, met: (copyRatio ?? 0) >= 2 },
       concurrent: {
         glimpseFailures: conG === null ? null : conG.count - conG.succeeded,
         glimpsePeakRssMiB: conG?.peakRssMiB ?? null,
@@ -697,6 +788,7 @@ async function main(): Promise<void> {
       webDownload: web,
       glanceDirect: direct,
       uploadReference: uploads,
+      copyImage: copies,
       concurrent,
       source: sourceStats,
       targets,
@@ -726,6 +818,7 @@ async function main(): Promise<void> {
     const targetsText = [
       ...only('web', [`web-download ${targets.webDownload.met ? 'met' : 'NOT met'} (${x(webRatio)})`]),
       ...only('direct', [`glance-direct ${targets.glanceDirect.met ? 'met' : 'NOT met'} (${x(directRatio)})`]),
+      ...only('copy', [`copy-image ${targets.copyImage.met ? 'met' : 'NOT met'} (${x(copyRatio)})`]),
       ...only('concurrent', [
         `${COUNT} at once without failure and Glimpse RSS < 500 MB (${fixed(rssLimitMiB, 0)} MiB) ${targets.concurrent.met ? 'met' : 'NOT met'}`,
       ]),
@@ -751,21 +844,25 @@ async function main(): Promise<void> {
         row(`glance-direct ${SIZE / GIB} GiB: total`, dirG.median, dirO.median, SIZE),
         row(`reference: upload ${SIZE / GIB} GiB (PUT /file, curl -T)`, upG, upO, SIZE),
       ]),
+      ...only('copy', [row(`copy-image ${SIZE / GIB} GiB to a second store, POST to listed`, copyG.median, copyO.median, SIZE)]),
       ...only('concurrent', [
         `| ${COUNT} × web-download ${EACH / MIB} MiB at once, until all active | ${concurrentCell(conG)} | ${concurrentCell(conO)} | ${x(ratio(conO?.allActiveSeconds, conG?.allActiveSeconds))} | ${COUNT} curl -o file at once ${concurrent.curl?.ok === true ? seconds(concurrent.curl.seconds, COUNT * EACH) : 'failed'} |`,
         `| ${COUNT} at once: server RSS idle → peak MiB | ${conG === null ? 'failed' : `${fixed(conG.rssIdleMiB, 0)} → ${fixed(conG.peakRssMiB, 0)}`} | ${conO === null ? 'failed' : `${fixed(conO.rssIdleMiB, 0)} → ${fixed(conO.peakRssMiB, 0)}`} | | |`,
       ]),
-      `| server CPU s (best round) | ${[...cpu('web-download', webG.best?.cpuSeconds, 'web'), ...cpu('glance-direct', dirG.best?.cpuSeconds, 'direct'), ...cpu('at once', conG?.cpuSeconds, 'concurrent')].join(', ')} | ${[...cpu('web-download', webO.best?.cpuSeconds, 'web'), ...cpu('glance-direct', dirO.best?.cpuSeconds, 'direct'), ...cpu('at once', conO?.cpuSeconds, 'concurrent')].join(', ')} | | |`,
+      `| server CPU s (best round) | ${[...cpu('web-download', webG.best?.cpuSeconds, 'web'), ...cpu('glance-direct', dirG.best?.cpuSeconds, 'direct'), ...cpu('copy-image', copyG.best?.cpuSeconds, 'copy'), ...cpu('at once', conG?.cpuSeconds, 'concurrent')].join(', ')} | ${[...cpu('web-download', webO.best?.cpuSeconds, 'web'), ...cpu('glance-direct', dirO.best?.cpuSeconds, 'direct'), ...cpu('copy-image', copyO.best?.cpuSeconds, 'copy'), ...cpu('at once', conO?.cpuSeconds, 'concurrent')].join(', ')} | | |`,
       '',
       ...only('web', [`All rounds (s): web-download Glimpse ${times(web.glimpse)}; Glance ${times(web.glance)}; curl ${times(web.curl)}.`]),
       ...only('direct', [
         `All rounds (s): glance-direct Glimpse ${times(direct.glimpse)}; Glance ${times(direct.glance)}. Upload Glimpse ${times(uploads.glimpse)}; Glance ${times(uploads.glance)}.`,
       ]),
+      ...only('copy', [`All rounds (s): copy-image Glimpse ${times(copies.glimpse)}; Glance ${times(copies.glance)}.`]),
       '',
       `Targets (single imports ≥ 2× Glance or within 10 % of curl; ${COUNT} at once with no failure and Glimpse RSS < 500 MB): ${targetsText.join('; ')}.`,
     ];
     const failuresText = [
-      ...[web.glimpse, web.glance, direct.glimpse, direct.glance, web.curl].flatMap((list) => list.flatMap((o) => (o.ok ? [] : [o.error]))),
+      ...[web.glimpse, web.glance, direct.glimpse, direct.glance, copies.glimpse, copies.glance, web.curl].flatMap((list) =>
+        list.flatMap((o) => (o.ok ? [] : [o.error])),
+      ),
       ...[concurrent.glimpse, concurrent.glance].flatMap((o) => (o === null ? [] : o.ok ? o.failures.slice(0, 5) : [o.error])),
     ];
     if (failuresText.length > 0) lines.push('', 'Failures:', ...failuresText.map((f) => `- ${f}`));

@@ -179,12 +179,11 @@ export class ImportJob {
     const stagedSize = await staging.size(image.id);
     /** What to download when nothing is staged (web-download, glance-download). */
     let download: Download | null = null;
-    if (copying && stagedSize !== image.size) {
-      // A staged copy of the right size is reused (a resumed job); anything else is fetched again
-      // from the image's own data (reference §9.4 step 2).
+    if (copying) {
+      // A copy reads the image's own data from the store that holds it, straight into the new
+      // store: Glance copies it into staging first (reference §9.4 step 2), which writes every
+      // byte twice for nothing. Staged data of a copy can only be an earlier job's leftover.
       if (stagedSize !== null) await staging.remove(image.id);
-      await tasks.mergeProgress(task.id, 'processing', { step: 'stage-copy' }, 'Copying the image data to staging');
-      await staging.write(image.id, await data.readStored(image.id), Number.MAX_SAFE_INTEGER, job.signal);
     } else if (stagedSize === null) {
       if (input.method === 'web-download' && input.uri !== null) {
         download = { url: input.uri, headers: {}, expected: null, method: 'web-download' };
@@ -198,7 +197,7 @@ export class ImportJob {
       // Without plugins it goes straight into the first store and the other stores copy from
       // that one: the bytes are written once, not twice, and the download overlaps the hashing
       // and the store's writes (README "Import").
-      if (!copying && this.deps.plugins.length > 0) {
+      if (this.deps.plugins.length > 0) {
         await this.#stageDownload(task, image, download, job.signal);
         download = null;
       }
@@ -223,10 +222,17 @@ export class ImportJob {
         const activate = (last || !input.allStoresMustSucceed) && image.status === 'importing';
         if (download !== null && !copied) await this.#downloadInto(task, image, storeId, download, activate, job.signal);
         else {
-          const source = download === null ? await staging.read(image.id) : await data.readStored(image.id);
-          const total = download === null ? ((await staging.size(image.id)) ?? 0) : image.size;
+          // From another store (a copy, or a download that one store already took), else from staging.
+          const fromStore = copying || download !== null;
+          const source = fromStore ? this.#packed(await data.readStored(image.id)) : await staging.read(image.id);
+          const total = fromStore ? image.size : ((await staging.size(image.id)) ?? 0);
           const report = this.#progressReporter(task, 'store', storeId, total);
-          await data.storeImported(contextOf(task), image, source, storeId, { signal: job.signal, progress: report.add, activate });
+          try {
+            await data.storeImported(contextOf(task), image, source, storeId, { signal: job.signal, progress: report.add, activate });
+          } finally {
+            // The ingest reads its source without owning it; ended or not, it is closed here.
+            source.destroy();
+          }
           await report.done();
         }
         copied = true;
@@ -406,8 +412,7 @@ export class ImportJob {
     // Counted as the bytes arrive, before they wait for a whole region.
     const report = this.#progressReporter(task, 'fetch', storeId, fetched.contentLength ?? download.expected);
     // The ingest reads the packed body without owning it: both are ended or destroyed here.
-    const packed = new RegionPacker(this.deps.regions);
-    pipeline(fetched.body, counter(report.add), packed, () => undefined);
+    const packed = this.#packed(fetched.body, counter(report.add));
     try {
       await data.storeImported(contextOf(task), image, packed, storeId, {
         signal,
@@ -423,6 +428,17 @@ export class ImportJob {
       packed.destroy();
       fetched.body.destroy();
     }
+  }
+
+  /**
+   * A stream of image bytes packed into the process's import regions, so that its memory counts
+   * in the import budget and the hash threads and the O_DIRECT writer take it without copies.
+   */
+  #packed(source: Readable, through: Transform | null = null): Readable {
+    const packed = new RegionPacker(this.deps.regions);
+    if (through === null) pipeline(source, packed, () => undefined);
+    else pipeline(source, through, packed, () => undefined);
+    return packed;
   }
 
   /** Downloads into staging, for the import plugins to work on (reference §9.4 step 2). */

@@ -45,17 +45,30 @@ describe('the glimpse-api program', () => {
     }
   });
 
-  it('refuses to start on a bad option value, naming it', async () => {
+  const refusal = async (config: string): Promise<{ code: number; stderr: string }> => {
     const dir = mkdtempSync(join(tmpdir(), 'glimpse-bad-'));
     const file = join(dir, 'bad.conf');
-    writeFileSync(file, '[DEFAULT]\nimage_tag_quota = lots\n');
+    writeFileSync(file, config);
     const failure = await run(process.execPath, [resolve('bin/glimpse-api.js'), '--config-file', file], { cwd: dir }).then(
       () => null,
       (error: unknown) => error as { code: number; stderr: string },
     );
     assert.ok(failure !== null, 'the program must fail');
+    return failure;
+  };
+
+  it('refuses to start on a bad option value, naming it', async () => {
+    const failure = await refusal('[DEFAULT]\nimage_tag_quota = lots\n');
     assert.equal(failure.code, 1);
     assert.match(failure.stderr, /\[DEFAULT\] image_tag_quota .*'lots' is not an integer/);
+  });
+
+  it('with workers, says what the startup child found wrong and exits 1 before any worker serves', async () => {
+    // The primary only reads the configuration; the policy file is read by the child that prepares the node.
+    const failure = await refusal('[DEFAULT]\nworkers = 2\nbind_port = 1\n[oslo_policy]\npolicy_file = missing-policy.yaml\n');
+    assert.equal(failure.code, 1);
+    assert.match(failure.stderr, /missing-policy\.yaml/);
+    assert.doesNotMatch(failure.stderr, /worker \d+ exited/, 'no worker was started');
   });
 
   it('glimpse-manage syncs the database and hashes passwords', async () => {
