@@ -7,7 +7,7 @@
  * bytes in one process), and Glimpse's RSS during a BENCH_BIG_GIB upload.
  */
 import { prepareGlance, sh, startServers } from './bench-servers.js';
-import { curl, headerArgs } from './curl.js';
+import { curl, headerArgs, putFileWithCurl } from './curl.js';
 import { groupCpuSeconds, groupRssMiB } from './proc-stats.js';
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -84,23 +84,9 @@ function put(target: Target, id: string, body: Readable, size: number): Promise<
   });
 }
 
-/** PUT of a file with curl -T (Content-Length, streamed from the file, no 100-continue wait). */
-async function upload(target: Target, id: string, file: string): Promise<void> {
-  const status = await curl([
-    ...headerArgs(target),
-    '-H',
-    'Content-Type: application/octet-stream',
-    '-H',
-    'Expect:',
-    '-T',
-    file,
-    '-o',
-    '/dev/null',
-    '-w',
-    '%{http_code}',
-    `${target.url}/v2/images/${id}/file`,
-  ]);
-  if (status !== '204') throw new Error(`${target.name} upload: ${status}`);
+/** PUT of a file with curl -T. */
+function upload(target: Target, id: string, file: string): Promise<void> {
+  return putFileWithCurl(target, `/v2/images/${id}/file`, file);
 }
 
 /** GET of the image data with curl into /dev/null; the bytes received. */

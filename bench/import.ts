@@ -17,7 +17,7 @@
  *            time until all are active, and the server's RSS (all its processes) every 200 ms.
  * A failed measurement is recorded with its reason and the run goes on.
  */
-import { curl, headerArgs } from './curl.js';
+import { curl, putFileWithCurl } from './curl.js';
 import { type GlanceConfigExtra, prepareGlance, sh, startServers, waitFor } from './bench-servers.js';
 import { sourceMd5 } from './import-source.js';
 import { groupCpuSeconds, groupRssBreakdown, groupRssMiB, sampleRss } from './proc-stats.js';
@@ -284,21 +284,7 @@ async function glanceDirect(target: Target, file: string, md5: string, round: nu
     sh('sync', []);
     const run = await observed(target, SIZE, async () => {
       const started = process.hrtime.bigint();
-      const status = await curl([
-        ...headerArgs(target),
-        '-H',
-        'Content-Type: application/octet-stream',
-        '-H',
-        'Expect:',
-        '-T',
-        file,
-        '-o',
-        '/dev/null',
-        '-w',
-        '%{http_code}',
-        `${target.url}/v2/images/${id}/stage`,
-      ]);
-      if (status !== '204') throw new Error(`${target.name} stage: ${status}`);
+      await putFileWithCurl(target, `/v2/images/${id}/stage`, file);
       const stageSeconds = since(started);
       const importStarted = process.hrtime.bigint();
       await call(target, 'POST', `/v2/images/${id}/import`, { method: { name: 'glance-direct' } });
@@ -333,22 +319,8 @@ async function upload(target: Target, file: string, md5: string, round: number):
 }
 
 /** PUT /file of `file` with curl -T. */
-async function putFile(target: Target, id: string, file: string): Promise<void> {
-  const status = await curl([
-    ...headerArgs(target),
-    '-H',
-    'Content-Type: application/octet-stream',
-    '-H',
-    'Expect:',
-    '-T',
-    file,
-    '-o',
-    '/dev/null',
-    '-w',
-    '%{http_code}',
-    `${target.url}/v2/images/${id}/file`,
-  ]);
-  if (status !== '204') throw new Error(`${target.name} upload: ${status}`);
+function putFile(target: Target, id: string, file: string): Promise<void> {
+  return putFileWithCurl(target, `/v2/images/${id}/file`, file);
 }
 
 /**
@@ -836,7 +808,8 @@ async function main(): Promise<void> {
           SIZE,
           `curl -o file ${seconds(webCurl.median, SIZE)}; Glimpse = ${webVsCurl === null ? '–' : `${fixed(webVsCurl, 2)}×`} curl`,
         ),
-        row('… of which until staged', stagedG, stagedO, SIZE),
+        // Glimpse stages nothing without plugins: the download goes straight into the store.
+        row('… of which until staged', stagedG, stagedO, SIZE).replace(/^\| … of which until staged \| failed/, '| … of which until staged | not staged'),
       ]),
       ...only('direct', [
         row(`glance-direct ${SIZE / GIB} GiB: stage`, stageG, stageO, SIZE),

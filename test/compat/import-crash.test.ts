@@ -66,6 +66,35 @@ async function dataCheck(glimpse: GlimpseProcess): Promise<{ code: number; stdou
   );
 }
 
+/** A multi-store config of file stores (the first the default) that lets web-download reach 127.0.0.1:`port`, plus `extra` lines. */
+function storesConfig(stores: readonly string[], port: number, extra: readonly string[] = []): string {
+  return [
+    '[DEFAULT]',
+    'bind_port = {port}',
+    'data_dir = {dir}/data',
+    `enabled_backends = ${stores.map((id) => `${id}:file`).join(', ')}`,
+    '[glance_store]',
+    `default_backend = ${stores[0] ?? ''}`,
+    ...stores.flatMap((id) => [`[${id}]`, `filesystem_store_datadir = {dir}/${id}`]),
+    '[import_filtering_opts]',
+    'allowed_hosts = 127.0.0.1',
+    `allowed_ports = ${port}`,
+    ...extra,
+    '[task]',
+    'job_lease_seconds = 5',
+    '[embedded_identity]',
+    'user_demo = pw demo member,reader',
+    '',
+  ].join('\n');
+}
+
+/** The image's tasks as `<status> <message>`, newest first, comma-separated. */
+async function taskSummary(api: Client, id: string): Promise<string> {
+  return ((await api.call('GET', `/v2/images/${id}/tasks`)).json['tasks'] as { status: string; message: string }[])
+    .map((t) => `${t.status} ${t.message}`)
+    .join();
+}
+
 /** `blocks` × 4 MiB of one random block, with the md5 of the whole. */
 function bigBody(blocks: number): { body: () => Readable; md5: string; size: number } {
   const block = randomBytes(4 * 1024 * 1024);
@@ -199,26 +228,7 @@ describe('import crash safety at every step (SIGKILL at a pause point)', () => {
     rmSync(fixtures, { recursive: true, force: true });
   });
 
-  const config = (): string =>
-    [
-      '[DEFAULT]',
-      'bind_port = {port}',
-      'data_dir = {dir}/data',
-      'enabled_backends = a:file, b:file, c:file',
-      '[glance_store]',
-      'default_backend = a',
-      ...['a', 'b', 'c'].flatMap((id) => [`[${id}]`, `filesystem_store_datadir = {dir}/${id}`]),
-      '[import_filtering_opts]',
-      'allowed_hosts = 127.0.0.1',
-      `allowed_ports = ${port}`,
-      '[image_import_opts]',
-      'image_import_plugins = image_conversion',
-      '[task]',
-      'job_lease_seconds = 5',
-      '[embedded_identity]',
-      'user_demo = pw demo member,reader',
-      '',
-    ].join('\n');
+  const config = (): string => storesConfig(['a', 'b', 'c'], port, ['[image_import_opts]', 'image_import_plugins = image_conversion']);
 
   for (const step of ['after-fetch', 'after-plugins', 'after-store-1', 'before-success']) {
     it(`killed ${step}: finished after restart, byte-identical, nothing left behind`, async () => {
@@ -238,11 +248,8 @@ describe('import crash safety at every step (SIGKILL at a pause point)', () => {
 
         glimpse = await glimpse.restart({});
         api = await client(glimpse);
-        const statuses = async (): Promise<string> =>
-          ((await api.call('GET', `/v2/images/${id}/tasks`)).json['tasks'] as { status: string; message: string }[])
-            .map((t) => `${t.status} ${t.message}`)
-            .join();
-        await until(async () => (await statuses()).startsWith('success') || (await statuses()).startsWith('failure'), 'the job ended after restart', 60_000);
+        const statuses = (): Promise<string> => taskSummary(api, id);
+        await until(async () => /^(success|failure)/.test(await statuses()), 'the job ended after restart', 60_000);
         assert.equal(await statuses(), 'success ', 'one task, resumed to success');
         const image = (await api.call('GET', `/v2/images/${id}`)).json;
         assert.equal(image['status'], 'active');
@@ -295,24 +302,7 @@ describe('import crash safety of a download straight into the stores (SIGKILL)',
     origin.close();
   });
 
-  const config = (): string =>
-    [
-      '[DEFAULT]',
-      'bind_port = {port}',
-      'data_dir = {dir}/data',
-      'enabled_backends = a:file, b:file',
-      '[glance_store]',
-      'default_backend = a',
-      ...['a', 'b'].flatMap((id) => [`[${id}]`, `filesystem_store_datadir = {dir}/${id}`]),
-      '[import_filtering_opts]',
-      'allowed_hosts = 127.0.0.1',
-      `allowed_ports = ${port}`,
-      '[task]',
-      'job_lease_seconds = 5',
-      '[embedded_identity]',
-      'user_demo = pw demo member,reader',
-      '',
-    ].join('\n');
+  const config = (): string => storesConfig(['a', 'b'], port);
   const storeFiles = (glimpse: GlimpseProcess, store: string): string[] => {
     const dir = join(glimpse.dir, store);
     return existsSync(dir) ? readdirSync(dir) : [];
@@ -342,10 +332,7 @@ describe('import crash safety of a download straight into the stores (SIGKILL)',
 
         glimpse = await glimpse.restart({});
         api = await client(glimpse);
-        const statuses = async (): Promise<string> =>
-          ((await api.call('GET', `/v2/images/${id}/tasks`)).json['tasks'] as { status: string; message: string }[])
-            .map((t) => `${t.status} ${t.message}`)
-            .join();
+        const statuses = (): Promise<string> => taskSummary(api, id);
         await until(async () => /^(success|failure)/.test(await statuses()), 'the job ended after restart', 60_000);
         assert.equal(await statuses(), 'success ', 'one task, resumed to success');
         const image = (await api.call('GET', `/v2/images/${id}`)).json;
