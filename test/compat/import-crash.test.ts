@@ -66,6 +66,13 @@ async function dataCheck(glimpse: GlimpseProcess): Promise<{ code: number; stdou
   );
 }
 
+/** `glimpse-manage data check` finds no orphan in the stores or in staging, and no location without data. */
+async function assertNothingOrphaned(glimpse: GlimpseProcess): Promise<void> {
+  const check = await dataCheck(glimpse);
+  assert.equal(check.code, 0, check.stdout);
+  assert.match(check.stdout, /^0 orphan object\(s\); 0 image location\(s\) without data/m);
+}
+
 /** A multi-store config of file stores (the first the default) that lets web-download reach 127.0.0.1:`port`, plus `extra` lines. */
 function storesConfig(stores: readonly string[], port: number, extra: readonly string[] = []): string {
   return [
@@ -192,9 +199,7 @@ describe('import crash safety (SIGKILL)', () => {
         files(glimpse, 'images').filter((f) => f.includes('.tmp-')),
         [],
       );
-      const check = await dataCheck(glimpse);
-      assert.equal(check.code, 0, check.stdout);
-      assert.match(check.stdout, /^0 orphan object\(s\); 0 image location\(s\) without data/m);
+      await assertNothingOrphaned(glimpse);
     } finally {
       await glimpse.stop();
     }
@@ -261,9 +266,7 @@ describe('import crash safety at every step (SIGKILL at a pause point)', () => {
         assert.deepEqual(files(glimpse, 'staging'), []);
         const work = join(glimpse.dir, 'data', 'import-work');
         assert.deepEqual(existsSync(work) ? readdirSync(work) : [], []);
-        const check = await dataCheck(glimpse);
-        assert.equal(check.code, 0, check.stdout);
-        assert.match(check.stdout, /^0 orphan object\(s\); 0 image location\(s\) without data/m);
+        await assertNothingOrphaned(glimpse);
       } finally {
         await glimpse.stop();
       }
@@ -348,9 +351,7 @@ describe('import crash safety of a download straight into the stores (SIGKILL)',
             data.md5,
           );
         assert.deepEqual(files(glimpse, 'staging'), []);
-        const check = await dataCheck(glimpse);
-        assert.equal(check.code, 0, check.stdout);
-        assert.match(check.stdout, /^0 orphan object\(s\); 0 image location\(s\) without data/m);
+        await assertNothingOrphaned(glimpse);
       } finally {
         await glimpse.stop();
       }
