@@ -95,6 +95,15 @@ function storesConfig(stores: readonly string[], port: number, extra: readonly s
   ].join('\n');
 }
 
+/** Waits until the image's one task, resumed by the restarted `glimpse`, ended; asserts it succeeded; the image then. */
+async function resumedToSuccess(glimpse: GlimpseProcess, id: string): Promise<Record<string, unknown>> {
+  const api = await client(glimpse);
+  const statuses = (): Promise<string> => taskSummary(api, id);
+  await until(async () => /^(success|failure)/.test(await statuses()), 'the job ended after restart', 60_000);
+  assert.equal(await statuses(), 'success ', 'one task, resumed to success');
+  return (await api.call('GET', `/v2/images/${id}`)).json;
+}
+
 /** The image's tasks as `<status> <message>`, newest first, comma-separated. */
 async function taskSummary(api: Client, id: string): Promise<string> {
   return ((await api.call('GET', `/v2/images/${id}/tasks`)).json['tasks'] as { status: string; message: string }[])
@@ -239,7 +248,7 @@ describe('import crash safety at every step (SIGKILL at a pause point)', () => {
     it(`killed ${step}: finished after restart, byte-identical, nothing left behind`, async () => {
       let glimpse = await startGlimpseProcess(config(), undefined, { GLIMPSE_TEST_IMPORT_PAUSE: step });
       try {
-        let api = await client(glimpse);
+        const api = await client(glimpse);
         const id = String((await api.call('POST', '/v2/images', { name: step, disk_format: 'qcow2', container_format: 'bare' })).json['id']);
         const accepted = await api.call('POST', `/v2/images/${id}/import`, {
           method: { name: 'web-download', uri: `http://127.0.0.1:${port}/disk.qcow2` },
@@ -252,11 +261,7 @@ describe('import crash safety at every step (SIGKILL at a pause point)', () => {
         await glimpse.kill();
 
         glimpse = await glimpse.restart({});
-        api = await client(glimpse);
-        const statuses = (): Promise<string> => taskSummary(api, id);
-        await until(async () => /^(success|failure)/.test(await statuses()), 'the job ended after restart', 60_000);
-        assert.equal(await statuses(), 'success ', 'one task, resumed to success');
-        const image = (await api.call('GET', `/v2/images/${id}`)).json;
+        const image = await resumedToSuccess(glimpse, id);
         assert.equal(image['status'], 'active');
         assert.equal(image['disk_format'], 'raw', 'converted once');
         assert.equal(image['checksum'], createHash('md5').update(raw).digest('hex'));
@@ -316,7 +321,7 @@ describe('import crash safety of a download straight into the stores (SIGKILL)',
       const pause: Record<string, string> = step === 'after-store-1' ? { GLIMPSE_TEST_IMPORT_PAUSE: step } : {};
       let glimpse = await startGlimpseProcess(config(), undefined, pause);
       try {
-        let api = await client(glimpse);
+        const api = await client(glimpse);
         const id = String((await api.call('POST', '/v2/images', { name: step, disk_format: 'raw', container_format: 'bare' })).json['id']);
         const accepted = await api.call('POST', `/v2/images/${id}/import`, {
           method: { name: 'web-download', uri: `http://127.0.0.1:${port}/disk.raw` },
@@ -334,11 +339,7 @@ describe('import crash safety of a download straight into the stores (SIGKILL)',
         await glimpse.kill();
 
         glimpse = await glimpse.restart({});
-        api = await client(glimpse);
-        const statuses = (): Promise<string> => taskSummary(api, id);
-        await until(async () => /^(success|failure)/.test(await statuses()), 'the job ended after restart', 60_000);
-        assert.equal(await statuses(), 'success ', 'one task, resumed to success');
-        const image = (await api.call('GET', `/v2/images/${id}`)).json;
+        const image = await resumedToSuccess(glimpse, id);
         assert.equal(image['status'], 'active');
         assert.equal(image['checksum'], data.md5);
         assert.deepEqual(String(image['stores']).split(',').sort(), ['a', 'b']);
