@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests drive for real: PostgreSQL (second database), the
 # `openstack` and `glance` CLIs (compatibility suite) and Keystone served by uwsgi (keystone
-# flavor). Skips apt entirely when everything is already installed, so repeated runs are fast.
+# flavor), Barbican, and Swift with memcached (object store tests, scripts/swift-test-server.sh). Skips apt entirely when everything is already installed, so repeated runs are fast.
 set -euo pipefail
 
 packages=(
@@ -17,6 +17,14 @@ packages=(
   barbican-api
   python3-barbicanclient
   openssl
+  swift
+  swift-proxy
+  swift-account
+  swift-container
+  swift-object
+  python3-swiftclient
+  python3-keystonemiddleware
+  memcached
 )
 
 missing=()

@@ -81,6 +81,42 @@ export const FILE_STORE_OPTIONS = {
   store_description: optionalText('Shown by GET /v2/info/stores (multi-store).'),
 } satisfies OptionSchema;
 
+/**
+ * The Swift driver's options (reference §15.2), with Glance's names and defaults; the account's
+ * credentials are references in `swift_store_config_file` (glance-swift.conf), never here.
+ */
+export const SWIFT_STORE_OPTIONS = {
+  swift_store_config_file: requiredInStoreSection(optionalText('glance-swift.conf: the account references ([ref1] auth_address, user, key, auth_version).')),
+  default_swift_reference: text('ref1', 'The reference (section of swift_store_config_file) whose account holds the images.'),
+  swift_store_container: text('glance', 'Container of the images (the prefix of the containers, with multiple_containers_seed).'),
+  swift_store_multiple_containers_seed: int(0, 'Spread images over containers named <container>_<first N characters of the id>; 0: one container.', {
+    min: 0,
+    max: 32,
+  }),
+  swift_store_create_container_on_put: bool(false, 'Create a missing container on the first upload into it.'),
+  swift_store_large_object_size: int(5120, 'MB: data larger than this (and data of unknown size) is stored in segments.', { min: 1 }),
+  swift_store_large_object_chunk_size: int(200, 'MB: the size of each segment.', { min: 1 }),
+  swift_store_multi_tenant: bool(false, "Store each image in its owner's own account (not supported yet: Glimpse refuses to start with it)."),
+  swift_store_admin_tenants: list([], 'Multi-tenant: projects given read and write access to every image container.'),
+  swift_store_endpoint: optionalText("The Swift URL to use instead of the catalog's (e.g. http://swift:8080/v1/AUTH_glance)."),
+  swift_store_endpoint_type: choice(['publicURL', 'adminURL', 'internalURL'], 'publicURL', 'Catalog interface of the Swift endpoint.'),
+  swift_store_service_type: text('object-store', 'Catalog service type of Swift.'),
+  swift_store_region: optionalText('Catalog region of the Swift endpoint (the first one when unset).'),
+  swift_store_auth_insecure: bool(false, "Do not verify the identity service's and Swift's certificates."),
+  swift_store_cacert: optionalText("PEM bundle trusted for the identity service's and Swift's certificates."),
+  swift_store_ssl_compression: bool(true, 'Accepted for compatibility (Node never compresses TLS).'),
+  swift_store_retry_get_count: int(0, 'Accepted for compatibility: idempotent requests are retried twice on connection failures.', { min: 0 }),
+  swift_store_use_trusts: bool(true, 'Multi-tenant: use Keystone trusts for long transfers.'),
+  swift_store_expire_soon_interval: int(60, 'Seconds: a token that expires sooner is renewed before the next request.', { min: 0 }),
+  swift_buffer_on_upload: bool(false, 'Accepted for compatibility: segments are streamed, never buffered on disk.'),
+  swift_upload_buffer_dir: optionalText('Accepted for compatibility (see swift_buffer_on_upload).'),
+  swift_store_connect_timeout: int(10, 'Seconds to connect to Swift or the identity service (Glimpse option).', { min: 1 }),
+  swift_store_read_timeout: int(60, 'Seconds Swift may take to answer or to send the next bytes before it counts as down (Glimpse option).', {
+    min: 1,
+  }),
+  store_description: optionalText('Shown by GET /v2/info/stores (multi-store).'),
+} satisfies OptionSchema;
+
 export const DEFAULT_OPTIONS = section('DEFAULT', {
   bind_host: text('127.0.0.1', 'Address to listen on. Glance defaults to 0.0.0.0; ours is loopback so a first run exposes nothing.'),
   bind_port: int(9292, 'Port to listen on.', { min: 1, max: 65535 }),
@@ -225,10 +261,15 @@ export const EMBEDDED_IDENTITY_OPTIONS = section('embedded_identity', {
 });
 
 export const GLANCE_STORE_OPTIONS = section('glance_store', {
-  default_store: choice(['file', 'filesystem'], 'file', 'Single-store mode: the store type (only file so far).'),
+  default_store: choice(
+    ['file', 'filesystem', 'swift', 'swift+http', 'swift+https', 'swift+config'],
+    'file',
+    'Single-store mode: the store type (its options are in this section).',
+  ),
   default_backend: optionalText('Multi-store: the enabled_backends id that uploads go to unless X-Image-Meta-Store says otherwise.'),
   stores: list(['file'], 'Accepted for compatibility (deprecated in Glance).'),
   ...FILE_STORE_OPTIONS,
+  ...SWIFT_STORE_OPTIONS,
 });
 
 /**
@@ -357,7 +398,7 @@ export const OPTIONS: readonly OptionDefinition[] = SECTIONS.flatMap((s) =>
  * Each store driver's options, by store type (src/stores/store-drivers.ts has the drivers): read
  * from the store's own section in multi-store mode. A new driver declares its options here.
  */
-export const STORE_OPTIONS: Readonly<Record<string, OptionSchema>> = { file: FILE_STORE_OPTIONS };
+export const STORE_OPTIONS: Readonly<Record<string, OptionSchema>> = { file: FILE_STORE_OPTIONS, swift: SWIFT_STORE_OPTIONS };
 
 /**
  * Options Glance's driver of a type has and Glimpse's does not act on (reference §15.2). A
@@ -367,7 +408,13 @@ export const STORE_OPTIONS: Readonly<Record<string, OptionSchema>> = { file: FIL
  */
 export const STORE_OPTIONS_IGNORED: Readonly<Record<string, readonly string[]>> = {
   file: ['filesystem_store_datadirs', 'filesystem_store_metadata_file', 'filesystem_store_chunk_size', 'filesystem_thin_provisioning', 'weight'],
+  swift: ['swift_store_auth_version', 'swift_store_auth_address', 'swift_store_user', 'swift_store_key', 'weight'],
 };
 
 /** Other names Glance accepts for a store type. */
-export const STORE_TYPE_ALIASES: Readonly<Record<string, string>> = { filesystem: 'file' };
+export const STORE_TYPE_ALIASES: Readonly<Record<string, string>> = {
+  filesystem: 'file',
+  'swift+http': 'swift',
+  'swift+https': 'swift',
+  'swift+config': 'swift',
+};

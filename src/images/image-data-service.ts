@@ -177,7 +177,7 @@ export class ImageDataService {
     this.events.emit({ type: 'image.uploading', actor, image: { ...image, status: 'saving' }, storeId: store.id });
     let written: VerifiedData | null = null;
     try {
-      written = await this.ingestVerified(image, request.body, store, request.signal, limit.maxBytes, verifier);
+      written = await this.ingestVerified(image, request.body, store, request.signal, limit.maxBytes, verifier, null, request.declaredSize);
       const activated = await this.repo.activateWithData(id, written);
       if (!activated) {
         throw new GoneError(`Image ${id} could not be found after upload. The image may have been deleted during the upload, cleaning up the chunks uploaded.`);
@@ -223,6 +223,7 @@ export class ImageDataService {
     maxBytes: number,
     verifier: SignatureVerifier | null,
     progress: ((bytes: number) => void) | null = null,
+    expectedSize: number | null = null,
   ): Promise<VerifiedData> {
     const hashing = this.hashing(['md5', this.options.hashingAlgorithm]);
     const inspector = new FormatInspector();
@@ -231,7 +232,7 @@ export class ImageDataService {
       ...(verifier === null ? [] : [(chunk: Buffer) => verifier.update(chunk)]),
       ...(progress === null ? [] : [(chunk: Buffer) => progress(chunk.length)]),
     ];
-    const written = await ingest({ imageId: image.id, source, store, maxBytes, signal, hashing, observers });
+    const written = await ingest({ imageId: image.id, source, store, maxBytes, expectedSize, signal, hashing, observers });
     try {
       const virtualSize = this.checkFormat(image, inspector, written.size);
       if (verifier !== null) this.signatures.check(image.id, verifier);
@@ -302,7 +303,7 @@ export class ImageDataService {
     if (store === undefined) return 0;
     const recorded = new Set((await this.repo.listLocations(imageId)).filter((l) => l.storeId === storeId).map((l) => l.url));
     let removed = 0;
-    for await (const object of store.list()) {
+    for await (const object of store.list(imageId)) {
       if (object.imageId !== imageId || object.partial || recorded.has(object.location)) continue;
       await store.delete(object.location);
       removed += 1;

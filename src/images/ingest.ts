@@ -13,6 +13,8 @@ export interface IngestRequest {
   readonly store: ImageStore;
   /** The most bytes the store may take (image_size_cap, or what the quota leaves). */
   readonly maxBytes: number;
+  /** The size the client declared, if it did (a hint for object stores: src/stores/image-store.ts). */
+  readonly expectedSize?: number | null;
   /** Aborting (the client left, the job was cancelled) fails the ingest and keeps nothing. */
   readonly signal: AbortSignal;
   /** md5 and the multihash, computed as the bytes pass (reference §3.1 step 8). */
@@ -49,14 +51,14 @@ function observe(observers: IngestRequest['observers']): Transform {
  * signature, quota) is the caller's, which removes the stored object when a check fails.
  */
 export async function ingest(request: IngestRequest): Promise<IngestResult> {
-  const { imageId, source, store, maxBytes, signal, hashing, observers } = request;
+  const { imageId, source, store, maxBytes, signal, hashing, observers, expectedSize = null } = request;
   const writing: { promise: Promise<StoreWriteResult> | null } = { promise: null };
   try {
     // The source is read, not owned: a failure further down must not destroy it, since destroying
     // an unfinished HTTP request destroys its socket, and the client would never read the 413.
     const chunks = source.iterator({ destroyOnReturn: false }) as AsyncIterable<Chunk>;
     const written = await pipeline(chunks, observe(observers), hashing.stream, (bytes: AsyncIterable<Chunk>) => {
-      writing.promise = store.write(imageId, bytes, { maxBytes, signal });
+      writing.promise = store.write(imageId, bytes, { maxBytes, signal, expectedSize });
       return writing.promise;
     });
     return { ...written, digests: await hashing.digests() };

@@ -16,6 +16,7 @@ import {
   TASK_OPTIONS,
   EMBEDDED_IDENTITY_OPTIONS,
   GLANCE_STORE_OPTIONS,
+  STORE_TYPE_ALIASES,
   HEALTHCHECK_OPTIONS,
   STAGING_STORE_OPTIONS,
   IMAGE_FORMAT_OPTIONS,
@@ -50,13 +51,18 @@ export function parseByteSize(value: string): number {
 /** Single store from `[glance_store]`, or the multi-store backends (reference §15.1). */
 function storeSettings(config: Config, dataDir: string): StoreSettings {
   if (config.backends === null) {
+    // Single store: `default_store` names the type (swift+config is swift), whose options are in [glance_store].
+    const given = config.section(GLANCE_STORE_OPTIONS).default_store;
+    const type = STORE_TYPE_ALIASES[given] ?? given;
     return {
       multiStore: false,
-      defaultBackend: 'file',
-      backends: [storeDriver('file').settings('file', config.section(GLANCE_STORE_OPTIONS), resolve(dataDir, 'images'))],
+      defaultBackend: type,
+      backends: [storeDriver(type).settings(type, config.section(GLANCE_STORE_OPTIONS), { defaultDir: resolve(dataDir, 'images'), configDir: config.configDir })],
     };
   }
-  const backends = config.backends.map((b) => storeDriver(b.type).settings(b.id, b.values, resolve(dataDir, b.id)));
+  const backends = config.backends.map((b) =>
+    storeDriver(b.type).settings(b.id, b.values, { defaultDir: resolve(dataDir, b.id), configDir: config.configDir }),
+  );
   // Two stores in one place would each see the other's objects as orphans.
   const places = backends.map((b) => ({ id: b.id, ...storeDriver(b.type).place(b) }));
   for (const [i, p] of places.entries()) {

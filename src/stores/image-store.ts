@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import type { Chunk } from '../buffers/chunk-lease.js';
 
 /**
- * The contract every image store implements (file now; Swift and S3 later), small enough that
+ * The contract every image store implements (file, Swift; S3 later), small enough that
  * one conformance suite (test/support/store-conformance.ts) proves each backend.
  *
  * Guarantees a backend must give:
@@ -18,6 +18,13 @@ export interface StoreCapabilities {
    * (sendfile, O_DIRECT reads). A store without it answers `openLocal` with StoreUnsupportedError.
    */
   readonly localFiles: boolean;
+  /**
+   * Publishing refuses an object that exists at that moment, atomically: of two racing writes of
+   * one image exactly one wins (the file store's link(2)). Without it (Swift: If-None-Match only
+   * sees finished objects) a second write that started before the first finished may replace
+   * it; callers must not race writes of one image, and Glimpse's services never do.
+   */
+  readonly exclusivePublish: boolean;
 }
 
 export interface StoreWriteOptions {
@@ -25,6 +32,13 @@ export interface StoreWriteOptions {
   readonly maxBytes: number;
   /** Aborting fails the write with StoreAbortedError and removes what was written. */
   readonly signal?: AbortSignal;
+  /**
+   * The size the caller was told (Content-Length), when it was: an object store writes data it
+   * knows to be small as one object, and anything else in segments. It is a hint: shorter data,
+   * or data a little longer, is stored all the same; a store may fail a write that turns out far
+   * longer than declared (never store it cut short).
+   */
+  readonly expectedSize?: number | null;
 }
 
 export interface StoreWriteResult {
@@ -70,5 +84,6 @@ export interface ImageStore {
   /** Opens the object as a local file, when `capabilities.localFiles` says the store has them. */
   openLocal(location: string): Promise<LocalFile>;
   delete(location: string): Promise<void>;
-  list(): AsyncIterable<StoredObject>;
+  /** Every object, or only those of one image. */
+  list(imageId?: string): AsyncIterable<StoredObject>;
 }

@@ -2,6 +2,11 @@ import type { OptionSchema, SectionValues } from '../config/options.js';
 import type { ImageStore } from './image-store.js';
 import type { BackendSettings } from './store-settings.js';
 
+export interface StorePaths {
+  readonly defaultDir: string;
+  readonly configDir: string;
+}
+
 /**
  * A kind of store (`enabled_backends = <id>:<type>`, or `[glance_store] default_store`): how its
  * section's options become settings, how a store of it is opened, and what
@@ -15,9 +20,10 @@ export interface StoreDriver<S extends BackendSettings = BackendSettings, O exte
   /**
    * The settings of store `id` from its section's options; a value that cannot work is a
    * ConfigError naming the section and key. `defaultDir` is where a file-like store may live
-   * when the operator did not say (under data_dir).
+   * when the operator did not say (under data_dir); `configDir` is where relative paths in its
+   * options resolve (the first config file's directory).
    */
-  settings(id: string, values: SectionValues<O>, defaultDir: string): S;
+  settings(id: string, values: SectionValues<O>, paths: StorePaths): S;
   /** Opens the store; a backend that cannot be used stops startup here. */
   open(settings: S): Promise<ImageStore>;
   /** The store's properties in GET /v2/info/stores/detail (reference §9.1). */

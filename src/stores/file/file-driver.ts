@@ -8,7 +8,7 @@ import { FileStore } from './file-store.js';
 export const fileDriver: StoreDriver<FileBackendSettings, typeof FILE_STORE_OPTIONS> = {
   type: 'file',
   options: FILE_STORE_OPTIONS,
-  settings(id, values, defaultDir) {
+  settings(id, values, { defaultDir }) {
     return {
       id,
       type: 'file',

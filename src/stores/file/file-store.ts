@@ -82,7 +82,7 @@ function sizeLimiter(maxBytes: number, counter: { bytes: number }): Transform {
  * half an image and two uploads of one image cannot both win.
  */
 export class FileStore implements ImageStore {
-  readonly capabilities: StoreCapabilities = { localFiles: true };
+  readonly capabilities: StoreCapabilities = { localFiles: true, exclusivePublish: true };
   readonly id: string;
   readonly #dir: string;
   readonly #options: FileStoreOptions;
@@ -220,11 +220,11 @@ export class FileStore implements ImageStore {
     }
   }
 
-  async *list(): AsyncIterable<StoredObject> {
+  async *list(only?: string): AsyncIterable<StoredObject> {
     for (const name of await readdir(this.#dir)) {
       const temp = TEMP_SUFFIX.exec(name);
       const imageId = temp === null ? name : (temp[1] ?? name);
-      if (!IMAGE_ID.test(imageId)) continue;
+      if (!IMAGE_ID.test(imageId) || (only !== undefined && imageId !== only)) continue;
       const path = join(this.#dir, name);
       const info = await stat(path).catch(() => null);
       if (info?.isFile() !== true) continue;

@@ -156,7 +156,7 @@ describe('configuration (Glance option names)', () => {
     assert.equal(stores.multiStore, true);
     assert.equal(stores.defaultBackend, 'cheap');
     assert.deepEqual(
-      stores.backends.map((b) => [b.id, b.datadir, b.description, b.durable]),
+      stores.backends.map((b) => (b.type === 'file' ? [b.id, b.datadir, b.description, b.durable] : [b.id])),
       [
         ['fast', '/srv/fast', 'SSD', true],
         ['cheap', '/srv/cheap', null, false],

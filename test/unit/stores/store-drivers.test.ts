@@ -30,7 +30,7 @@ describe('store drivers', () => {
       filesystem_store_direct_io: false,
     };
     const driver = storeDriver('file');
-    const settings = driver.settings('fast', options, join(dir, 'default'));
+    const settings = driver.settings('fast', options, { defaultDir: join(dir, 'default'), configDir: dir });
     assert.deepEqual(settings, {
       id: 'fast',
       type: 'file',
