@@ -1,5 +1,22 @@
 import type { FastifyRequest } from 'fastify';
+import type { IncomingMessage } from 'node:http';
 import { InvalidInputError } from '../errors/domain-errors.js';
+
+/** How long the rest of a refused data body is read and dropped before the connection goes. */
+const DISCARD_IDLE_MS = 30_000;
+
+/**
+ * After a data body (upload, stage) was refused or failed before its end: the rest is read and
+ * dropped, as src/http/socket-body.ts does for the bodies it reads. Node only does this for a
+ * body nobody started reading; one that was read from and then left paused keeps its
+ * connection forever: the request never ends, a client that already left is never noticed,
+ * and a stopping server waits for it.
+ */
+export function dropUnreadBody(request: IncomingMessage): void {
+  if (request.complete || request.destroyed) return;
+  request.socket.setTimeout(DISCARD_IDLE_MS, () => request.socket.destroy());
+  request.resume();
+}
 
 /**
  * Request bodies arrive as raw bytes (Glance does not check Content-Type on JSON routes,

@@ -57,7 +57,9 @@ function storeSettings(config: Config, dataDir: string): StoreSettings {
     return {
       multiStore: false,
       defaultBackend: type,
-      backends: [storeDriver(type).settings(type, config.section(GLANCE_STORE_OPTIONS), { defaultDir: resolve(dataDir, 'images'), configDir: config.configDir })],
+      backends: [
+        storeDriver(type).settings(type, config.section(GLANCE_STORE_OPTIONS), { defaultDir: resolve(dataDir, 'images'), configDir: config.configDir }),
+      ],
     };
   }
   const backends = config.backends.map((b) =>

@@ -94,6 +94,28 @@ for (const dialect of testDialects()) {
       assert.equal((await s.request('demo', 'PUT', `/v2/images/${id}/file`, { rawBody: 'retry', headers: OCTET })).status, 204, 'the owner can retry');
     });
 
+    it('over the cap with a chunked body: answers while the client still sends, then reads and drops the rest', async () => {
+      const s = server.current;
+      const id = await queuedImage(s);
+      const token = await s.token('demo');
+      const req = httpRequest(`${s.url}/v2/images/${id}/file`, { method: 'PUT', headers: { ...OCTET, 'x-auth-token': token } });
+      const answered = new Promise<number>((resolve, reject) => {
+        req.on('response', (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        req.on('error', reject);
+      });
+      const block = randomBytes(1024 * 1024);
+      const send = (): Promise<void> => new Promise((resolve) => req.write(block, () => resolve()));
+      for (let i = 0; i < 5; i += 1) await send();
+      assert.equal(await answered, 413);
+      // Left paused, the body would fill the socket buffers and these writes would never be taken.
+      for (let i = 0; i < 32; i += 1) await send();
+      req.destroy();
+      assert.equal(await status(s, id), 'queued');
+    });
+
     it('a client that disconnects mid-upload leaves the image queued and no bytes', async () => {
       const s = server.current;
       const before = storeFiles(s).length;

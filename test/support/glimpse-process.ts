@@ -50,11 +50,20 @@ async function waitForHealth(url: string, child: ChildProcess, output: () => str
   throw new Error(`glimpse-api did not become healthy:\n${output()}`);
 }
 
-/** Starts glimpse-api with `config` (INI text; `{port}` and `{dir}` are filled in). */
-export async function startGlimpseProcess(config: string, chosenPort?: number, env: Readonly<Record<string, string>> = {}): Promise<GlimpseProcess> {
+/**
+ * Starts glimpse-api with `config` (INI text; `{port}` and `{dir}` are filled in), and `files`
+ * written next to the config file first (glance-swift.conf, a policy file).
+ */
+export async function startGlimpseProcess(
+  config: string,
+  chosenPort?: number,
+  env: Readonly<Record<string, string>> = {},
+  files: Readonly<Record<string, string>> = {},
+): Promise<GlimpseProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'glimpse-proc-'));
   const port = chosenPort ?? (await freePort());
   const configFile = join(dir, 'glance-api.conf');
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
   writeFileSync(configFile, config.replaceAll('{port}', String(port)).replaceAll('{dir}', dir));
   return launch(dir, port, configFile, env);
 }

@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import { contextOf } from '../authentication-hook.js';
 import { UnsupportedMediaTypeError } from '../../errors/domain-errors.js';
 import type { ImageDataService } from '../../images/image-data-service.js';
-import { rejectBody } from '../body.js';
+import { dropUnreadBody, rejectBody } from '../body.js';
 import { replySink } from '../reply-sink.js';
 import type { SocketBodyReader } from '../socket-body.js';
 import { resource } from '../resource.js';
@@ -48,7 +48,8 @@ export const imageDataRoutes: FastifyPluginCallback<{ data: ImageDataService; up
       } finally {
         // Refused or failed before the end of the body: the rest is read and dropped, so the
         // client gets the answer (src/http/socket-body.ts).
-        direct?.destroy();
+        if (direct === null) dropUnreadBody(request.raw);
+        else direct.destroy();
       }
       return reply.code(204).send();
     },

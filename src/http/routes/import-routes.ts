@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import { contextOf } from '../authentication-hook.js';
 import { UnsupportedMediaTypeError } from '../../errors/domain-errors.js';
 import type { ImportService } from '../../imports/import-service.js';
-import { jsonBody, rejectBody } from '../body.js';
+import { dropUnreadBody, jsonBody, rejectBody } from '../body.js';
 import { resource } from '../resource.js';
 
 function imageId(request: FastifyRequest): string {
@@ -47,7 +47,11 @@ export const importRoutes: FastifyPluginCallback<{ imports: ImportService }> = (
         request.raw.once('close', () => {
           if (!request.raw.complete) controller.abort();
         });
-        await imports.stage(contextOf(request), imageId(request), { body: request.body as Readable, signal: controller.signal });
+        try {
+          await imports.stage(contextOf(request), imageId(request), { body: request.body as Readable, signal: controller.signal });
+        } finally {
+          dropUnreadBody(request.raw);
+        }
         return reply.code(204).send();
       },
     });
