@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
@@ -47,7 +48,9 @@ describe('openstack CLI against Glimpse on a Swift store (single-tenant)', () =>
   const objectsOf = async (imageId: string): Promise<string[]> => ((await swift.list(SWIFT_TESTER, 'glance')) ?? []).filter((n) => n.startsWith(imageId));
 
   before(async () => {
-    swift = await startSwift();
+    // Tokens of Glimpse's Swift account last 6 s: every upload below that takes longer must renew
+    // its token between segments (swift_store_expire_soon_interval), as a long transfer does.
+    swift = await startSwift({ tokenLifeSeconds: 6 });
     const users = Object.entries(USERS).map(([name, u]) => `user_${name} = ${u.password} ${u.project} ${u.roles}`);
     glimpse = await startGlimpseProcess(
       [
@@ -61,6 +64,7 @@ describe('openstack CLI against Glimpse on a Swift store (single-tenant)', () =>
         'swift_store_create_container_on_put = True',
         'swift_store_large_object_size = 8',
         'swift_store_large_object_chunk_size = 4',
+        'swift_store_expire_soon_interval = 2',
         '[embedded_identity]',
         ...users,
         '',
@@ -156,6 +160,37 @@ describe('openstack CLI against Glimpse on a Swift store (single-tenant)', () =>
     const out = join(glimpse.dir, 'after.raw');
     await ok(os('demo', 'image', 'save', '--file', out, imageId));
     assert.equal(md5(readFileSync(out)), md5(data));
+  });
+
+  it('completes an upload that outlives the account token, renewing it between segments', async () => {
+    const id = (await json<{ id: string }>('demo', 'image', 'create', '--disk-format', 'raw', '--container-format', 'bare', 'slow-upload')).id;
+    const token = await login(glimpse.url, 'demo', USERS.demo.password, 'demo');
+    const req = httpRequest(`${glimpse.url}/v2/images/${id}/file`, {
+      method: 'PUT',
+      headers: { 'x-auth-token': token, 'content-type': 'application/octet-stream' },
+    });
+    const answered = new Promise<number>((resolve, reject) => {
+      req.on('response', (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', reject);
+    });
+    // 14 MiB over about 9 s: longer than a token lives, in four segments.
+    const slow = randomBytes(14 * MB);
+    const started = Date.now();
+    for (let at = 0; at < slow.length; at += MB) {
+      await new Promise<void>((resolve) => req.write(slow.subarray(at, at + MB), () => resolve()));
+      await new Promise((r) => setTimeout(r, 650));
+    }
+    req.end();
+    assert.equal(await answered, 204);
+    assert.ok(Date.now() - started > 6000, 'the upload took longer than the token lives');
+    const shown = await json<{ status: string; checksum: string }>('demo', 'image', 'show', id);
+    assert.equal(shown.status, 'active');
+    assert.equal(shown.checksum, md5(slow));
+    assert.equal((await objectsOf(id)).filter((n) => n.startsWith(`${id}/`)).length, 4);
+    await ok(os('demo', 'image', 'delete', id));
   });
 
   it('glimpse-manage data check finds the segments a crashed write left in Swift, and data recover removes them', async () => {

@@ -36,9 +36,21 @@ export interface SwiftServer {
   stop(): Promise<void>;
 }
 
-export async function startSwift(options: { readonly keystoneUrl?: string } = {}): Promise<SwiftServer> {
+export interface SwiftOptions {
+  /** A second proxy with Keystone auth (authtoken + keystoneauth) against this identity URL. */
+  readonly keystoneUrl?: string;
+  /** tempauth's `token_life`: how long its tokens are valid. */
+  readonly tokenLifeSeconds?: number;
+}
+
+export async function startSwift(options: SwiftOptions = {}): Promise<SwiftServer> {
   const stateDir = mkdtempSync(join(tmpdir(), 'glimpse-swift-test-'));
-  const env = { ...process.env, GLIMPSE_SWIFT_STATE: join(stateDir, 'state'), KEYSTONE_URL: options.keystoneUrl ?? '' };
+  const env = {
+    ...process.env,
+    GLIMPSE_SWIFT_STATE: join(stateDir, 'state'),
+    KEYSTONE_URL: options.keystoneUrl ?? '',
+    SWIFT_TOKEN_LIFE: String(options.tokenLifeSeconds ?? 86400),
+  };
   const script = resolve('scripts/swift-test-server.sh');
   const command = async (name: string): Promise<string> => (await run(script, [name], { env, timeout: 120_000 })).stdout;
   const url = (await command('start')).trim().split('\n').pop() ?? '';
