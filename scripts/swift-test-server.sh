@@ -3,7 +3,7 @@
 # shared/reference/swift-for-tests.md: memcached, the account, container and object servers with
 # one device and one replica, and a proxy with tempauth and s3api. With KEYSTONE_URL set, a second
 # proxy on the same storage servers authenticates with Keystone (authtoken + keystoneauth) and
-# takes service tokens for the GLANCE_ reseller prefix.
+# takes service tokens for the GLANCE_ reseller prefix. container_quotas lets tests fill a container.
 #   start   write configs and rings, start everything, print the tempauth proxy's URL
 #   stop    stop every process and remove the state
 #   proxy-down / proxy-up   stop / start the proxies only (a backend outage; state is kept)
@@ -70,6 +70,8 @@ use = egg:swift#bulk
 use = egg:swift#tempurl
 [filter:copy]
 use = egg:swift#copy
+[filter:container-quotas]
+use = egg:swift#container_quotas
 [filter:slo]
 use = egg:swift#slo
 [filter:dlo]
@@ -110,7 +112,7 @@ write_configs() {
     cat <<EOF
 
 [pipeline:main]
-pipeline = catch_errors gatekeeper healthcheck proxy-logging cache listing_formats bulk tempurl s3api tempauth copy slo dlo versioned_writes symlink proxy-logging proxy-server
+pipeline = catch_errors gatekeeper healthcheck proxy-logging cache listing_formats bulk tempurl s3api tempauth container-quotas copy slo dlo versioned_writes symlink proxy-logging proxy-server
 
 [filter:s3api]
 use = egg:swift#s3api
@@ -134,7 +136,7 @@ EOF
       cat <<EOF
 
 [pipeline:main]
-pipeline = catch_errors gatekeeper healthcheck proxy-logging cache listing_formats bulk tempurl authtoken keystoneauth copy slo dlo versioned_writes symlink proxy-logging proxy-server
+pipeline = catch_errors gatekeeper healthcheck proxy-logging cache listing_formats bulk tempurl authtoken keystoneauth container-quotas copy slo dlo versioned_writes symlink proxy-logging proxy-server
 
 [filter:authtoken]
 paste.filter_factory = keystonemiddleware.auth_token:filter_factory

@@ -43,6 +43,11 @@ function observe(observers: IngestRequest['observers']): Transform {
   });
 }
 
+/** What stream.pipeline says of the stages it tore down after another failed. */
+function isTearDown(error: unknown): boolean {
+  return error instanceof Error && 'code' in error && (error.code === 'ERR_STREAM_PREMATURE_CLOSE' || error.code === 'ABORT_ERR');
+}
+
 /**
  * The one path bytes take into a store: source → observers → hashing → store, as explicit stages
  * of `stream.pipeline`, with backpressure from the store back to the source. Any stage failing
@@ -65,7 +70,14 @@ export async function ingest(request: IngestRequest): Promise<IngestResult> {
   } catch (error) {
     // The pipeline reports a failure as soon as a stage fails; the store removes what it wrote
     // only when its write settles, so wait for that before saying the ingest failed.
-    await writing.promise?.catch(() => undefined);
+    const stored = await writing.promise?.then(
+      () => null,
+      (storeError: unknown) => storeError,
+    );
+    // The store's own refusal is the cause when it has one: a store that stops taking chunks
+    // (Swift refused a segment) has the pipeline tear the stages before it down, and it may
+    // report that (an abort, a premature close) instead of the refusal.
+    if (stored instanceof StoreError && !signal.aborted && isTearDown(error)) throw stored;
     // A source that fails because its client left says so in its own words (ECONNRESET,
     // "aborted"); the abort is what happened. A store's own refusal (size limit, full) came first
     // and stands: the pipeline reports the first failure, and tearing the source down after it

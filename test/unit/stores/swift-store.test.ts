@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { SWIFT_STORE_OPTIONS, type SectionValues } from '../../../src/config/options.js';
 import type { ImageStore } from '../../../src/stores/image-store.js';
-import { StoreNotFoundError, StoreUnavailableError } from '../../../src/stores/store-errors.js';
+import { StoreFullError, StoreNotFoundError, StoreUnavailableError } from '../../../src/stores/store-errors.js';
+import { ingest } from '../../../src/images/ingest.js';
+import { inlineHashingStream } from '../../../src/hashing/inline-hashing.js';
 import { storeDriver } from '../../../src/stores/store-drivers.js';
 import type { SwiftBackendSettings } from '../../../src/stores/store-settings.js';
 import { describeImageStore } from '../../support/store-conformance.js';
@@ -169,6 +171,35 @@ describe('swift store: what only an object store has', () => {
       strict.write(randomUUID(), chunks(randomBytes(10)), { maxBytes: 10 }),
       (e: unknown) => e instanceof StoreUnavailableError && /swift_store_create_container_on_put/.test(e.message),
     );
+  });
+
+  it('reports a container Swift says is full as full, through the ingest pipeline, with no segments left', async () => {
+    const full = `q${randomUUID().slice(0, 8)}`;
+    const { store: quota } = await openSwiftStore({ swift_store_container: full, swift_store_large_object_size: 1, swift_store_large_object_chunk_size: 1 });
+    const { token, storageUrl } = await server.login(SWIFT_TESTER);
+    // A container already over its byte quota: Swift refuses the upload's segment (413) while
+    // the pipeline is still reading the source. (Swift caches container counts for a minute,
+    // so the quota is set once the container holds more than it allows.)
+    const swiftCall = (method: string, path: string, headers: Record<string, string> = {}, body?: string): Promise<number> =>
+      fetch(`${storageUrl}/${path}`, { method, headers: { 'x-auth-token': token, ...headers }, ...(body === undefined ? {} : { body }) }).then((r) => r.status);
+    assert.equal(await swiftCall('PUT', full), 201);
+    assert.equal(await swiftCall('PUT', `${full}/filler`, {}, 'filler'), 201);
+    assert.equal(await swiftCall('POST', full, { 'x-container-meta-quota-bytes': '1' }), 204);
+    const imageId = randomUUID();
+    const controller = new AbortController();
+    await assert.rejects(
+      ingest({
+        imageId,
+        source: Readable.from(chunks(randomBytes(3 * 1024 * 1024 + 10))),
+        store: quota,
+        maxBytes: 1e9,
+        signal: controller.signal,
+        hashing: inlineHashingStream(['md5']),
+        observers: [],
+      }),
+      StoreFullError,
+    );
+    assert.deepEqual(await server.list(SWIFT_TESTER, full), ['filler']);
   });
 
   it('answers unavailable with the reason while the proxy is down, cuts a read short as an error, and works once it is back', async () => {
