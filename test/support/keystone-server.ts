@@ -98,3 +98,25 @@ export async function revokeToken(keystone: KeystoneServer, token: string): Prom
   const response = await fetch(`${keystone.url}/auth/tokens`, { method: 'DELETE', headers: { 'x-auth-token': admin.token, 'x-subject-token': token } });
   if (response.status !== 204) throw new Error(`revoke failed: ${response.status}`);
 }
+
+/**
+ * Registers a service with public, internal and admin endpoints in RegionOne (with an admin
+ * token), as a deployment tool does: `url` may hold `$(project_id)s`, which Keystone fills in
+ * with each token's project (Swift's `AUTH_$(project_id)s`).
+ */
+export async function registerEndpoint(keystone: KeystoneServer, name: string, type: string, url: string): Promise<void> {
+  const admin = await keystoneToken(keystone, 'admin', { project: 'admin' });
+  const call = async (path: string, body: unknown): Promise<Record<string, { id: string }>> => {
+    const response = await fetch(`${keystone.url}${path}`, {
+      method: 'POST',
+      headers: { 'x-auth-token': admin.token, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    if (response.status !== 201) throw new Error(`POST ${path} answered ${response.status}: ${await response.text()}`);
+    return (await response.json()) as Record<string, { id: string }>;
+  };
+  const service = (await call('/services', { service: { name, type } }))['service']?.id ?? '';
+  for (const iface of ['public', 'internal', 'admin']) {
+    await call('/endpoints', { endpoint: { service_id: service, interface: iface, region_id: 'RegionOne', url } });
+  }
+}
