@@ -116,6 +116,8 @@ pipeline = catch_errors gatekeeper healthcheck proxy-logging cache listing_forma
 
 [filter:s3api]
 use = egg:swift#s3api
+# Multipart parts of any size (S3's rule is 5 MiB), so tests exercise multipart with small data.
+min_segment_size = 1
 
 [filter:tempauth]
 use = egg:swift#tempauth

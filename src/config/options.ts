@@ -117,6 +117,26 @@ export const SWIFT_STORE_OPTIONS = {
   store_description: optionalText('Shown by GET /v2/info/stores (multi-store).'),
 } satisfies OptionSchema;
 
+/**
+ * The S3 driver's options (reference §15.2), with Glance's names and defaults.
+ */
+export const S3_STORE_OPTIONS = {
+  s3_store_host: requiredInStoreSection(optionalText('The S3 endpoint: a host (https) or a URL (http://rgw:8080).')),
+  s3_store_access_key: requiredInStoreSection(optionalText('Access key of the S3 account.')),
+  s3_store_secret_key: requiredInStoreSection(optionalText('Secret key of the S3 account.')),
+  s3_store_bucket: requiredInStoreSection(optionalText('Bucket of the images.')),
+  s3_store_create_bucket_on_put: bool(false, 'Create a missing bucket on the first upload into it.'),
+  s3_store_bucket_url_format: choice(['auto', 'path', 'virtual'], 'auto', 'Bucket in the path or in the host name; auto: path for an address or localhost, else virtual.'),
+  s3_store_large_object_size: int(100, 'MB: accepted; data larger than one chunk is always sent as a multipart upload (see README).', { min: 1 }),
+  s3_store_large_object_chunk_size: int(10, 'MB: the size of each multipart part (S3 needs at least 5).', { min: 5 }),
+  s3_store_thread_pools: int(10, 'Parts of one upload sent at once; memory per upload is (this + 1) x the chunk size.', { min: 1 }),
+  s3_store_region_name: optionalText('Region the signature names (default us-east-1).'),
+  s3_store_cacert: optionalText('PEM bundle trusted for the S3 endpoint.'),
+  s3_store_connect_timeout: int(10, 'Seconds to connect to S3 (Glimpse option).', { min: 1 }),
+  s3_store_read_timeout: int(60, 'Seconds S3 may take to answer or to send the next bytes before it counts as down (Glimpse option).', { min: 1 }),
+  store_description: optionalText('Shown by GET /v2/info/stores (multi-store).'),
+} satisfies OptionSchema;
+
 export const DEFAULT_OPTIONS = section('DEFAULT', {
   bind_host: text('127.0.0.1', 'Address to listen on. Glance defaults to 0.0.0.0; ours is loopback so a first run exposes nothing.'),
   bind_port: int(9292, 'Port to listen on.', { min: 1, max: 65535 }),
@@ -262,7 +282,7 @@ export const EMBEDDED_IDENTITY_OPTIONS = section('embedded_identity', {
 
 export const GLANCE_STORE_OPTIONS = section('glance_store', {
   default_store: choice(
-    ['file', 'filesystem', 'swift', 'swift+http', 'swift+https', 'swift+config'],
+    ['file', 'filesystem', 'swift', 'swift+http', 'swift+https', 'swift+config', 's3', 's3+http', 's3+https'],
     'file',
     'Single-store mode: the store type (its options are in this section).',
   ),
@@ -270,6 +290,7 @@ export const GLANCE_STORE_OPTIONS = section('glance_store', {
   stores: list(['file'], 'Accepted for compatibility (deprecated in Glance).'),
   ...FILE_STORE_OPTIONS,
   ...SWIFT_STORE_OPTIONS,
+  ...S3_STORE_OPTIONS,
 });
 
 /**
@@ -398,7 +419,7 @@ export const OPTIONS: readonly OptionDefinition[] = SECTIONS.flatMap((s) =>
  * Each store driver's options, by store type (src/stores/store-drivers.ts has the drivers): read
  * from the store's own section in multi-store mode. A new driver declares its options here.
  */
-export const STORE_OPTIONS: Readonly<Record<string, OptionSchema>> = { file: FILE_STORE_OPTIONS, swift: SWIFT_STORE_OPTIONS };
+export const STORE_OPTIONS: Readonly<Record<string, OptionSchema>> = { file: FILE_STORE_OPTIONS, swift: SWIFT_STORE_OPTIONS, s3: S3_STORE_OPTIONS };
 
 /**
  * Options Glance's driver of a type has and Glimpse's does not act on (reference §15.2). A
@@ -409,6 +430,7 @@ export const STORE_OPTIONS: Readonly<Record<string, OptionSchema>> = { file: FIL
 export const STORE_OPTIONS_IGNORED: Readonly<Record<string, readonly string[]>> = {
   file: ['filesystem_store_datadirs', 'filesystem_store_metadata_file', 'filesystem_store_chunk_size', 'filesystem_thin_provisioning', 'weight'],
   swift: ['swift_store_auth_version', 'swift_store_auth_address', 'swift_store_user', 'swift_store_key', 'weight'],
+  s3: ['weight'],
 };
 
 /** Other names Glance accepts for a store type. */

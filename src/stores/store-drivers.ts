@@ -1,5 +1,6 @@
 import { ConfigError } from '../config/config-error.js';
 import { fileDriver } from './file/file-driver.js';
+import { s3Driver } from './s3/s3-driver.js';
 import { swiftDriver } from './swift/swift-driver.js';
 import type { StoreDriver } from './store-driver.js';
 import type { BackendSettings } from './store-settings.js';
@@ -12,6 +13,7 @@ import type { BackendSettings } from './store-settings.js';
 const DRIVERS: { readonly [T in BackendSettings['type']]: StoreDriver<Extract<BackendSettings, { type: T }>> } = {
   file: fileDriver,
   swift: swiftDriver,
+  s3: s3Driver,
 };
 
 /** The driver of a store type the config names; the loader has already refused unknown types. */

@@ -58,8 +58,28 @@ export interface SwiftBackendSettings extends BackendSettingsBase {
   readonly readTimeoutMs: number;
 }
 
+/** The S3 driver's `s3_store_*` options (reference §15.2). */
+export interface S3BackendSettings extends BackendSettingsBase {
+  readonly type: 's3';
+  /** The endpoint URL (`https://host` when the option named only a host). */
+  readonly endpoint: string;
+  readonly accessKey: string;
+  readonly secretKey: string;
+  readonly bucket: string;
+  readonly createBucketOnPut: boolean;
+  readonly pathStyle: boolean;
+  readonly region: string;
+  /** Bytes of each multipart part. */
+  readonly partSize: number;
+  /** Parts of one upload in flight at once. */
+  readonly parallelParts: number;
+  readonly cacert: string | null;
+  readonly connectTimeoutMs: number;
+  readonly readTimeoutMs: number;
+}
+
 /** One configured store, whatever its driver; a new driver adds its settings to this union. */
-export type BackendSettings = FileBackendSettings | SwiftBackendSettings;
+export type BackendSettings = FileBackendSettings | SwiftBackendSettings | S3BackendSettings;
 
 export interface StoreSettings {
   /** `enabled_backends` is set: X-Image-Meta-Store, /v2/info/stores and the `stores` field exist. */

@@ -18,7 +18,7 @@ import type { SwiftBackendSettings } from '../store-settings.js';
 import type { SwiftAccountAuth, SwiftCredentials } from './swift-auth.js';
 import type { SwiftHttp, SwiftResponse } from './swift-http.js';
 import { formatLocation, IMAGE_OBJECT, parseLocation, SEGMENT_GROUP, SEGMENT_OBJECT, segmentName, type SwiftLocation } from './swift-location.js';
-import { SegmentReader } from './segment-reader.js';
+import { limited, SegmentReader } from '../segment-reader.js';
 
 /** Objects per listing page (Swift's maximum). */
 const PAGE = 10_000;
@@ -39,18 +39,6 @@ interface Segment {
 function header(response: SwiftResponse | { headers: SwiftResponse['headers'] }, name: string): string | undefined {
   const value = response.headers[name];
   return Array.isArray(value) ? value[0] : value;
-}
-
-/** Counts bytes on their way to Swift and fails the moment one too many arrives. */
-async function* limited(data: AsyncIterable<Chunk>, maxBytes: number, counter: { bytes: number }): AsyncGenerator<Chunk> {
-  for await (const chunk of data) {
-    counter.bytes += chunk.length;
-    if (counter.bytes > maxBytes) {
-      chunk.lease?.release();
-      throw new StoreSizeLimitError(`The data is larger than the limit of ${maxBytes} bytes.`);
-    }
-    yield chunk;
-  }
 }
 
 /**

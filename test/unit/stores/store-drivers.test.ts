@@ -17,7 +17,7 @@ describe('store drivers', () => {
     for (const type of Object.keys(STORE_OPTIONS)) assert.equal(storeDriver(type).type, type);
     assert.throws(
       () => storeDriver('rbd'),
-      (e: unknown) => e instanceof ConfigError && /store type 'rbd' is not supported \(supported: file, swift\)/.test(e.message),
+      (e: unknown) => e instanceof ConfigError && /store type 'rbd' is not supported \(supported: file, swift, s3\)/.test(e.message),
     );
   });
 

@@ -1,4 +1,5 @@
-import type { Chunk } from '../../buffers/chunk-lease.js';
+import type { Chunk } from '../buffers/chunk-lease.js';
+import { StoreSizeLimitError } from './store-errors.js';
 
 /** A part of a chunk that keeps the chunk's lease: the caller has taken one more reference for it. */
 function part(chunk: Chunk, start: number, end: number): Chunk {
@@ -8,7 +9,7 @@ function part(chunk: Chunk, start: number, end: number): Chunk {
 
 /**
  * Cuts one stream of chunks into consecutive segments of at most `size` bytes each (Swift large
- * objects), without copying: a chunk that straddles a boundary is split into two views of the
+ * objects, S3 multipart parts), without copying: a chunk that straddles a boundary is split into two views of the
  * same memory, each holding a reference to its lease (src/buffers/chunk-lease.ts), so the pooled
  * region goes back only when both halves have been sent.
  */
@@ -60,5 +61,17 @@ export class SegmentReader {
       this.#done = true;
       await this.#source.return?.();
     }
+  }
+}
+
+/** Counts bytes on their way to a store and fails the moment one too many arrives. */
+export async function* limited(data: AsyncIterable<Chunk>, maxBytes: number, counter: { bytes: number }): AsyncGenerator<Chunk> {
+  for await (const chunk of data) {
+    counter.bytes += chunk.length;
+    if (counter.bytes > maxBytes) {
+      chunk.lease?.release();
+      throw new StoreSizeLimitError(`The data is larger than the limit of ${maxBytes} bytes.`);
+    }
+    yield chunk;
   }
 }
