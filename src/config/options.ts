@@ -126,7 +126,11 @@ export const S3_STORE_OPTIONS = {
   s3_store_secret_key: requiredInStoreSection(optionalText('Secret key of the S3 account.')),
   s3_store_bucket: requiredInStoreSection(optionalText('Bucket of the images.')),
   s3_store_create_bucket_on_put: bool(false, 'Create a missing bucket on the first upload into it.'),
-  s3_store_bucket_url_format: choice(['auto', 'path', 'virtual'], 'auto', 'Bucket in the path or in the host name; auto: path for an address or localhost, else virtual.'),
+  s3_store_bucket_url_format: choice(
+    ['auto', 'path', 'virtual'],
+    'auto',
+    'Bucket in the path or in the host name; auto: path for an address or localhost, else virtual.',
+  ),
   s3_store_large_object_size: int(100, 'MB: accepted; data larger than one chunk is always sent as a multipart upload (see README).', { min: 1 }),
   s3_store_large_object_chunk_size: int(10, 'MB: the size of each multipart part (S3 needs at least 5).', { min: 5 }),
   s3_store_thread_pools: int(10, 'Parts of one upload sent at once; memory per upload is (this + 1) x the chunk size.', { min: 1 }),

@@ -4,7 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startGlimpseProcess, type GlimpseProcess } from '../support/glimpse-process.js';
-import { parseJsonOutput, runCli, type CliResult, type Credentials } from '../support/openstack-cli.js';
+import { embeddedCli } from '../support/openstack-cli.js';
 import { startSwift, SWIFT_TESTER, type SwiftServer } from '../support/swift-server.js';
 
 /**
@@ -25,19 +25,7 @@ const md5 = (data: Buffer): string => createHash('md5').update(data).digest('hex
 describe('openstack CLI against Glimpse on an S3 store', () => {
   let swift: SwiftServer;
   let glimpse: GlimpseProcess;
-  const credentials = (user: User): Credentials => ({
-    authUrl: `${glimpse.url}/identity/v3`,
-    username: user,
-    password: USERS[user].password,
-    project: USERS[user].project,
-  });
-  const os = (user: User, ...args: string[]): Promise<CliResult> => runCli('openstack', credentials(user), args);
-  async function ok(result: Promise<CliResult>): Promise<string> {
-    const { code, stdout } = await result;
-    assert.equal(code, 0, stdout);
-    return stdout;
-  }
-  const json = async <T>(user: User, ...args: string[]): Promise<T> => parseJsonOutput<T>(await ok(os(user, ...args, '-f', 'json')));
+  const { os, ok, json } = embeddedCli<User>(() => glimpse.url, USERS);
   /** The bucket's objects and the multipart parts s3api keeps beside it, of one image. */
   const objectsOf = async (id: string): Promise<string[]> =>
     [...((await swift.list(SWIFT_TESTER, BUCKET)) ?? []), ...((await swift.list(SWIFT_TESTER, `${BUCKET}+segments`)) ?? [])].filter((n) => n.startsWith(id));

@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { login, startGlimpseProcess, type GlimpseProcess } from '../support/glimpse-process.js';
-import { parseJsonOutput, runCli, type CliResult, type Credentials } from '../support/openstack-cli.js';
+import { embeddedCli, runCli } from '../support/openstack-cli.js';
 import { startSwift, SWIFT_TESTER, SWIFT_TESTER2, type SwiftServer } from '../support/swift-server.js';
 
 const run = promisify(execFile);
@@ -32,19 +32,7 @@ const md5 = (data: Buffer): string => createHash('md5').update(data).digest('hex
 describe('openstack CLI against Glimpse on a Swift store (single-tenant)', () => {
   let swift: SwiftServer;
   let glimpse: GlimpseProcess;
-  const credentials = (user: User): Credentials => ({
-    authUrl: `${glimpse.url}/identity/v3`,
-    username: user,
-    password: USERS[user].password,
-    project: USERS[user].project,
-  });
-  const os = (user: User, ...args: string[]): Promise<CliResult> => runCli('openstack', credentials(user), args);
-  async function ok(result: Promise<CliResult>): Promise<string> {
-    const { code, stdout } = await result;
-    assert.equal(code, 0, stdout);
-    return stdout;
-  }
-  const json = async <T>(user: User, ...args: string[]): Promise<T> => parseJsonOutput<T>(await ok(os(user, ...args, '-f', 'json')));
+  const { credentials, os, ok, json } = embeddedCli<User>(() => glimpse.url, USERS);
   const objectsOf = async (imageId: string): Promise<string[]> => ((await swift.list(SWIFT_TESTER, 'glance')) ?? []).filter((n) => n.startsWith(imageId));
 
   before(async () => {

@@ -60,3 +60,38 @@ export function parseJsonOutput<T>(output: string): T {
   if (start === -1 || end < start) throw new Error(`no JSON in CLI output:\n${output}`);
   return JSON.parse(output.slice(start, end + 1)) as T;
 }
+
+/** The `openstack` CLI as the users of a Glimpse with the embedded identity log in. */
+export interface EmbeddedCli<U extends string> {
+  readonly credentials: (user: U) => Credentials;
+  readonly os: (user: U, ...args: string[]) => Promise<CliResult>;
+  /** The output of a command that must succeed (exit 0). */
+  readonly ok: (result: Promise<CliResult>) => Promise<string>;
+  /** The parsed `-f json` output of a command that must succeed. */
+  readonly json: <T>(user: U, ...args: string[]) => Promise<T>;
+}
+
+/** `url` is read at each call, so the CLI follows a Glimpse that was restarted or started later. */
+export function embeddedCli<U extends string>(
+  url: () => string,
+  users: Readonly<Record<U, { readonly password: string; readonly project: string }>>,
+): EmbeddedCli<U> {
+  const credentials = (user: U): Credentials => ({
+    authUrl: `${url()}/identity/v3`,
+    username: user,
+    password: users[user].password,
+    project: users[user].project,
+  });
+  const os = (user: U, ...args: string[]): Promise<CliResult> => runCli('openstack', credentials(user), args);
+  const ok = async (result: Promise<CliResult>): Promise<string> => {
+    const { code, stdout } = await result;
+    if (code !== 0) throw new Error(`the CLI exited with ${code}:\n${stdout}`);
+    return stdout;
+  };
+  return {
+    credentials,
+    os,
+    ok,
+    json: async <T>(user: U, ...args: string[]): Promise<T> => parseJsonOutput<T>(await ok(os(user, ...args, '-f', 'json'))),
+  };
+}

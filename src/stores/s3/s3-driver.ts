@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { isIP } from 'node:net';
@@ -7,6 +6,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { ConfigError } from '../../config/config-error.js';
 import { S3_STORE_OPTIONS } from '../../config/options.js';
 import type { StoreDriver } from '../store-driver.js';
+import { readTrustedCa } from '../trusted-ca.js';
 import type { S3BackendSettings } from '../store-settings.js';
 import { S3Store } from './s3-store.js';
 
@@ -58,14 +58,7 @@ export const s3Driver: StoreDriver<S3BackendSettings, typeof S3_STORE_OPTIONS> =
   },
   // S3 is not asked anything at startup (as Swift): uploads answer 503 while it is away.
   open(s) {
-    let ca: Buffer | undefined;
-    try {
-      ca = s.cacert === null ? undefined : readFileSync(s.cacert);
-    } catch (error) {
-      return Promise.reject(
-        new ConfigError(`[${s.id}] s3_store_cacert: ${s.cacert ?? ''} cannot be read (${error instanceof Error ? error.message : String(error)})`),
-      );
-    }
+    const ca = readTrustedCa(s.id, 's3_store_cacert', s.cacert);
     const sockets = s.parallelParts * 4;
     const client = new S3Client({
       endpoint: s.endpoint,

@@ -1,8 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ConfigError } from '../../config/config-error.js';
 import { SWIFT_STORE_OPTIONS } from '../../config/options.js';
 import type { StoreDriver } from '../store-driver.js';
+import { readTrustedCa } from '../trusted-ca.js';
 import type { SwiftBackendSettings } from '../store-settings.js';
 import { SwiftAccountAuth } from './swift-auth.js';
 import { SwiftHttp } from './swift-http.js';
@@ -56,14 +56,7 @@ export const swiftDriver: StoreDriver<SwiftBackendSettings, typeof SWIFT_STORE_O
   // Swift is not asked anything at startup: a backend that is down for a moment must not keep
   // the API from starting; uploads and downloads answer 503 with the reason until it is back.
   open(s) {
-    let ca: Buffer | undefined;
-    try {
-      ca = s.cacert === null ? undefined : readFileSync(s.cacert);
-    } catch (error) {
-      return Promise.reject(
-        new ConfigError(`[${s.id}] swift_store_cacert: ${s.cacert ?? ''} cannot be read (${error instanceof Error ? error.message : String(error)})`),
-      );
-    }
+    const ca = readTrustedCa(s.id, 'swift_store_cacert', s.cacert);
     const http = new SwiftHttp({ connectTimeoutMs: s.connectTimeoutMs, readTimeoutMs: s.readTimeoutMs, insecure: s.insecure, ca });
     return Promise.resolve(new SwiftStore(s.id, s, http, new SwiftAccountAuth(http, s)));
   },

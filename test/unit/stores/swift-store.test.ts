@@ -203,8 +203,9 @@ describe('swift store: what only an object store has', () => {
   });
 
   it('answers unavailable with the reason while the proxy is down, cuts a read short as an error, and works once it is back', async () => {
-    const data = randomBytes(3 * 1024 * 1024);
-    const written = await store.write(randomUUID(), chunks(data), { maxBytes: data.length });
+    // Far more than the socket buffers between Swift and here hold, so the proxy's end cuts the read.
+    const data = randomBytes(40 * 1024 * 1024);
+    const written = await store.write(randomUUID(), chunks(data, 1024 * 1024), { maxBytes: data.length });
     const reading = await store.read(written.location);
     const first = await new Promise<Buffer>((resolve) => reading.once('data', resolve));
     reading.pause();
