@@ -54,6 +54,7 @@ export class S3Store implements ImageStore {
     const reader = new SegmentReader(limited(data, options.maxBytes, counter));
     const writeId = randomBytes(8).toString('hex');
     const signal = options.signal;
+    const state = { published: false };
     try {
       if (signal?.aborted === true) throw new StoreAbortedError('The write was aborted.');
       await this.#ensureBucket();
@@ -66,13 +67,17 @@ export class S3Store implements ImageStore {
         await this.#multipart(imageId, writeId, first, reader, signal);
       }
       // S3 keeps the newest of two racing PUTs: the copy that stands names its write.
+      state.published = true;
       const head = await this.#try('the image', false, () => this.client.send(new HeadObjectCommand(this.#object(imageId))));
       if (head.Metadata?.[WRITE_META] !== writeId) {
+        state.published = false;
         throw new StoreDuplicateError(`Image ${imageId} already has data in store ${this.id}: another write published it at the same time.`);
       }
       return { location: this.#location(imageId, null), size: counter.bytes };
     } catch (error) {
       await reader.close().catch(() => undefined);
+      // The check after publishing failed: the object may be ours, and must not stay.
+      if (state.published) await this.client.send(new DeleteObjectCommand(this.#object(imageId))).catch(() => undefined);
       if (signal?.aborted === true && !(error instanceof StoreDuplicateError)) throw new StoreAbortedError('The write was aborted.', { cause: error });
       throw s3Error(error, this.settings.endpoint, `the write of image ${imageId}`, true);
     }

@@ -67,6 +67,9 @@ export class SwiftStore implements ImageStore {
     const counter = { bytes: 0 };
     const reader = new SegmentReader(limited(data, options.maxBytes, counter));
     const signal = options.signal;
+    const location = formatLocation({ reference: this.settings.account.name, container, object: imageId });
+    // Set once this write's object is visible: a failure after that removes the object too.
+    const state = { published: false };
     try {
       if (signal?.aborted === true) throw new StoreAbortedError('The write was aborted.');
       await this.#ensureContainer(container);
@@ -82,10 +85,17 @@ export class SwiftStore implements ImageStore {
       } else {
         await this.#writeSegments(container, imageId, writeId, reader, signal);
       }
-      await this.#checkPublished(container, imageId, writeId);
-      return { location: formatLocation({ reference: this.settings.account.name, container, object: imageId }), size: counter.bytes };
+      state.published = true;
+      if (!(await this.#isOurs(container, imageId, writeId))) {
+        state.published = false;
+        throw new StoreDuplicateError(`Image ${imageId} already has data in store ${this.id}: another write published it at the same time.`);
+      }
+      return { location, size: counter.bytes };
     } catch (error) {
       await reader.close().catch(() => undefined);
+      // The object too when it was published and the check after it failed: it is ours, unless
+      // two writes of one image raced, which callers never do (src/stores/image-store.ts).
+      if (state.published) await this.delete(location).catch(() => undefined);
       await this.#removeSegments(container, imageId, writeId).catch(() => undefined);
       if (signal?.aborted === true && !(error instanceof StoreSizeLimitError)) throw new StoreAbortedError('The write was aborted.', { cause: error });
       throw error instanceof StoreError
@@ -160,13 +170,13 @@ export class SwiftStore implements ImageStore {
 
   /**
    * If-None-Match only sees finished objects, so a write that started before this one finished
-   * may have replaced it (reference: Swift's last-writer-wins by timestamp). The copy that stands
-   * names its write; when it is not this one, this write lost and says so, and its segments go.
+   * may have replaced it (Swift keeps the newest). The copy that stands names its write; when it
+   * is not this one, this write lost.
    */
-  async #checkPublished(container: string, imageId: string, writeId: string): Promise<void> {
+  async #isOurs(container: string, imageId: string, writeId: string): Promise<boolean> {
     const head = await this.#call('HEAD', `${container}/${imageId}`, {}, { idempotent: true });
-    if (head.status < 300 && header(head, 'x-object-meta-glimpse-write') === writeId) return;
-    throw new StoreDuplicateError(`Image ${imageId} already has data in store ${this.id}: another write published it at the same time.`);
+    if (head.status >= 300 && head.status !== 404) throw new StoreUnavailableError(`Swift answered ${head.status} to HEAD of image ${imageId}.`);
+    return head.status < 300 && header(head, 'x-object-meta-glimpse-write') === writeId;
   }
 
   #publish(imageId: string, response: SwiftResponse): void {
