@@ -490,6 +490,34 @@ export class ImageDataService {
   }
 
   /**
+   * `DELETE /v2/stores/{store_id}/{image_id}` (2.10, reference §8.3): removes the image's copy
+   * in one store, with Glance's checks in Glance's order; the image stays active in its others.
+   */
+  async removeFromStore(context: RequestContext, storeId: string, id: string): Promise<void> {
+    if (!this.stores.multiStore) throw new NotFoundError('Multi backend is not supported at this site.');
+    const store = this.stores.get(storeId);
+    if (store === undefined) throw new ConflictError(`The selected store ${storeId} is not available on this node.`);
+    this.access.requireWritable(context);
+    const loaded = await this.access.load(context, id).catch((error: unknown) => {
+      throw error instanceof NotFoundError ? new NotFoundError(`Failed to find image ${id}`) : error;
+    });
+    const denied = 'You are not authorized to complete delete_image_location action.';
+    this.access.authorize(context, 'get_image_location', loaded, denied);
+    this.access.authorize(context, 'delete_image_location', loaded, denied);
+    this.access.requireOwner(context, loaded, denied);
+    if (loaded.image.status !== 'active') throw new ConflictError("It's not allowed to remove image data from store if image status is not 'active'");
+    const locations = await this.repo.listLocations(id);
+    if (locations.length <= 1) throw new ForbiddenError('Cannot delete image data from the only store containing it. Consider deleting the image instead.');
+    const here = locations.filter((l) => l.storeId === storeId);
+    if (here.length === 0) throw new NotFoundError(`Image ${id} is not stored in store ${storeId}.`);
+    for (const location of here) {
+      // A copy the backend no longer has is forgotten all the same (removeData: NotFound is gone).
+      if (!(await this.removeData(id, store, location.url)))
+        throw new ServiceUnavailableError(`The image data in store ${storeId} could not be removed; try again.`);
+    }
+  }
+
+  /**
    * Deletes every stored copy of a deleted image (synchronous delete, reference §2.6 step 6, and
    * the scrubber, §12). True when nothing is left; a location that could not go stays recorded.
    */

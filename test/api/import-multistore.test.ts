@@ -85,6 +85,41 @@ for (const dialect of testDialects()) {
       assert.equal(image['os_glance_importing_to_stores'], '');
     });
 
+    it("DELETE /v2/stores/{store}/{id} removes one copy, with Glance's refusals in Glance's order", async () => {
+      const s = server.current;
+      const id = await create(s);
+      assert.equal((await post(s, 'demo', id, { method: { name: 'web-download', uri: uri() }, all_stores: true })).status, 202);
+      assert.equal((await lastTask(s, id, 1)).status, 'success');
+      const remove = (user: 'demo' | 'alt' | 'admin', store: string, image = id): Promise<Answer> => s.request(user, 'DELETE', `/v2/stores/${store}/${image}`);
+      const refusals: [Answer, number, RegExp][] = [
+        [await remove('admin', 'nowhere'), 409, /The selected store nowhere is not available on this node/],
+        [await remove('admin', 'cheap', '00000000-0000-4000-8000-000000000000'), 404, /Failed to find image 00000000-0000-4000-8000-000000000000/],
+        // Another project's user may not even see the private image.
+        [await remove('alt', 'cheap'), 404, /Failed to find image/],
+        [await remove('demo', 'cheap', await create(s)), 409, /not allowed to remove image data from store if image status is not 'active'/],
+      ];
+      for (const [answer, status, message] of refusals) {
+        assert.equal(answer.status, status, answer.text);
+        assert.match(answer.text, message);
+      }
+      assert.deepEqual(
+        readdirSync(`${dir}/cheap`).filter((f) => f === id),
+        [id],
+      );
+      // The owner may, in the legacy policy mode (delete_image_location: rule:default).
+      assert.equal((await remove('demo', 'cheap')).status, 204);
+      assert.equal(await stores(s, id), 'fast');
+      assert.deepEqual(
+        readdirSync(`${dir}/cheap`).filter((f) => f === id),
+        [],
+        'the copy is gone from the store',
+      );
+      const only = await remove('demo', 'fast');
+      assert.equal(only.status, 403);
+      assert.match(only.text, /Cannot delete image data from the only store containing it/);
+      assert.equal((await s.request('demo', 'GET', `/v2/images/${id}`)).json()['status'], 'active');
+    });
+
     it('refuses conflicting store choices and unknown stores', async () => {
       const s = server.current;
       const id = await create(s);

@@ -13,7 +13,7 @@ function imageId(request: FastifyRequest): string {
 }
 
 /**
- * `PUT|GET /v2/images/{id}/file` (reference §3). Bodies here are streams: this plugin replaces
+ * `PUT|GET /v2/images/{id}/file` (reference §3) and `DELETE /v2/stores/{store}/{id}` (§8.3). Bodies here are streams: this plugin replaces
  * the JSON routes' buffering parser, so an image never sits in memory.
  */
 export const imageDataRoutes: FastifyPluginCallback<{ data: ImageDataService; uploads: SocketBodyReader | null }> = (app, { data, uploads }, done) => {
@@ -64,6 +64,14 @@ export const imageDataRoutes: FastifyPluginCallback<{ data: ImageDataService; up
       void reply.header('Content-Length', length);
       await download.deliver(replySink(reply, range === null ? 200 : 206));
       return reply;
+    },
+  });
+  resource(app, '/stores/:store_id/:image_id', {
+    DELETE: async (request, reply) => {
+      rejectBody(request);
+      const { store_id: storeId, image_id: id } = request.params as { store_id: string; image_id: string };
+      await data.removeFromStore(contextOf(request), storeId, id);
+      return reply.code(204).send();
     },
   });
   done();
