@@ -8,13 +8,12 @@
  */
 import { prepareGlance, sh, startServers } from './bench-servers.js';
 import { curl, headerArgs, putFileWithCurl } from './curl.js';
-import { groupCpuSeconds, groupRssMiB } from './proc-stats.js';
+import { groupRssMiB } from './proc-stats.js';
+import { call, observed, put, repeated, type Target, type Transfer } from './bench-http.js';
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Readable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
 
 const GIB = 1024 ** 3;
@@ -24,65 +23,6 @@ const BIG = Number(process.env['BENCH_BIG_GIB'] ?? 10) * GIB;
 const STATE = resolve(process.env['BENCH_DATA_STATE'] ?? '/tmp/glimpse-bench-data');
 const GLANCE_PORT = 9597;
 const GLIMPSE_PORT = 9598;
-
-interface Target {
-  readonly name: 'glimpse' | 'glance';
-  readonly url: string;
-  readonly headers: Record<string, string>;
-  readonly group: number;
-}
-
-interface Transfer {
-  readonly mibPerSecond: number;
-  readonly cpuSeconds: number;
-  readonly peakRssMiB: number;
-}
-
-/** Runs `work` while sampling the server group's RSS; returns MiB/s over `bytes`, CPU and peak RSS. */
-async function observed(target: Target, bytes: number, work: () => Promise<void>): Promise<Transfer> {
-  let peak = groupRssMiB(target.group);
-  const sampler = setInterval(() => {
-    peak = Math.max(peak, groupRssMiB(target.group));
-  }, 100);
-  const cpuBefore = groupCpuSeconds(target.group);
-  const started = process.hrtime.bigint();
-  try {
-    await work();
-  } finally {
-    clearInterval(sampler);
-  }
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  return { mibPerSecond: bytes / MIB / seconds, cpuSeconds: groupCpuSeconds(target.group) - cpuBefore, peakRssMiB: peak };
-}
-
-async function call(target: Target, method: string, path: string, body?: unknown): Promise<Record<string, unknown>> {
-  const response = await fetch(`${target.url}${path}`, {
-    method,
-    headers: { ...target.headers, accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await response.text();
-  if (response.status >= 300) throw new Error(`${target.name} ${method} ${path}: ${response.status} ${text}`);
-  return text === '' ? {} : (JSON.parse(text) as Record<string, unknown>);
-}
-
-function put(target: Target, id: string, body: Readable, size: number): Promise<void> {
-  return new Promise((resolvePut, reject) => {
-    const req = request(
-      `${target.url}/v2/images/${id}/file`,
-      { method: 'PUT', headers: { ...target.headers, 'content-type': 'application/octet-stream', 'content-length': String(size) } },
-      (res) => {
-        res.resume();
-        res.on('end', () => {
-          if (res.statusCode === 204) resolvePut();
-          else reject(new Error(`${target.name} upload: ${res.statusCode ?? 0}`));
-        });
-      },
-    );
-    req.on('error', reject);
-    body.pipe(req);
-  });
-}
 
 /** PUT of a file with curl -T. */
 function upload(target: Target, id: string, file: string): Promise<void> {
@@ -161,20 +101,6 @@ async function hashLimit(file: string): Promise<{ sequential: number; parallel: 
   );
   const parallel = SIZE / MIB / (Number(process.hrtime.bigint() - started) / 1e9);
   return { sequential, parallel };
-}
-
-/** A stream of `size` bytes built from one random MiB, for the RSS run (content is irrelevant). */
-function repeated(size: number): Readable {
-  const block = Buffer.alloc(MIB, 7);
-  for (let i = 0; i < block.length; i += 4096) block.writeUInt32LE((i * 2654435761) >>> 0, i);
-  let sent = 0;
-  return new Readable({
-    read() {
-      const n = Math.min(MIB, size - sent);
-      sent += n;
-      this.push(n === 0 ? null : n === MIB ? block : block.subarray(0, n));
-    },
-  });
 }
 
 async function main(): Promise<void> {

@@ -11,13 +11,11 @@
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Readable } from 'node:stream';
 import { prepareGlance, PYTHON_ENV, sh, startServers } from './bench-servers.js';
 import { curl, headerArgs, putFileWithCurl } from './curl.js';
-import { groupCpuSeconds, sampleRss } from './proc-stats.js';
+import { call, observed, put, repeated, type Target, type Transfer } from './bench-http.js';
 
 const GIB = 1024 ** 3;
 const MIB = 1024 ** 2;
@@ -33,33 +31,6 @@ const S3_PART_MB = 10;
 const S3_THREADS = 10;
 const TESTER = { user: 'test:tester', key: 'testing' };
 
-interface Target {
-  readonly name: string;
-  readonly url: string;
-  readonly headers: Record<string, string>;
-  readonly group: number;
-}
-
-interface Transfer {
-  readonly mibPerSecond: number;
-  readonly cpuSeconds: number;
-  readonly peakRssMiB: number;
-}
-
-async function observed(group: number, bytes: number, work: () => Promise<void>): Promise<Transfer> {
-  const rss = sampleRss(group, 100);
-  const cpuBefore = groupCpuSeconds(group);
-  const started = process.hrtime.bigint();
-  let peakRssMiB = 0;
-  try {
-    await work();
-  } finally {
-    peakRssMiB = rss.stop().peakMiB;
-  }
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  return { mibPerSecond: bytes / MIB / seconds, cpuSeconds: groupCpuSeconds(group) - cpuBefore, peakRssMiB };
-}
-
 /** Seconds a command takes (the backend's own tools). */
 function timed(command: string, args: readonly string[]): number {
   const started = process.hrtime.bigint();
@@ -67,50 +38,11 @@ function timed(command: string, args: readonly string[]): number {
   return Number(process.hrtime.bigint() - started) / 1e9;
 }
 
-async function call(target: Target, method: string, path: string, body?: unknown): Promise<Record<string, unknown>> {
-  const response = await fetch(`${target.url}${path}`, {
-    method,
-    headers: { ...target.headers, accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await response.text();
-  if (response.status >= 300) throw new Error(`${target.name} ${method} ${path}: ${response.status} ${text}`);
-  return text === '' ? {} : (JSON.parse(text) as Record<string, unknown>);
-}
-
 async function download(target: Target, id: string): Promise<void> {
   const [status, bytes] = (
     await curl([...headerArgs(target), '-o', '/dev/null', '-w', '%{http_code} %{size_download}', `${target.url}/v2/images/${id}/file`])
   ).split(' ');
   if (status !== '200' || Number(bytes) !== SIZE) throw new Error(`${target.name} download: ${status ?? ''}, ${bytes ?? ''} bytes`);
-}
-
-/** A stream of `size` bytes from one MiB block, for the RSS run. */
-function repeated(size: number): Readable {
-  const block = Buffer.alloc(MIB, 7);
-  let sent = 0;
-  return new Readable({
-    read() {
-      const n = Math.min(MIB, size - sent);
-      sent += n;
-      this.push(n === 0 ? null : n === MIB ? block : block.subarray(0, n));
-    },
-  });
-}
-
-function put(target: Target, id: string, body: Readable, size: number): Promise<void> {
-  return new Promise((resolvePut, reject) => {
-    const req = request(
-      `${target.url}/v2/images/${id}/file`,
-      { method: 'PUT', headers: { ...target.headers, 'content-type': 'application/octet-stream', 'content-length': String(size) } },
-      (res) => {
-        res.resume();
-        res.on('end', () => (res.statusCode === 204 ? resolvePut() : reject(new Error(`${target.name} upload: ${res.statusCode ?? 0}`))));
-      },
-    );
-    req.on('error', reject);
-    body.pipe(req);
-  });
 }
 
 /** Glance and Glimpse on one store kind, each in a container or bucket of its own. */
@@ -210,13 +142,13 @@ async function main(): Promise<void> {
           for (const target of round % 2 === 0 ? [pair.glimpse, pair.glance] : [pair.glance, pair.glimpse]) {
             const id = String((await call(target, 'POST', '/v2/images', { name: `bench-${round}`, disk_format: 'raw', container_format: 'bare' }))['id']);
             sh('sync', []);
-            const up = await observed(target.group, SIZE, () => putFileWithCurl(target, `/v2/images/${id}/file`, file));
+            const up = await observed(target, SIZE, () => putFileWithCurl(target, `/v2/images/${id}/file`, file));
             const shown = await call(target, 'GET', `/v2/images/${id}`);
             if (shown['checksum'] !== expectedMd5) throw new Error(`${target.name}: checksum ${String(shown['checksum'])}`);
             // A download that fails is reported, not fatal: Glance 25's S3 store cannot read back
             // an image when the access key holds a ':' (as tempauth's do), since it writes the
             // keys into the location URL and splits them there again.
-            const down = await observed(target.group, SIZE, () => download(target, id)).catch((error: unknown) => {
+            const down = await observed(target, SIZE, () => download(target, id)).catch((error: unknown) => {
               failures.push(`${kind} ${target.name} download: ${error instanceof Error ? error.message : String(error)}`);
               return null;
             });
@@ -233,7 +165,7 @@ async function main(): Promise<void> {
         let big: Transfer | null = null;
         if (kind === 'swift' && BIG > 0) {
           const id = String((await call(pair.glimpse, 'POST', '/v2/images', { name: 'bench-big', disk_format: 'raw', container_format: 'bare' }))['id']);
-          big = await observed(pair.glimpse.group, BIG, () => put(pair.glimpse, id, repeated(BIG), BIG));
+          big = await observed(pair.glimpse, BIG, () => put(pair.glimpse, id, repeated(BIG), BIG));
           await call(pair.glimpse, 'DELETE', `/v2/images/${id}`);
           say(`swift glimpse ${BIG / GIB} GiB upload: ${big.mibPerSecond.toFixed(0)} MiB/s, peak RSS ${big.peakRssMiB.toFixed(0)} MiB`);
         }
