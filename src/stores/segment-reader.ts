@@ -1,5 +1,4 @@
 import type { Chunk } from '../buffers/chunk-lease.js';
-import { StoreSizeLimitError } from './store-errors.js';
 
 /** A part of a chunk that keeps the chunk's lease: the caller has taken one more reference for it. */
 function part(chunk: Chunk, start: number, end: number): Chunk {
@@ -61,17 +60,5 @@ export class SegmentReader {
       this.#done = true;
       await this.#source.return?.();
     }
-  }
-}
-
-/** Counts bytes on their way to a store and fails the moment one too many arrives. */
-export async function* limited(data: AsyncIterable<Chunk>, maxBytes: number, counter: { bytes: number }): AsyncGenerator<Chunk> {
-  for await (const chunk of data) {
-    counter.bytes += chunk.length;
-    if (counter.bytes > maxBytes) {
-      chunk.lease?.release();
-      throw new StoreSizeLimitError(`The data is larger than the limit of ${maxBytes} bytes.`);
-    }
-    yield chunk;
   }
 }

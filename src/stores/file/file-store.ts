@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { constants, createReadStream } from 'node:fs';
 import { access, link, mkdir, open, readdir, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
-import { Transform, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { alignedBuffer, type AlignedBuffer } from '../../native/native-addon.js';
@@ -10,6 +10,7 @@ import type { Chunk } from '../../buffers/chunk-lease.js';
 import { directWriter } from './direct-writer.js';
 import { pageCacheWriter } from './page-cache-writer.js';
 import { RegionFileReader } from './region-file-reader.js';
+import { limited } from '../size-limit.js';
 import type { RegionBudget } from '../../buffers/region-budget.js';
 import type { ImageStore, LocalFile, StoreCapabilities, StoredObject, StoreReadOptions, StoreWriteOptions, StoreWriteResult } from '../image-store.js';
 import {
@@ -19,7 +20,6 @@ import {
   StoreFullError,
   StoreNotFoundError,
   StoreRangeError,
-  StoreSizeLimitError,
   StoreUnavailableError,
   StoreWriteDeniedError,
 } from '../store-errors.js';
@@ -63,17 +63,6 @@ function writeError(error: unknown): StoreError {
   if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS')
     return new StoreWriteDeniedError('Insufficient permissions on image storage media.', { cause: error });
   return new StoreUnavailableError(`The file store failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
-}
-
-/** Counts bytes on their way to disk and fails the moment one too many arrives. */
-function sizeLimiter(maxBytes: number, counter: { bytes: number }): Transform {
-  return new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
-      counter.bytes += chunk.length;
-      if (counter.bytes > maxBytes) callback(new StoreSizeLimitError(`The data is larger than the limit of ${maxBytes} bytes.`));
-      else callback(null, chunk);
-    },
-  });
 }
 
 /**
@@ -146,7 +135,7 @@ export class FileStore implements ImageStore {
       const handle = await open(temp, direct === null ? 'wx' : constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_DIRECT, mode);
       const sink = direct === null ? pageCacheWriter(handle) : directWriter(handle, direct);
       try {
-        await pipeline(data, sizeLimiter(options.maxBytes, counter), sink, options.signal === undefined ? {} : { signal: options.signal });
+        await pipeline(limited(data, options.maxBytes, counter), sink, options.signal === undefined ? {} : { signal: options.signal });
       } finally {
         await handle.close();
       }

@@ -17,7 +17,8 @@ import {
 } from '@aws-sdk/client-s3';
 import type { Chunk } from '../../buffers/chunk-lease.js';
 import type { ImageStore, LocalFile, StoreCapabilities, StoredObject, StoreReadOptions, StoreWriteOptions, StoreWriteResult } from '../image-store.js';
-import { limited, SegmentReader } from '../segment-reader.js';
+import { SegmentReader } from '../segment-reader.js';
+import { limited } from '../size-limit.js';
 import { StoreAbortedError, StoreDuplicateError, StoreNotFoundError, StoreRangeError, StoreUnavailableError, StoreUnsupportedError } from '../store-errors.js';
 import type { S3BackendSettings } from '../store-settings.js';
 import { isNotFound, s3Error } from './s3-errors.js';

@@ -18,7 +18,8 @@ import type { SwiftBackendSettings } from '../store-settings.js';
 import type { SwiftAccountAuth, SwiftCredentials } from './swift-auth.js';
 import type { SwiftHttp, SwiftResponse } from './swift-http.js';
 import { formatLocation, IMAGE_OBJECT, parseLocation, SEGMENT_GROUP, SEGMENT_OBJECT, segmentName, type SwiftLocation } from './swift-location.js';
-import { limited, SegmentReader } from '../segment-reader.js';
+import { SegmentReader } from '../segment-reader.js';
+import { limited } from '../size-limit.js';
 
 /** Objects per listing page (Swift's maximum). */
 const PAGE = 10_000;
