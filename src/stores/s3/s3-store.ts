@@ -19,9 +19,18 @@ import type { Chunk } from '../../buffers/chunk-lease.js';
 import type { ImageStore, LocalFile, StoreCapabilities, StoredObject, StoreReadOptions, StoreWriteOptions, StoreWriteResult } from '../image-store.js';
 import { SegmentReader } from '../segment-reader.js';
 import { limited } from '../size-limit.js';
-import { StoreAbortedError, StoreDuplicateError, StoreNotFoundError, StoreRangeError, StoreUnavailableError, StoreUnsupportedError } from '../store-errors.js';
+import { checkRange, rangeHeader, requireServed } from '../served-range.js';
+import {
+  StoreAbortedError,
+  StoreDuplicateError,
+  StoreError,
+  StoreNotFoundError,
+  StoreRangeError,
+  StoreUnavailableError,
+  StoreUnsupportedError,
+} from '../store-errors.js';
 import type { S3BackendSettings } from '../store-settings.js';
-import { isNotFound, s3Error } from './s3-errors.js';
+import { isNotFound, s3Error, statusOf } from './s3-errors.js';
 import { formatLocation, IMAGE_KEY, parseLocation, schemeOf, type S3Location } from './s3-location.js';
 
 /** The metadata key that names the write which published an object. */
@@ -145,16 +154,25 @@ export class S3Store implements ImageStore {
   async read(location: string, options: StoreReadOptions = {}): Promise<Readable> {
     const { key } = this.#own(location);
     const range = options.range;
+    if (range !== undefined) checkRange(range, location);
+    const get = new GetObjectCommand({ ...this.#object(key), ...(range === undefined ? {} : { Range: rangeHeader(range) }) });
+    const answer = await this.#try(location, false, () => this.client.send(get)).catch((error: unknown) => {
+      // A range that starts past the end (416 InvalidRange).
+      throw range !== undefined && statusOf(error instanceof StoreError ? error.cause : error) === 416
+        ? new StoreRangeError(`Range outside the object at ${location}.`)
+        : error;
+    });
+    const body = answer.Body as Readable | undefined;
+    if (body === undefined) throw new StoreUnavailableError(`S3 sent no body for ${location}.`);
     if (range !== undefined) {
-      const { size } = await this.stat(location);
-      if (range.start < 0 || range.end < range.start || range.end >= size) {
-        throw new StoreRangeError(`Range ${range.start}-${range.end} is outside the ${size} bytes of ${location}.`);
+      try {
+        requireServed(range, answer.ContentRange, location);
+      } catch (error) {
+        body.destroy();
+        throw error;
       }
     }
-    const get = new GetObjectCommand({ ...this.#object(key), ...(range === undefined ? {} : { Range: `bytes=${range.start}-${range.end}` }) });
-    const answer = await this.#try(location, false, () => this.client.send(get));
-    if (answer.Body === undefined) throw new StoreUnavailableError(`S3 sent no body for ${location}.`);
-    return answer.Body as Readable;
+    return body;
   }
 
   async stat(location: string): Promise<{ readonly size: number }> {

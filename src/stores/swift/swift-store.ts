@@ -20,6 +20,7 @@ import type { SwiftHttp, SwiftResponse } from './swift-http.js';
 import { formatLocation, IMAGE_OBJECT, parseLocation, SEGMENT_GROUP, SEGMENT_OBJECT, segmentName, type SwiftLocation } from './swift-location.js';
 import { SegmentReader } from '../segment-reader.js';
 import { limited } from '../size-limit.js';
+import { checkRange, rangeHeader, requireServed } from '../served-range.js';
 
 /** Objects per listing page (Swift's maximum). */
 const PAGE = 10_000;
@@ -198,25 +199,30 @@ export class SwiftStore implements ImageStore {
   async read(location: string, options: StoreReadOptions = {}): Promise<Readable> {
     const parsed = this.#own(location);
     const range = options.range;
-    if (range !== undefined) {
-      const { size } = await this.stat(location);
-      if (range.start < 0 || range.end < range.start || range.end >= size) {
-        throw new StoreRangeError(`Range ${range.start}-${range.end} is outside the ${size} bytes of ${location}.`);
-      }
-    }
-    const headers: Record<string, string> = range === undefined ? {} : { range: `bytes=${range.start}-${range.end}` };
+    if (range !== undefined) checkRange(range, location);
+    const headers: Record<string, string> = range === undefined ? {} : { range: rangeHeader(range) };
     for (let attempt = 0; ; attempt += 1) {
       const credentials = await this.auth.credentials();
       const response = await this.http.get(`${credentials.storageUrl}/${parsed.container}/${parsed.object}`, { 'x-auth-token': credentials.token, ...headers });
       const status = response.statusCode ?? 0;
-      if (status === 200 || status === 206) return response;
+      if (status === 200 && range === undefined) return response;
+      if (status === 206 && range !== undefined) {
+        try {
+          requireServed(range, header(response, 'content-range'), location);
+        } catch (error) {
+          response.destroy();
+          throw error;
+        }
+        return response;
+      }
       response.resume();
       if (status === 401 && attempt === 0) {
         this.auth.invalidate(credentials.token);
         continue;
       }
       if (status === 404) throw new StoreNotFoundError(`No data at ${location}.`);
-      if (status === 416) throw new StoreRangeError(`Range outside the object at ${location}.`);
+      // 416: the range starts past the end; 200 to a ranged read: Swift ignored the range.
+      if (status === 416 || status === 200) throw new StoreRangeError(`Range outside the object at ${location}.`);
       throw new StoreUnavailableError(`Swift answered ${status} to the read of ${location}.`);
     }
   }
