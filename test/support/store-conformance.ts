@@ -23,7 +23,7 @@ export interface StoreUnderTest {
 }
 
 /** Reads a stream whole, as a consumer that honours leases does: a leased chunk is copied and released. */
-async function collect(stream: Readable): Promise<Buffer> {
+export async function collect(stream: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const chunk of stream as AsyncIterable<Buffer & Chunk>) {
     if (chunk.lease === undefined) chunks.push(chunk);
@@ -35,7 +35,8 @@ async function collect(stream: Readable): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-async function* chunks(data: Buffer, size = 64 * 1024): AsyncGenerator<Uint8Array> {
+/** `data` as a stream of `size`-byte chunks, one per turn of the event loop. */
+export async function* chunks(data: Buffer, size = 64 * 1024): AsyncGenerator<Uint8Array> {
   for (let i = 0; i < data.length; i += size) {
     yield data.subarray(i, i + size);
     await Promise.resolve();

@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { S3_STORE_OPTIONS, type SectionValues } from '../../../src/config/options.js';
 import type { ImageStore } from '../../../src/stores/image-store.js';
 import { StoreNotFoundError, StoreUnavailableError } from '../../../src/stores/store-errors.js';
 import { storeDriver } from '../../../src/stores/store-drivers.js';
 import type { S3BackendSettings } from '../../../src/stores/store-settings.js';
-import { describeImageStore } from '../../support/store-conformance.js';
+import { chunks, collect, describeImageStore } from '../../support/store-conformance.js';
 import { startSwift, SWIFT_TESTER, type SwiftServer } from '../../support/swift-server.js';
 
 /**
@@ -55,19 +54,6 @@ describeImageStore('s3 (Swift s3api, multipart in 256 KiB parts, 3 at once)', as
   const { store } = await openS3Store({}, 256 * 1024);
   return { store, cleanup: () => Promise.resolve() };
 });
-
-async function* chunks(data: Buffer, size = 64 * 1024): AsyncGenerator<Uint8Array> {
-  for (let i = 0; i < data.length; i += size) {
-    yield data.subarray(i, i + size);
-    await Promise.resolve();
-  }
-}
-
-async function collect(stream: Readable): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const chunk of stream as AsyncIterable<Buffer>) parts.push(chunk);
-  return Buffer.concat(parts);
-}
 
 describe('s3 store: multipart uploads and failures', () => {
   let server: SwiftServer;

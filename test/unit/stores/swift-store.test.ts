@@ -9,7 +9,7 @@ import { ingest } from '../../../src/images/ingest.js';
 import { inlineHashingStream } from '../../../src/hashing/inline-hashing.js';
 import { storeDriver } from '../../../src/stores/store-drivers.js';
 import type { SwiftBackendSettings } from '../../../src/stores/store-settings.js';
-import { describeImageStore } from '../../support/store-conformance.js';
+import { chunks, collect, describeImageStore } from '../../support/store-conformance.js';
 import { startSwift, SWIFT_TESTER, type SwiftServer } from '../../support/swift-server.js';
 
 /**
@@ -37,19 +37,6 @@ async function openSwiftStore(options: Partial<SectionValues<typeof SWIFT_STORE_
 }
 
 const digest = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
-
-async function collect(stream: Readable): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const chunk of stream as AsyncIterable<Buffer>) parts.push(chunk);
-  return Buffer.concat(parts);
-}
-
-async function* chunks(data: Buffer, size = 64 * 1024): AsyncGenerator<Uint8Array> {
-  for (let i = 0; i < data.length; i += size) {
-    yield data.subarray(i, i + size);
-    await Promise.resolve();
-  }
-}
 
 describeImageStore('swift single-tenant (tempauth, 1 MB segments)', async () => {
   const { store } = await openSwiftStore({
